@@ -1,0 +1,49 @@
+# Every target sets up what it needs on a fresh machine, idempotently.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests need (keyring backends, systemd-analyze, promtool, zip for bench).
+APT_PACKAGES := zip
+
+.PHONY: test test-fast lint typecheck pytest demo bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check daemon tests bench
+	$(BIN)/ruff format --check daemon tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) system-deps
+	$(BIN)/pytest
+
+# The README's test command: lint, types, and every test including the slow end-to-end ones.
+test: lint typecheck pytest
+
+# The fast set only, for a developer's inner loop.
+test-fast: $(STAMP) system-deps
+	$(BIN)/pytest -m 'not slow'
+
+demo: $(STAMP)
+	$(BIN)/sfsync demo
+
+bench: $(STAMP) system-deps
+	$(BIN)/python bench/build_tree.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info daemon/*.egg-info

@@ -1,0 +1,79 @@
+"""The one error tree of sfsync and the exit status each branch maps to.
+
+Every error sfsync raises on purpose is an `SfsyncError`. Its message is one line that names
+what went wrong and where (file, key, entry, connector or URL) and, where it helps, what to do.
+`cli.main` is the only place that turns these into output and an exit code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """The documented exit codes (SPEC section 5)."""
+
+    OK = 0
+    FAILURE = 1  # a push or a check failed
+    USAGE = 2  # usage, config or package error
+    NEEDS_AUTHORIZATION = 3  # a connector needs (re)authorization, or no keyring is usable
+
+
+class SfsyncError(Exception):
+    """Root of every error sfsync raises on purpose."""
+
+    exit_status: ExitStatus = ExitStatus.FAILURE
+
+
+class UsageError(SfsyncError):
+    """The command line asked for something that cannot be (an unknown connector, say)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigError(SfsyncError):
+    """The configuration file is missing, unreadable or invalid."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class PackageError(SfsyncError):
+    """A published package was refused; `entry` names the offending archive entry, if any."""
+
+    exit_status = ExitStatus.USAGE
+
+    def __init__(self, message: str, *, entry: str | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry
+
+
+class SourceError(SfsyncError):
+    """A source (drop folder or URL) could not be read."""
+
+
+class SalesforceError(SfsyncError):
+    """Salesforce answered with an error, or could not be reached."""
+
+
+class AuthorizationError(SalesforceError):
+    """A connector must be (re)authorized: no token, or the refresh token was refused."""
+
+    exit_status = ExitStatus.NEEDS_AUTHORIZATION
+
+
+class ApiError(SalesforceError):
+    """A REST, Tooling or Metadata call failed."""
+
+
+class DeployError(ApiError):
+    """A Metadata deploy finished as failed."""
+
+
+class TokenStoreError(SfsyncError):
+    """No usable keyring backend, or the keyring refused a read or write."""
+
+    exit_status = ExitStatus.NEEDS_AUTHORIZATION
+
+
+class StateError(SfsyncError):
+    """The local state store could not be read or written."""
