@@ -1,0 +1,1 @@
+"""What each command does, apart from parsing its options and printing (that is cli.py)."""

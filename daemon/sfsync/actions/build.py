@@ -1,0 +1,94 @@
+"""Building the ZIP that would be pushed to one connector, from its source or a given package."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from sfsync import __version__
+from sfsync.config import Connector
+from sfsync.config.schema import Config, DirSource
+from sfsync.errors import SourceError
+from sfsync.package.build import BuildOptions, BuiltPackage, build_package
+from sfsync.package.limits import PackageLimits
+from sfsync.package.read import read_package
+from sfsync.sources.directory import find_package
+
+
+def package_limits(config: Config) -> PackageLimits:
+    """Given a config, return the limits its `[package]` section sets."""
+    settings = config.package
+    return PackageLimits(
+        max_expanded_bytes=settings.max_expanded_bytes,
+        max_entries=settings.max_entries,
+        max_ratio=settings.max_ratio,
+        max_settings_bytes=settings.max_settings_bytes,
+    )
+
+
+def locate_package(connector: Connector, now: float) -> Path:
+    """Given a connector and the time, return the package its source offers now.
+
+    Raise SourceError if the source has no complete package, or cannot be read without a
+    download (http sources are fetched by `sync`).
+    """
+    source = connector.source
+    if isinstance(source, DirSource):
+        return find_package(source.path, now, source.settle)
+    raise SourceError(
+        f"connector {connector.name}: its source is the URL {source.url}; `build` reads drop "
+        "folders only, so download the package and pass it with --package FILE"
+    )
+
+
+def source_version(package_path: Path) -> str:
+    """Given a published package (a ZIP or a folder), return the version recorded in the manifest.
+
+    A ZIP is identified by the SHA-256 of its bytes; a folder by the hash of its file list,
+    which `build_package` computes, so this returns an empty marker for folders.
+    """
+    if package_path.is_dir():
+        return "tree"
+    digest = hashlib.sha256()
+    with package_path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def build_for_connector(
+    connector: Connector, package_path: Path, limits: PackageLimits
+) -> BuiltPackage:
+    """Given a connector, a published package and the limits, return the ZIP to push to it.
+
+    Raise PackageError naming the entry if the package is refused.
+    """
+    published = read_package(package_path, limits)
+    options = BuildOptions(
+        connector=connector.name,
+        overrides=connector.overrides,
+        source_version=source_version(package_path),
+        sfsync_version=__version__,
+        settings_file=connector.settings_file,
+        limits=limits,
+    )
+    return build_package(published, options)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Given a destination and bytes, write them to a temp file beside it and rename it into place,
+    so that a reader never sees half a file.
+    """
+    directory = path.parent if str(path.parent) else Path()
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

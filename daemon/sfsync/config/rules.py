@@ -1,0 +1,77 @@
+"""Rules that relate several keys of an otherwise well-formed config.
+
+Each returns (key path, problem) pairs rather than raising, so that the loader can report
+every problem in the file at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sfsync.config.schema import Config, EnvironmentSettings
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def gate_problems(config: Config) -> list[Problem]:
+    """Given a config, return the problems of its promotion gates (`requires` and `soak`)."""
+    problems: list[Problem] = []
+    for system_name, system in config.systems.items():
+        for env_name, env in system.environments.items():
+            where = ("systems", system_name, "environments", env_name)
+            if env.soak is not None and env.requires is None:
+                problems.append(((*where, "soak"), 'soak only has a meaning with requires = "ENV"'))
+            if env.requires is None:
+                continue
+            if env.requires == env_name:
+                problems.append(((*where, "requires"), "an environment cannot require itself"))
+            elif env.requires not in system.environments:
+                known = ", ".join(sorted(system.environments))
+                problems.append(
+                    (
+                        (*where, "requires"),
+                        (
+                            f"{env.requires!r} is not an environment of system {system_name!r} "
+                            f"(it has: {known})"
+                        ),
+                    )
+                )
+            elif _gate_cycle(system.environments, env_name):
+                problems.append(((*where, "requires"), "the requires chain forms a loop"))
+    return problems
+
+
+def _gate_cycle(environments: Mapping[str, EnvironmentSettings], start: str) -> bool:
+    seen = {start}
+    current = environments[start].requires
+    while current is not None and current in environments:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = environments[current].requires
+    return False
+
+
+def duplicate_resource_problems(config: Config) -> list[Problem]:
+    """Given a config, return a problem for each system whose Static Resource name another uses.
+
+    Two systems writing one resource name would overwrite each other in any org they share,
+    and Salesforce compares these names without regard to case.
+    """
+    first_by_name: dict[str, str] = {}
+    problems: list[Problem] = []
+    for system_name, system in config.systems.items():
+        key = system.resource.lower()
+        if key in first_by_name:
+            problems.append(
+                (
+                    ("systems", system_name, "resource"),
+                    (
+                        f"{system.resource!r} is already the resource of system "
+                        f"{first_by_name[key]!r}; each system needs its own"
+                    ),
+                )
+            )
+        else:
+            first_by_name[key] = system_name
+    return problems

@@ -1,0 +1,1 @@
+"""Where published packages come from: a drop folder or an HTTP URL."""
