@@ -88,14 +88,19 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
 def _anchor_paths(config: Config, base: Path) -> Config:
     """Return the config with every relative path made relative to `base` (the file's folder)."""
     base = base.absolute()
-    daemon = config.daemon.model_copy(update={"state_dir": base / config.daemon.state_dir})
+    daemon = config.daemon.model_copy(update={"state_dir": _anchor(base, config.daemon.state_dir)})
     oauth = config.oauth
     if oauth.ca_bundle is not None:
-        oauth = oauth.model_copy(update={"ca_bundle": base / oauth.ca_bundle})
+        oauth = oauth.model_copy(update={"ca_bundle": _anchor(base, oauth.ca_bundle)})
     systems = {}
     for name, system in config.systems.items():
         source = system.source
         if isinstance(source, DirSource):
-            source = source.model_copy(update={"path": base / source.path})
+            source = source.model_copy(update={"path": _anchor(base, source.path)})
         systems[name] = system.model_copy(update={"source": source})
     return config.model_copy(update={"daemon": daemon, "oauth": oauth, "systems": systems})
+
+
+def _anchor(base: Path, path: Path) -> Path:
+    # normpath, not resolve(): "../x" should read as written, without following symlinks.
+    return Path(os.path.normpath(base / path))
