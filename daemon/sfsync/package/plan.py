@@ -1,0 +1,84 @@
+"""Decide what a connector's package holds: the published files, the settings with the
+connector's overrides applied, and the manifest. Data in, data out; nothing is compressed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sfsync.errors import PackageError
+from sfsync.package.errors import ReservedEntryError, SettingsError, describe
+from sfsync.package.manifest import MANIFEST_NAME, content_hash, render_manifest
+from sfsync.package.paths import collision_key, normalise_entry_name
+from sfsync.package.settings import deep_merge, parse_settings, render_settings
+
+
+def plan_contents(
+    files: Mapping[str, bytes],
+    origin: str,
+    *,
+    connector: str,
+    overrides: Mapping[str, Any],
+    source_version: str,
+    sfsync_version: str,
+    settings_file: str,
+    max_settings_bytes: int,
+) -> tuple[dict[str, bytes], str]:
+    """Given a package's files and origin and one connector's build options, return the files
+    the built ZIP holds (path -> content) and the published content's hash.
+
+    Raise `ReservedEntryError` if the package already holds a manifest, and `SettingsError` if
+    the settings path is unusable, the settings file is not a JSON object, or overrides are
+    given but the package has no settings file.
+    """
+    settings_path = _settings_path(settings_file, origin)
+    for path in files:
+        # A manifest in the input means a built package was fed back in as a source; replacing
+        # it quietly would hide that loop, so it is refused.
+        if collision_key(path) == collision_key(MANIFEST_NAME):
+            raise ReservedEntryError(
+                f"{describe(origin, path)}: {MANIFEST_NAME} is written by sfsync; was a built "
+                "package published again?",
+                entry=path,
+            )
+    planned = dict(files)
+    published_settings = files.get(settings_path)
+    if published_settings is not None:
+        settings = parse_settings(published_settings, settings_path, origin, max_settings_bytes)
+        if overrides:
+            merged = deep_merge(settings, overrides)
+            planned[settings_path] = render_settings(merged, settings_path, origin)
+    elif overrides:
+        raise SettingsError(
+            f"{describe(origin, settings_path)}: connector {connector!r} has overrides but the "
+            "package has no such settings file",
+            entry=settings_path,
+        )
+    content_sha256 = content_hash(files)
+    planned[MANIFEST_NAME] = render_manifest(
+        content_sha256=content_sha256,
+        source_version=source_version,
+        connector=connector,
+        sfsync_version=sfsync_version,
+        settings_file=settings_path,
+        entry_count=len(files),
+    )
+    return planned, content_sha256
+
+
+def _settings_path(settings_file: str, origin: str) -> str:
+    try:
+        path = normalise_entry_name(settings_file, origin)
+    except PackageError as error:
+        raise SettingsError(
+            f"{describe(origin)}: settings_file {settings_file!r} is not a usable path "
+            f"inside a package",
+            entry=settings_file,
+        ) from error
+    if not path:
+        raise SettingsError(
+            f"{describe(origin)}: settings_file {settings_file!r} names no file",
+            entry=settings_file,
+        )
+    return path
