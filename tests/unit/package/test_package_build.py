@@ -1,0 +1,188 @@
+"""Building a connector's ZIP: deterministic bytes, a ZIP every reader accepts, settings and
+manifest as promised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+import zlib
+
+import pytest
+
+from sfsync.package.build import BuildOptions, build_package
+from sfsync.package.limits import PackageLimits
+from sfsync.package.manifest import MANIFEST_NAME, content_hash
+from sfsync.package.read import PublishedPackage, read_zip_bytes
+
+SETTINGS = b'{"goals": {"rule": "a"},\n  "power": {"fingers": 3, "hold": 2}, "active": true}'
+FILES = {
+    "settings.json": SETTINGS,
+    "lib/app.js": b"console.log('walkme');\n" * 200,
+    "lib/\u00e9l\u00e8ve.css": b"body { color: red }\n",
+    "img/logo.png": bytes(range(256)) * 4,
+    "empty.txt": b"",
+}
+
+
+def options(**changes) -> BuildOptions:
+    """Return build options for lightning/sandbox with the given fields changed."""
+    values = {
+        "connector": "lightning/sandbox",
+        "overrides": {},
+        "source_version": '"etag-1"',
+        "sfsync_version": "0.1.0",
+    }
+    values.update(changes)
+    return BuildOptions(**values)
+
+
+def package(files=None) -> PublishedPackage:
+    """Return a published package of the given files (FILES by default)."""
+    return PublishedPackage(files=dict(FILES if files is None else files), origin="/srv/p.zip")
+
+
+def test_zipfile_reads_the_result_and_every_crc_matches():
+    """zipfile opens the built ZIP, testzip() passes, and each CRC and size is right."""
+    built = build_package(package(), options())
+    archive = zipfile.ZipFile(io.BytesIO(built.data))
+    assert archive.testzip() is None
+    for info in archive.infolist():
+        content = archive.read(info)
+        assert zlib.crc32(content) == info.CRC
+        assert info.file_size == len(content)
+
+
+def test_zip_fields_are_fixed():
+    """Entries are sorted, dated 1980-01-01, mode 0644 from Unix, deflated, with no extras,
+    comments or directory entries; only non-ASCII names carry the UTF-8 flag.
+    """
+    built = build_package(package(), options())
+    archive = zipfile.ZipFile(io.BytesIO(built.data))
+    names = [info.filename for info in archive.infolist()]
+    assert names == sorted(names) == list(built.entries)
+    assert archive.comment == b""
+    for info in archive.infolist():
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+        assert info.external_attr >> 16 == 0o100644
+        assert info.create_system == 3
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        assert info.extra == b""
+        assert info.comment == b""
+        assert not info.is_dir()
+        assert bool(info.flag_bits & 0x800) == (not info.filename.isascii())
+
+
+def test_building_twice_gives_identical_bytes():
+    """The same package and options give the same bytes and hashes."""
+    first = build_package(package(), options())
+    second = build_package(package(dict(reversed(list(FILES.items())))), options())
+    assert first == second
+    assert first.sha256 == hashlib.sha256(first.data).hexdigest()
+    assert first.size == len(first.data)
+
+
+def test_round_trip_holds_the_files_with_overrides_applied():
+    """The built ZIP holds every published file, the merged settings and the manifest."""
+    overrides = {"power": {"hold": 5}, "active": False, "appType": "hybrid"}
+    built = build_package(package(), options(overrides=overrides))
+    archive = zipfile.ZipFile(io.BytesIO(built.data))
+    contents = {info.filename: archive.read(info) for info in archive.infolist()}
+    assert set(contents) == {*FILES, MANIFEST_NAME}
+    for name, content in FILES.items():
+        if name != "settings.json":
+            assert contents[name] == content
+    assert json.loads(contents["settings.json"]) == {
+        "goals": {"rule": "a"},
+        "power": {"fingers": 3, "hold": 5},
+        "active": False,
+        "appType": "hybrid",
+    }
+
+
+def test_settings_bytes_are_kept_exactly_without_overrides():
+    """With no overrides the settings file is the published bytes, formatting and all."""
+    built = build_package(package(), options())
+    assert zipfile.ZipFile(io.BytesIO(built.data)).read("settings.json") == SETTINGS
+
+
+def test_package_without_settings_builds_without_overrides():
+    """A package with no settings file builds when there is nothing to override."""
+    built = build_package(package({"a.js": b"1"}), options())
+    assert built.entries == ("a.js", MANIFEST_NAME)
+
+
+def test_settings_file_option_points_into_subfolders():
+    """settings_file may name a file below the root, normalised like any entry."""
+    files = {"config/walkme.json": b'{"a": 1}'}
+    built = build_package(
+        package(files), options(overrides={"a": 2}, settings_file="./config/walkme.json")
+    )
+    archive = zipfile.ZipFile(io.BytesIO(built.data))
+    assert json.loads(archive.read("config/walkme.json")) == {"a": 2}
+    assert json.loads(archive.read(MANIFEST_NAME))["settings_file"] == "config/walkme.json"
+
+
+def test_manifest_records_the_build_without_a_clock():
+    """The manifest holds the content hash, versions, connector, settings path and file count."""
+    built = build_package(package(), options(overrides={"active": False}))
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(built.data)).read(MANIFEST_NAME))
+    assert manifest == {
+        "manifest_version": 1,
+        "content_sha256": content_hash(FILES),
+        "source_version": '"etag-1"',
+        "connector": "lightning/sandbox",
+        "sfsync_version": "0.1.0",
+        "settings_file": "settings.json",
+        "entry_count": len(FILES),
+    }
+    assert built.content_sha256 == content_hash(FILES)
+
+
+def test_content_hash_is_the_same_for_every_connector():
+    """Connectors of one system share content_sha256 but get different ZIPs."""
+    sandbox = build_package(package(), options())
+    production = build_package(
+        package(), options(connector="lightning/production", overrides={"active": True})
+    )
+    assert sandbox.content_sha256 == production.content_sha256
+    assert sandbox.sha256 != production.sha256
+
+
+def test_built_package_reads_back_as_its_own_content():
+    """A built ZIP is itself a valid package to read_zip_bytes, holding the same files."""
+    built = build_package(package(), options())
+    files = read_zip_bytes(built.data, "built", PackageLimits()).files
+    assert {name: files[name] for name in FILES} == FILES
+
+
+def test_result_exactly_at_the_limit_is_accepted():
+    """A ZIP of exactly max_result_bytes is allowed; the refusal is strictly over it."""
+    size = build_package(package(), options()).size
+    limits = PackageLimits(max_result_bytes=size)
+    assert build_package(package(), options(limits=limits)).size == size
+
+
+def test_result_extracts_to_exactly_the_entries(tmp_path):
+    """zipfile extracts the built ZIP into exactly the built files."""
+    built = build_package(package(), options())
+    zipfile.ZipFile(io.BytesIO(built.data)).extractall(tmp_path)
+    extracted = {
+        path.relative_to(tmp_path).as_posix(): path.read_bytes()
+        for path in tmp_path.rglob("*")
+        if path.is_file()
+    }
+    assert set(extracted) == set(built.entries)
+
+
+@pytest.mark.skipif(shutil.which("unzip") is None, reason="Info-ZIP unzip is not installed")
+def test_info_zip_accepts_the_result(tmp_path):
+    """Info-ZIP's `unzip -t` finds no error in the built ZIP."""
+    path = tmp_path / "built.zip"
+    path.write_bytes(build_package(package(), options()).data)
+    result = subprocess.run(["unzip", "-t", str(path)], capture_output=True, check=False)
+    assert result.returncode == 0, result.stdout

@@ -1,0 +1,176 @@
+"""Compression reuse: within a build, across connectors and across builds, from a cache that is
+never trusted blindly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+
+import pytest
+
+from sfsync.package.build import BuildOptions, build_package
+from sfsync.package.cache import DirectoryCompressionCache, MemoryCompressionCache
+from sfsync.package.compress import cache_key, compress_entries, deflate, inflates_to
+from sfsync.package.read import PublishedPackage
+
+FILES = {
+    "settings.json": b'{"active": true}',
+    "a.js": b"alert(1);\n" * 500,
+    "b.js": b"alert(2);\n" * 500,
+    "copy-of-a.js": b"alert(1);\n" * 500,
+    "big.css": b".x { color: red }\n" * 40_000,
+}
+
+
+class CountingCompressor:
+    """A compressor that records what it was asked to compress."""
+
+    def __init__(self) -> None:
+        self.calls: list[bytes] = []
+
+    def __call__(self, content: bytes) -> bytes:
+        self.calls.append(content)
+        return deflate(content)
+
+
+def options(connector: str, overrides: dict) -> BuildOptions:
+    """Return build options for a connector with the given overrides."""
+    return BuildOptions(
+        connector=connector, overrides=overrides, source_version="v1", sfsync_version="0.1.0"
+    )
+
+
+def test_identical_contents_are_compressed_once_per_build():
+    """Two files with the same content cost one compression."""
+    compressor = CountingCompressor()
+    package = PublishedPackage(files=FILES, origin="p")
+    build_package(package, options("lightning/sandbox", {}), compressor=compressor)
+    assert len(compressor.calls) == len(FILES)  # 5 files, one duplicate, plus the manifest
+
+
+def test_second_connector_compresses_only_settings_and_manifest():
+    """With a shared cache, another connector's build compresses just its settings and manifest."""
+    cache = MemoryCompressionCache()
+    package = PublishedPackage(files=FILES, origin="p")
+    first = CountingCompressor()
+    build_package(package, options("lightning/sandbox", {"active": False}), cache, compressor=first)
+    second = CountingCompressor()
+    built = build_package(
+        package, options("lightning/production", {"active": True}), cache, compressor=second
+    )
+    assert len(second.calls) == 2
+    assert b'"active": true' in second.calls[0] + second.calls[1]
+    assert any(b"lightning/production" in call for call in second.calls)
+    uncached = build_package(package, options("lightning/production", {"active": True}))
+    assert built.data == uncached.data
+
+
+def test_warm_directory_cache_across_builds(tmp_path):
+    """A new build process with the same directory cache compresses only the manifest."""
+    package = PublishedPackage(files=FILES, origin="p")
+    build_package(package, options("lightning/sandbox", {}), DirectoryCompressionCache(tmp_path))
+    compressor = CountingCompressor()
+    build_package(
+        package,
+        options("lightning/sandbox", {}),
+        DirectoryCompressionCache(tmp_path),
+        compressor=compressor,
+    )
+    assert compressor.calls == []  # even the manifest is the same bytes as before
+
+
+def test_corrupt_or_foreign_cache_entries_are_ignored(tmp_path):
+    """A cache file that does not inflate to the content is recompressed, not used."""
+    cache = DirectoryCompressionCache(tmp_path)
+    package = PublishedPackage(files=FILES, origin="p")
+    clean = build_package(package, options("lightning/sandbox", {}))
+    for index, content in enumerate(FILES.values()):
+        key = cache_key(hashlib.sha256(content).hexdigest())
+        poison = [b"garbage", deflate(b"other content"), deflate(content)[:-3], b""][index % 4]
+        cache.put(key, poison)
+    compressor = CountingCompressor()
+    built = build_package(package, options("lightning/sandbox", {}), cache, compressor=compressor)
+    assert built.data == clean.data
+    assert len(compressor.calls) == 5  # four distinct poisoned contents and the manifest
+    for content in FILES.values():
+        stored = cache.get(cache_key(hashlib.sha256(content).hexdigest()))
+        assert stored is not None
+        assert inflates_to(stored, content)
+
+
+def test_directory_cache_writes_private_files_atomically(tmp_path):
+    """Cache files are 0600 in 0700 folders, and no temporary file is left behind."""
+    cache = DirectoryCompressionCache(tmp_path / "cache")
+    cache.put("abc123", b"stream")
+    path = cache.path_for("abc123")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert [entry.name for entry in path.parent.iterdir()] == ["abc123"]
+    assert cache.get("abc123") == b"stream"
+    cache.put("abc123", b"replaced")
+    assert cache.get("abc123") == b"replaced"
+
+
+def test_directory_cache_put_goes_through_a_rename(tmp_path, monkeypatch):
+    """put writes a temporary file and renames it into place, so readers never see half."""
+    replaced: list[tuple[str, str]] = []
+    real_replace = type(tmp_path).replace
+
+    def spy(self, target):
+        replaced.append((self.name, os.fspath(target)))
+        return real_replace(self, target)
+
+    monkeypatch.setattr(type(tmp_path), "replace", spy)
+    DirectoryCompressionCache(tmp_path).put("abc123", b"stream")
+    assert len(replaced) == 1
+    assert replaced[0][0].startswith(".tmp-")
+    assert replaced[0][1].endswith("abc123")
+
+
+def test_directory_cache_ignores_links_oversized_and_missing_files(tmp_path):
+    """A symlinked, oversized or missing cache file reads as a miss."""
+    cache = DirectoryCompressionCache(tmp_path, max_entry_bytes=10)
+    assert cache.get("missing") is None
+    cache.put("toolarge", b"x" * 11)
+    assert cache.get("toolarge") is None
+    (tmp_path / "outside").write_bytes(b"stream")
+    cache.path_for("linked").parent.mkdir(parents=True, exist_ok=True)
+    cache.path_for("linked").symlink_to(tmp_path / "outside")
+    assert cache.get("linked") is None
+
+
+def test_directory_cache_refuses_keys_that_are_paths(tmp_path):
+    """A key that could name a path outside the cache is a programming error."""
+    with pytest.raises(ValueError, match="not a plain file name"):
+        DirectoryCompressionCache(tmp_path).path_for("../escape")
+
+
+def test_unwritable_cache_does_not_fail_the_build(tmp_path):
+    """A cache directory that cannot be created only means nothing is cached."""
+    (tmp_path / "file").write_bytes(b"")
+    cache = DirectoryCompressionCache(tmp_path / "file" / "cache")
+    package = PublishedPackage(files=FILES, origin="p")
+    assert build_package(package, options("lightning/sandbox", {}), cache).size > 0
+
+
+def test_memory_cache_is_bounded_and_forgets_the_oldest():
+    """The memory cache keeps at most max_bytes, evicting the least recently used."""
+    cache = MemoryCompressionCache(max_bytes=10)
+    cache.put("a", b"1234")
+    cache.put("b", b"1234")
+    assert cache.get("a") == b"1234"  # now most recently used
+    cache.put("c", b"1234")
+    assert cache.get("b") is None
+    assert cache.get("a") == b"1234"
+    cache.put("huge", b"x" * 11)
+    assert cache.get("huge") is None
+
+
+def test_parallel_and_serial_compression_agree():
+    """Compressing across threads gives the same streams as compressing one by one."""
+    contents = {str(index): os.urandom(50_000) + bytes(100_000) for index in range(8)}
+    parallel = compress_entries(contents, None, workers=2)
+    serial = compress_entries(contents, None, workers=1)
+    assert parallel == serial
