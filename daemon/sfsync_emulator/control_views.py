@@ -1,0 +1,107 @@
+"""The loopback-only control endpoint: faults, the request log and device approvals over HTTP."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from sfsync_emulator.context import Context
+from sfsync_emulator.faults import Faults
+from sfsync_emulator.responses import json_response
+
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def _refuse(request: Request) -> Response | None:
+    if request.remote_addr not in LOOPBACK:
+        return Response("loopback only", status=403, content_type="text/plain")
+    return None
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def faults(ctx: Context, request: Request) -> Response:
+    """Arm (POST) or clear (DELETE) faults; org ports scope to their org unless scope is all."""
+    refused = _refuse(request)
+    if refused:
+        return refused
+    body = _body(request)
+    org_id = ctx.org.org_id if ctx.org is not None and body.get("scope") != "all" else None
+    target = Faults(ctx.faults, org_id)
+    if request.method == "DELETE":
+        target.clear()
+        return json_response({"ok": True})
+    if request.method != "POST":
+        return Response("use POST or DELETE", status=405, content_type="text/plain")
+    try:
+        _arm(target, body)
+    except (KeyError, TypeError, ValueError) as error:
+        return json_response({"ok": False, "error": f"bad fault request: {error}"}, 400)
+    return json_response({"ok": True})
+
+
+def _arm(target: Faults, body: dict[str, Any]) -> None:
+    kind = body["kind"]
+    where = {"api": body.get("api"), "path_prefix": body.get("path_prefix")}
+    count = int(body.get("n", 1))
+    simple = {
+        "expire_sessions": target.expire_sessions,
+        "revoke_refresh_tokens": target.revoke_refresh_tokens,
+        "exhaust_api_budget": target.exhaust_api_budget,
+        "clear": target.clear,
+    }
+    if kind in simple:
+        simple[kind]()
+    elif kind == "latency":
+        target.latency(float(body["seconds"]), **where)
+    elif kind == "error":
+        target.fail_next(count, int(body.get("status", 503)), **where)
+    elif kind == "reset":
+        target.reset_next(count, **where)
+    elif kind == "hang":
+        target.hang_next(count, float(body.get("seconds", 5.0)), **where)
+    elif kind == "random":
+        target.random(
+            float(body["rate"]),
+            list(body.get("kinds", ["error", "reset"])),
+            body.get("seed"),
+            status=int(body.get("status", 503)),
+            seconds=float(body.get("seconds", 1.0)),
+            **where,
+        )
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+
+
+def requests(ctx: Context, request: Request) -> Response:
+    """List the requests this server answered, oldest first."""
+    refused = _refuse(request)
+    if refused:
+        return refused
+    entries = [asdict(entry) for entry in ctx.log.entries()]
+    return json_response({"requests": entries, "count": len(entries)})
+
+
+def device(ctx: Context, request: Request) -> Response:
+    """Approve or deny a device-flow user code (`{"user_code": ..., "decision": "approve"}`)."""
+    refused = _refuse(request)
+    if refused:
+        return refused
+    body = _body(request)
+    with ctx.backend.lock:
+        found = ctx.backend.tokens.find_device(str(body.get("user_code", "")))
+        org = ctx.org or (ctx.backend.orgs[0] if ctx.backend.orgs else None)
+        if found is None or org is None:
+            return json_response({"ok": False, "error": "unknown user_code"}, 404)
+        found.decision = "denied" if body.get("decision") == "deny" else "approved"
+        found.org_id, found.user_id = org.org_id, org.default_user.user_id
+    return json_response({"ok": True})

@@ -1,0 +1,316 @@
+"""The public face: `with Emulator() as emu: org = emu.add_org(...)`."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from sfsync_emulator.app import EmulatorApp
+from sfsync_emulator.context import Context
+from sfsync_emulator.deploys import Deploy
+from sfsync_emulator.faults import FaultBook, Faults
+from sfsync_emulator.models import (
+    DEFAULT_SCOPE,
+    Backend,
+    ConnectedApp,
+    Org,
+    RequestLog,
+    RequestLogEntry,
+    User,
+)
+from sfsync_emulator.resources import StaticResource
+from sfsync_emulator.server import ServerPool
+from sfsync_emulator.tls import make_server_context
+
+
+class OrgHandle:
+    """One emulated org as tests see it: its URL, data, log, faults and options."""
+
+    def __init__(self, emulator: Emulator, org: Org, instance_url: str) -> None:
+        self._emulator = emulator
+        self._org = org
+        self.instance_url = instance_url
+        self.faults = Faults(emulator.fault_book, org.org_id)
+
+    @property
+    def name(self) -> str:
+        """Return the org's name as given to `add_org`."""
+        return self._org.name
+
+    @property
+    def org_id(self) -> str:
+        """Return the 18-character org id (`00D...`)."""
+        return self._org.org_id
+
+    @property
+    def default_user(self) -> User:
+        """Return the user authorize logs in when no `login_hint` names another."""
+        return self._org.default_user
+
+    def add_user(self, username: str, display_name: str = "Emulated User") -> User:
+        """Create another user in this org."""
+        with self._emulator.backend.lock:
+            return self._org.add_user(username, display_name)
+
+    @property
+    def static_resources(self) -> dict[str, StaticResource]:
+        """Return name -> StaticResource as the org holds them now (deploys caught up)."""
+        self._emulator.backend.advance(self._org)
+        with self._emulator.backend.lock:
+            return self._org.resources.by_name()
+
+    @property
+    def request_log(self) -> list[RequestLogEntry]:
+        """Return every request this org's server answered, oldest first."""
+        return self._org.request_log.entries()
+
+    def count(
+        self, api: str | None = None, method: str | None = None, path_prefix: str | None = None
+    ) -> int:
+        """Return how many requests to this org match every filter given."""
+        return self._org.request_log.count(api, method, path_prefix)
+
+    @property
+    def api_used(self) -> int:
+        """Return how many API calls the daily budget has been charged."""
+        return self._org.api_used
+
+    @property
+    def api_budget(self) -> int:
+        """Return the daily API budget."""
+        return self._org.api_budget
+
+    @api_budget.setter
+    def api_budget(self, value: int) -> None:
+        self._org.api_budget = value
+
+    @property
+    def rotate_refresh_tokens(self) -> bool:
+        """Return whether refresh grants rotate the refresh token."""
+        return self._org.rotate_refresh_tokens
+
+    @rotate_refresh_tokens.setter
+    def rotate_refresh_tokens(self, value: bool) -> None:
+        self._org.rotate_refresh_tokens = value
+
+    @property
+    def deploy_seconds(self) -> float:
+        """Return how long each Metadata deploy runs."""
+        return self._org.deploys.deploy_seconds
+
+    @deploy_seconds.setter
+    def deploy_seconds(self, value: float) -> None:
+        self._org.deploys.deploy_seconds = value
+
+    def deploy(self, deploy_id: str) -> Deploy | None:
+        """Return a Metadata deploy of this org by id (state caught up), or None."""
+        self._emulator.backend.advance(self._org)
+        with self._emulator.backend.lock:
+            return self._org.deploys.get(deploy_id)
+
+    def approve_device(self, user_code: str) -> None:
+        """Approve a device-flow request as this org's default user."""
+        self._decide_device(user_code, "approved")
+
+    def deny_device(self, user_code: str) -> None:
+        """Deny a device-flow request."""
+        self._decide_device(user_code, "denied")
+
+    def _decide_device(self, user_code: str, decision: str) -> None:
+        with self._emulator.backend.lock:
+            device = self._emulator.backend.tokens.find_device(user_code)
+            if device is None:
+                raise KeyError(f"no device request has user code {user_code!r}")
+            device.decision = decision
+            device.org_id, device.user_id = self.org_id, self.default_user.user_id
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Return every access and refresh token ever issued for this org."""
+        tokens = self._emulator.backend.tokens
+        with self._emulator.backend.lock:
+            return [
+                value
+                for value in tokens.issued
+                if (value in tokens.access and tokens.access[value].org_id == self.org_id)
+                or (value in tokens.refresh and tokens.refresh[value].org_id == self.org_id)
+            ]
+
+    def issue_session(
+        self, client_id: str | None = None, scope: str = DEFAULT_SCOPE, username: str | None = None
+    ) -> tuple[str, str | None]:
+        """Mint tokens without the OAuth dance; return (access_token, refresh_token or None)."""
+        backend = self._emulator.backend
+        with backend.lock:
+            app_id = client_id or next(iter(backend.apps), "sfsync-emulator")
+            user = self._org.find_user(username) if username else self.default_user
+            if user is None:
+                raise KeyError(f"no user {username!r} in org {self.name!r}")
+            offline = "refresh_token" in scope.split()
+            grant = backend.tokens.issue(
+                self.org_id, user.user_id, app_id, scope, with_refresh=offline
+            )
+        return grant.access.token, grant.refresh.token if grant.refresh else None
+
+
+class Emulator:
+    """Salesforce orgs on loopback HTTPS, plus a shared login host; a context manager."""
+
+    def __init__(
+        self,
+        latency: float = 0.0,
+        *,
+        device_interval: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.backend = Backend(clock, device_interval)
+        self.fault_book = FaultBook(self.backend)
+        self.faults = Faults(self.fault_book)
+        self.request_log_book = RequestLog()
+        self._latency = latency
+        self._stop = threading.Event()
+        self._instance_urls: dict[str, str] = {}
+        self._orgs: list[OrgHandle] = []
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._pool: ServerPool | None = None
+        self._login_url = ""
+        self._ca_path: Path | None = None
+
+    def __enter__(self) -> Self:
+        """Start the login host; orgs start as they are added."""
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop every server and thread."""
+        self.stop()
+
+    def start(self) -> None:
+        """Create the CA and certificate, and start the login host."""
+        if self._pool is not None:
+            return
+        self._workdir = tempfile.TemporaryDirectory(prefix="sfsync-emulator-")
+        self._ca_path, context = make_server_context(Path(self._workdir.name))
+        self._pool = ServerPool(context)
+        if self._latency:
+            self.faults.latency(self._latency)
+        port = self._pool.add(EmulatorApp(self._context(None, "", self.request_log_book)))
+        self._login_url = f"https://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        """Stop all servers, cut open connections and remove the certificate files."""
+        self._stop.set()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    def _context(self, org: Org | None, base_url: str, log: RequestLog) -> Context:
+        return Context(
+            self.backend,
+            self.fault_book,
+            org,
+            base_url,
+            self._login_url,
+            self._instance_urls,
+            self._stop,
+            log,
+        )
+
+    @property
+    def ca_path(self) -> Path:
+        """Return the CA certificate PEM clients pass as `verify=`."""
+        if self._ca_path is None:
+            raise RuntimeError("the emulator is not running: use `with Emulator() as emu:`")
+        return self._ca_path
+
+    @property
+    def login_url(self) -> str:
+        """Return the shared login host (like https://login.salesforce.com)."""
+        return self._login_url
+
+    @property
+    def orgs(self) -> list[OrgHandle]:
+        """Return every org, in the order they were added."""
+        return list(self._orgs)
+
+    @property
+    def request_log(self) -> list[RequestLogEntry]:
+        """Return every request the login host answered."""
+        return self.request_log_book.entries()
+
+    @property
+    def consent(self) -> str:
+        """Return what authorize does: "approve" (auto-consent) or "deny"."""
+        return self.backend.consent
+
+    @consent.setter
+    def consent(self, value: str) -> None:
+        if value not in ("approve", "deny"):
+            raise ValueError("consent is 'approve' or 'deny'")
+        self.backend.consent = value
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Return every access and refresh token ever issued, in any org."""
+        with self.backend.lock:
+            return list(self.backend.tokens.issued)
+
+    def add_org(
+        self,
+        name: str | None = None,
+        api_budget: int = 15000,
+        *,
+        deploy_seconds: float = 0.3,
+        rotate_refresh_tokens: bool = False,
+        port: int = 0,
+    ) -> OrgHandle:
+        """Create an org served on its own HTTPS port (0: a free one)."""
+        if self._pool is None:
+            raise RuntimeError("start the emulator before adding orgs: `with Emulator() as emu:`")
+        org = self.backend.add_org(
+            name or f"org{len(self._orgs) + 1}",
+            api_budget,
+            deploy_seconds,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+        )
+        context = self._context(org, "", org.request_log)
+        bound = self._pool.add(EmulatorApp(context), port)
+        context.base_url = f"https://127.0.0.1:{bound}"
+        self._instance_urls[org.org_id] = context.base_url
+        handle = OrgHandle(self, org, context.base_url)
+        self._orgs.append(handle)
+        return handle
+
+    def register_client(
+        self,
+        client_id: str,
+        redirect_uris: Iterable[str] = (),
+        jwt_certificate_pem: str | bytes | None = None,
+        device_flow: bool = True,
+        *,
+        client_secret: str | None = None,
+        scope: str = DEFAULT_SCOPE,
+    ) -> ConnectedApp:
+        """Register a connected app / External Client App for every org."""
+        pem = (
+            jwt_certificate_pem.decode()
+            if isinstance(jwt_certificate_pem, bytes)
+            else jwt_certificate_pem
+        )
+        app = ConnectedApp(client_id, list(redirect_uris), client_secret, pem, device_flow, scope)
+        with self.backend.lock:
+            self.backend.apps[client_id] = app
+        return app

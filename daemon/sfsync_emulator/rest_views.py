@@ -1,0 +1,120 @@
+"""REST and Tooling sobjects for StaticResource, their SOQL subset, and /limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from sfsync_emulator import soql
+from sfsync_emulator.context import Context, api_call, bearer_token
+from sfsync_emulator.errors import ApiError, not_found
+from sfsync_emulator.models import Org
+from sfsync_emulator.resources import READABLE, decode_fields
+from sfsync_emulator.responses import json_response, query_body, record_body, save_result
+
+RESOURCE = "StaticResource"
+
+
+def _org(ctx: Context) -> Org:
+    if ctx.org is None:
+        raise not_found()
+    return ctx.org
+
+
+def _method_not_allowed(method: str, allowed: str) -> ApiError:
+    return ApiError(
+        405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are {allowed}"
+    )
+
+
+def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(request.get_data() or b"null")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character: {error}") from None
+
+
+def limits(ctx: Context, request: Request, **_route: object) -> Response:
+    """Answer `/limits` with the DailyApiRequests the budget allows."""
+    api_call(ctx, bearer_token(request))
+    org = _org(ctx)
+    daily = {"Max": org.api_budget, "Remaining": org.api_budget - org.api_used}
+    return json_response({"DailyApiRequests": daily})
+
+
+def query(ctx: Context, request: Request, version: str, *, tooling: bool) -> Response:
+    """Answer a SOQL query over StaticResource (REST and Tooling shapes differ)."""
+    api_call(ctx, bearer_token(request))
+    if request.method != "GET":
+        raise _method_not_allowed(request.method, "GET,HEAD")
+    parsed = soql.parse(request.args.get("q", ""))
+    with ctx.backend.lock:
+        records = [r for r in _org(ctx).resources.all() if parsed.matches(r)]
+        if parsed.limit is not None:
+            records = records[: parsed.limit]
+        bodies = [record_body(r, parsed.fields, version, tooling=tooling) for r in records]
+    return json_response(query_body(bodies, tooling=tooling))
+
+
+def collection(
+    ctx: Context, request: Request, sobject: str, *, tooling: bool, **_route: object
+) -> Response:
+    """Create a StaticResource (POST) on the REST or Tooling sobject URL."""
+    api_call(ctx, bearer_token(request))
+    _check_sobject(sobject)
+    if request.method != "POST":
+        raise _method_not_allowed(request.method, "GET,POST,HEAD")
+    fields = decode_fields(_json_body(request))
+    with ctx.backend.lock:
+        org = _org(ctx)
+        user = _user_id(ctx, request)
+        record = org.resources.create(fields, ctx.now(), user)
+    return json_response(save_result(record.id, tooling=tooling), 201)
+
+
+def record(
+    ctx: Context, request: Request, version: str, sobject: str, record_id: str, *, tooling: bool
+) -> Response:
+    """Read (GET), update (PATCH) or delete (DELETE) one StaticResource."""
+    api_call(ctx, bearer_token(request))
+    _check_sobject(sobject)
+    with ctx.backend.lock:
+        resources = _org(ctx).resources
+        if request.method in ("GET", "HEAD"):
+            found = resources.get(record_id)
+            asked = request.args.get("fields")
+            names = [soql.field_name(n.strip()) for n in asked.split(",")] if asked else list(READABLE)
+            return json_response(record_body(found, names, version, tooling=tooling))
+        if request.method == "PATCH":
+            resources.update(record_id, decode_fields(_json_body(request)), ctx.now())
+            return Response(status=204)
+        if request.method == "DELETE":
+            resources.delete(record_id)
+            return Response(status=204)
+    raise _method_not_allowed(request.method, "GET,PATCH,DELETE,HEAD")
+
+
+def field(
+    ctx: Context, request: Request, *, sobject: str, record_id: str, field: str, **_route: object
+) -> Response:
+    """Answer `.../StaticResource/{Id}/Body` with the raw body bytes."""
+    api_call(ctx, bearer_token(request))
+    _check_sobject(sobject)
+    if field != "Body":
+        raise not_found()
+    with ctx.backend.lock:
+        found = _org(ctx).resources.get(record_id)
+        body, content_type = found.body, found.content_type
+    return Response(body, content_type=content_type)
+
+
+def _check_sobject(sobject: str) -> None:
+    if sobject != RESOURCE:
+        raise not_found()
+
+
+def _user_id(ctx: Context, request: Request) -> str:
+    entry = ctx.backend.tokens.active_access(bearer_token(request))
+    return entry.user_id if entry is not None else ""
