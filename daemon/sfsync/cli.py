@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -11,15 +12,20 @@ import click
 import structlog
 
 from sfsync import __version__
+from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
 from sfsync.actions.build import (
     build_for_connector,
     locate_package,
     package_limits,
     write_atomically,
 )
+from sfsync.actions.connectors import select_by_environment
+from sfsync.actions.revoke import revoke
+from sfsync.actions.status import status_rows
+from sfsync.actions.wiring import auth_deps
 from sfsync.clock import epoch_seconds
 from sfsync.config import LoadedConfig, find_config_path, load_config, select_connector
-from sfsync.config.durations import format_duration
+from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
 from sfsync.errors import ExitStatus, SfsyncError
 from sfsync.log import configure_logging
@@ -116,6 +122,127 @@ def build(
         f"{output}: {built.size} bytes, {len(built.entries)} entries, sha256 {built.sha256} "
         f"(connector {connector.name}, resource {connector.resource}, from {source_path})"
     )
+
+
+def _seconds(_context: click.Context, _parameter: click.Parameter, value: str) -> float:
+    """click callback: a duration ("5m", "90s") or plain seconds, as seconds."""
+    try:
+        return (
+            float(value)
+            if value.replace(".", "", 1).isdigit()
+            else (parse_duration(value).total_seconds())
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@cli.command("authorize")
+@click.option("--env", "environment", required=True, help="The environment (org) to authorize.")
+@click.option("--system", help="The system; may be left out when only one is configured.")
+@click.option(
+    "--flow",
+    type=click.Choice(["web", "device", "jwt"]),
+    default="web",
+    show_default=True,
+    help="web: browser + PKCE; device: a code to enter on another device (must be enabled "
+    "on the app); jwt: unattended, with --username and --key.",
+)
+@click.option("--no-browser", is_flag=True, help="Only print the URL (e.g. on a box over SSH).")
+@click.option("--username", help="jwt: the Salesforce username to act as.")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="jwt: the PEM private key whose certificate is on the app.",
+)
+@click.option(
+    "--timeout",
+    default="5m",
+    show_default=True,
+    callback=_seconds,
+    help="How long to wait for the browser or the device approval.",
+)
+@click.pass_obj
+def authorize_command(
+    state: CliContext,
+    *,
+    environment: str,
+    system: str | None,
+    flow: str,
+    no_browser: bool,
+    username: str | None,
+    key_path: Path | None,
+    timeout: float,
+) -> None:
+    """Authorize one connector and keep its token in the keyring."""
+    loaded = state.loaded
+    connector = select_by_environment(loaded.connectors, environment, system)
+    options = AuthorizeOptions(
+        flow="web" if flow == "web" else "device" if flow == "device" else "jwt",
+        open_browser=not no_browser,
+        username=username,
+        key_path=key_path,
+        timeout=timeout,
+    )
+    deps = auth_deps(loaded)
+    done = authorize(connector, options, deps, Interaction(echo=click.echo))
+    who = ""
+    if done.identity is not None:
+        who = f" as {done.identity.username or done.identity.user_id} (org {done.identity.org_id})"
+    click.echo(f"{connector.name}: authorized{who}; token kept in {deps.store.describe()}")
+
+
+@cli.command("revoke")
+@click.option("--env", "environment", required=True, help="The environment (org).")
+@click.option("--system", help="The system; may be left out when only one is configured.")
+@click.pass_obj
+def revoke_command(state: CliContext, environment: str, system: str | None) -> None:
+    """Revoke a connector's token at Salesforce and delete its keyring entry."""
+    loaded = state.loaded
+    connector = select_by_environment(loaded.connectors, environment, system)
+    outcome = revoke(connector, auth_deps(loaded))
+    if not outcome.had_entry:
+        click.echo(f"{connector.name}: not authorized; nothing to revoke")
+        return
+    if outcome.warning:
+        click.echo(f"sfsync: warning: {outcome.warning}", err=True)
+    where = "revoked at Salesforce and" if outcome.revoked_remotely else ""
+    click.echo(f"{connector.name}: {where} keyring entry deleted".replace(":  ", ": "))
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.pass_obj
+def status_command(state: CliContext, as_json: bool) -> int:
+    """Show each connector: authorized or not, and as whom. Exits 3 if any needs authorization."""
+    loaded = state.loaded
+    rows = status_rows(loaded.connectors, auth_deps(loaded))
+    if as_json:
+        click.echo(json.dumps({"connectors": rows}, indent=2))
+    else:
+        table = [("CONNECTOR", "AUTHORIZED", "USER", "ORG", "NOTE")]
+        for row in rows:
+            note = row["auth_error"] or ""
+            if row["needs_authorization"] and not note:
+                note = "run sfsync authorize"
+            table.append(
+                (
+                    row["connector"],
+                    "yes" if row["authorized"] else "no",
+                    row["user"] or "-",
+                    row["org_id"] or "-",
+                    note,
+                )
+            )
+        widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
+        for line in table:
+            click.echo(
+                "  ".join(
+                    cell.ljust(width) for cell, width in zip(line, widths, strict=True)
+                ).rstrip()
+            )
+    needs = any(row["needs_authorization"] for row in rows)
+    return int(ExitStatus.NEEDS_AUTHORIZATION) if needs else int(ExitStatus.OK)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,6 +61,14 @@ class AuthorizationError(SalesforceError):
     exit_status = ExitStatus.NEEDS_AUTHORIZATION
 
 
+class OAuthServerError(SalesforceError):
+    """An OAuth endpoint failed in a way that may pass: a 5xx, or an answer that is not JSON."""
+
+
+class SalesforceUnreachableError(SalesforceError):
+    """Salesforce could not be reached: DNS, connection refused or reset, TLS, or a timeout."""
+
+
 class ApiError(SalesforceError):
     """A REST, Tooling or Metadata call failed."""
 

@@ -92,13 +92,20 @@ def _anchor_paths(config: Config, base: Path) -> Config:
     oauth = config.oauth
     if oauth.ca_bundle is not None:
         oauth = oauth.model_copy(update={"ca_bundle": _anchor(base, oauth.ca_bundle)})
+    keyring = config.keyring
+    if keyring.cryptfile_path is not None:
+        keyring = keyring.model_copy(
+            update={"cryptfile_path": _anchor(base, keyring.cryptfile_path)}
+        )
     systems = {}
     for name, system in config.systems.items():
         source = system.source
         if isinstance(source, DirSource):
             source = source.model_copy(update={"path": _anchor(base, source.path)})
         systems[name] = system.model_copy(update={"source": source})
-    return config.model_copy(update={"daemon": daemon, "oauth": oauth, "systems": systems})
+    return config.model_copy(
+        update={"daemon": daemon, "oauth": oauth, "keyring": keyring, "systems": systems}
+    )
 
 
 def _anchor(base: Path, path: Path) -> Path:

@@ -116,6 +116,20 @@ class SalesforceSettings(_Section):
         return value
 
 
+class KeyringSettings(_Section):
+    """Where refresh tokens are kept (SPEC section 6): a keyring backend, never a plain file."""
+
+    backend: Annotated[str, Field(pattern=r"^(auto|cryptfile|[A-Za-z_][\w.]*\.[A-Za-z_]\w*)$")] = (
+        "auto"
+    )
+    cryptfile_path: Path | None = None
+
+    @field_validator("cryptfile_path", mode="before")
+    @classmethod
+    def _path(cls, value: object) -> object:
+        return Path(value) if isinstance(value, str) else value
+
+
 class PackageSettings(_Section):
     """Limits on what a published package may expand to, against zip bombs."""
 
@@ -235,6 +249,7 @@ class Config(_Section):
     oauth: OAuthSettings
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     package: PackageSettings = Field(default_factory=PackageSettings)
+    keyring: KeyringSettings = Field(default_factory=KeyringSettings)
     systems: Annotated[dict[str, SystemSettings], Field(min_length=1)]
 
     @field_validator("systems")

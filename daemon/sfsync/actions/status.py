@@ -1,0 +1,73 @@
+"""`sfsync status`: one row per connector. This issue fills the authorization columns; the
+push columns (live_sha256 and the rest, SPEC section 5) are null until the state store exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfsync.actions.wiring import AuthDeps
+from sfsync.config import Connector
+from sfsync.errors import AuthorizationError, SalesforceError, StateError
+from sfsync.salesforce.identity import fetch_identity
+
+# SPEC section 5's keys that a later issue fills; null means "not known yet".
+_NOT_YET_KNOWN = (
+    "live_sha256",
+    "live_since",
+    "last_push_at",
+    "last_result",
+    "last_error",
+    "paused",
+    "gated",
+)
+
+
+def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True) -> dict[str, Any]:
+    """Given a connector, return its status row. With `live`, ask the org who the token
+    belongs to (refreshing it if needed), which is also how a revoked token is noticed.
+    """
+    row: dict[str, Any] = {
+        "connector": connector.name,
+        "system": connector.system,
+        "environment": connector.environment,
+        "authorized": False,
+        "needs_authorization": True,
+        "flow": None,
+        "user": None,
+        "org_id": None,
+        "instance_url": None,
+        "auth_error": None,
+    }
+    row.update(dict.fromkeys(_NOT_YET_KNOWN))
+    row["content_url"] = None
+    record = deps.store.get(connector.name)
+    if record is None:
+        return row
+    row.update(
+        authorized=True,
+        needs_authorization=False,
+        flow=record.flow,
+        instance_url=record.instance_url,
+        content_url=f"{record.instance_url}/resource/{connector.resource}/",
+    )
+    if not live:
+        return row
+    session = deps.session(connector)
+    try:
+        identity = fetch_identity(session)
+    except AuthorizationError as error:
+        row.update(authorized=False, needs_authorization=True, auth_error=str(error))
+    except (SalesforceError, StateError) as error:
+        row["auth_error"] = str(error)
+    else:
+        row.update(user=identity.username or identity.user_id, org_id=identity.org_id)
+        row["instance_url"] = session.record.instance_url
+    return row
+
+
+def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[dict[str, Any]]:
+    """Return the status row of every connector, in config order; one connector's failure
+    never hides the others'.
+    """
+    return [connector_status(connector, deps) for connector in connectors]

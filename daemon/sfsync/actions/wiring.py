@@ -1,0 +1,58 @@
+"""Building what the authorization commands need from a loaded config, with production
+defaults: the keyring token store, the HTTP session and a connector's session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import requests
+
+from sfsync.clock import utc_now
+from sfsync.config import Connector, LoadedConfig
+from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
+from sfsync.tokens.backends import open_backend
+from sfsync.tokens.keyring_store import KeyringTokenStore
+from sfsync.tokens.store import TokenStore
+
+
+@dataclass
+class AuthDeps:
+    """The seams of the authorization commands: where tokens are kept, how HTTP is sent, and
+    what time it is.
+    """
+
+    loaded: LoadedConfig
+    store: TokenStore
+    http: requests.Session
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    def session(self, connector: Connector) -> ConnectorSession:
+        """Return a session for one connector, its refreshes locked in `state_dir`."""
+        config = self.loaded.config
+        return ConnectorSession(
+            connector.name,
+            store=self.store,
+            http=self.http,
+            lock_path=refresh_lock_path(config.daemon.state_dir, connector.name),
+            api_version=config.salesforce.api_version,
+            clock=self.clock,
+        )
+
+
+def auth_deps(loaded: LoadedConfig, environ: Mapping[str, str] | None = None) -> AuthDeps:
+    """Given a loaded config, return the production dependencies: the configured keyring
+    (raise TokenStoreError if none is usable) and an HTTP session with the configured trust.
+    """
+    config = loaded.config
+    backend = (
+        open_backend(config.keyring) if environ is None else open_backend(config.keyring, environ)
+    )
+    return AuthDeps(
+        loaded=loaded,
+        store=KeyringTokenStore(backend),
+        http=new_http_session(HttpSettings.from_config(config)),
+    )

@@ -1,0 +1,1 @@
+"""Talking to Salesforce: HTTP, OAuth flows, the per-connector session, identity."""

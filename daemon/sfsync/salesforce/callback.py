@@ -1,0 +1,154 @@
+"""The one-shot loopback listener that receives the web flow's redirect.
+
+It listens on 127.0.0.1:<callback_port>, answers the browser with a short page, accepts only a
+request on the callback path whose `state` matches, and gives up cleanly after a timeout.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import http.server
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+from urllib.parse import parse_qs, urlsplit
+
+from sfsync.errors import AuthorizationError, UsageError
+
+LISTEN_HOST = "127.0.0.1"
+_PAGE = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>sfsync</title></head>"
+    "<body style='font-family:sans-serif'><h1>{title}</h1><p>{text}</p></body></html>"
+)
+
+
+@dataclass
+class CallbackOutcome:
+    """What the listener has seen: the code, an error Salesforce sent, wrong states."""
+
+    code: str | None = None
+    error: str | None = None
+    rejected_states: int = 0
+    done: bool = field(default=False)
+
+
+def judge_callback(
+    target: str, path: str, state: str, outcome: CallbackOutcome
+) -> tuple[int, str, str]:
+    """Given a request target, the callback path and the expected state, update the outcome
+    and return (HTTP status, page title, page text) for the browser.
+    """
+    parts = urlsplit(target)
+    if parts.path != path:
+        return 404, "Not found", "This is sfsync's one-shot authorization listener."
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    if not hmac.compare_digest(query.get("state", ""), state):
+        outcome.rejected_states += 1
+        return 400, "Rejected", "The state does not match the authorization sfsync started."
+    outcome.done = True
+    if "error" in query:
+        outcome.error = f"{query['error']}: {query.get('error_description', '')}".rstrip(": ")
+        return 400, "Authorization failed", f"Salesforce answered {outcome.error}."
+    if not query.get("code"):
+        outcome.error = "the redirect carried no code"
+        return 400, "Authorization failed", "The redirect carried no authorization code."
+    outcome.code = query["code"]
+    return 200, "sfsync is authorized", "You can close this tab and return to the terminal."
+
+
+class CallbackListener:
+    """Listens for one redirect; `wait()` returns the authorization code."""
+
+    def __init__(
+        self,
+        port: int,
+        path: str,
+        state: str,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.state = state
+        self.outcome = CallbackOutcome()
+        self._monotonic = monotonic
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, title, text = judge_callback(
+                    self.path, listener.path, listener.state, listener.outcome
+                )
+                body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002, ARG002
+                # The request line carries the code: never print it.
+                return
+
+        try:
+            self._server = http.server.HTTPServer((LISTEN_HOST, port), Handler)
+        except OSError as error:
+            raise UsageError(
+                f"cannot listen on {LISTEN_HOST}:{port} for the OAuth callback ({error.strerror}); "
+                "free the port or change [oauth] callback_port (and the app's callback URL)"
+            ) from None
+
+    @property
+    def port(self) -> int:
+        """Return the port actually listened on."""
+        return int(self._server.server_address[1])
+
+    def redirect_uri(self) -> str:
+        """Return the redirect URI to register and send: http://localhost:PORT/PATH."""
+        return f"http://localhost:{self.port}{self.path}"
+
+    def wait(self, timeout: float, connector: str) -> str:
+        """Serve until the redirect with the right state arrives; return its code.
+
+        Raise AuthorizationError if Salesforce sent an error or nothing came within `timeout`.
+        """
+        deadline = self._monotonic() + timeout
+        while not self.outcome.done:
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                wrong = (
+                    f" ({self.outcome.rejected_states} redirect(s) with a wrong state rejected)"
+                    if self.outcome.rejected_states
+                    else ""
+                )
+                raise AuthorizationError(
+                    f"{connector}: no authorization came back to {self.redirect_uri()} within "
+                    f"{timeout:g}s{wrong}; run `sfsync authorize` again (over SSH, forward the "
+                    f"port: ssh -L {self.port}:127.0.0.1:{self.port} HOST)"
+                )
+            self._server.timeout = min(remaining, 1.0)
+            self._server.handle_request()
+        if self.outcome.code is None:
+            raise AuthorizationError(
+                f"{connector}: authorization failed: {self.outcome.error}; "
+                "run `sfsync authorize` again"
+            )
+        return self.outcome.code
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,180 @@
+"""Choosing and unlocking a keyring backend; refusing every backend that would not keep a secret.
+
+Choosing is done apart from the keyring calls: `backend_candidates` only reports, and
+`open_backend` is the one place that instantiates and unlocks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring.backend
+import keyring.core
+from keyring.backend import KeyringBackend
+
+from sfsync.config.schema import KeyringSettings
+from sfsync.errors import TokenStoreError
+
+PASSPHRASE_VARIABLE = "SFSYNC_KEYRING_PASSPHRASE"  # noqa: S105 - a variable's name, not a secret
+PASSPHRASE_CREDENTIAL = "keyring-passphrase"  # noqa: S105 - a credential's name, not a secret
+CRYPTFILE = "keyrings.cryptfile.cryptfile.CryptFileKeyring"
+# Backends that cannot keep a secret, or that would prompt on a terminal, are never chosen
+# automatically: "fail" and "null" store nothing, the chainer may reach a prompting file backend,
+# and keyrings.alt's file backends are plaintext or prompt for their own password.
+_NEVER_AUTOMATIC = ("keyring.backends.fail", "keyring.backends.null", "keyring.backends.chainer")
+_UNSAFE_MODULES = ("keyrings.alt",)
+
+HOW_TO_CONFIGURE = (
+    "configure one: on a desktop, run a Secret Service (GNOME Keyring, KWallet) or use the macOS "
+    "Keychain / Windows Credential Locker; on a headless box set [keyring] backend = "
+    f'"cryptfile" and give its passphrase in ${PASSPHRASE_VARIABLE} or as the systemd credential '
+    f'"{PASSPHRASE_CREDENTIAL}" (LoadCredential=); see README "Keyring"'
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One keyring backend class and why it can or cannot be used."""
+
+    name: str
+    priority: float | None
+    problem: str | None
+
+
+def read_passphrase(environ: Mapping[str, str] = os.environ) -> str | None:
+    """Return the cryptfile passphrase from the systemd credential, else the environment, else
+    None. Trailing newlines are not part of it.
+    """
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
+    if credentials:
+        path = Path(credentials) / PASSPHRASE_CREDENTIAL
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n") or None
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise TokenStoreError(f"{path}: cannot read the keyring passphrase: {error}") from None
+    return environ.get(PASSPHRASE_VARIABLE) or None
+
+
+def backend_name(backend_class: type[KeyringBackend]) -> str:
+    """Return a backend class as "module.Class"."""
+    return f"{backend_class.__module__}.{backend_class.__name__}"
+
+
+def backend_candidates() -> list[Candidate]:
+    """Return every backend the keyring library knows, best first, each with its problem."""
+    keyring.backend._load_plugins()  # noqa: SLF001 - the library's own discovery of plug-ins
+    candidates = []
+    for backend_class in keyring.backend.KeyringBackend._classes:  # noqa: SLF001
+        name = backend_name(backend_class)
+        if name.startswith(_NEVER_AUTOMATIC) or name == CRYPTFILE:
+            continue
+        problem: str | None = None
+        priority: float | None = None
+        if name.startswith(_UNSAFE_MODULES):
+            problem = "not used automatically (plaintext or prompting file backend)"
+        else:
+            try:
+                priority = float(backend_class.priority)
+            except Exception as error:  # noqa: BLE001 - a backend reports unavailability by raising anything
+                problem = str(error) or type(error).__name__
+            else:
+                if priority <= 0:
+                    problem = f"priority {priority:g} (not recommended by keyring)"
+        candidates.append(Candidate(name, priority, problem))
+    return sorted(candidates, key=lambda item: (item.problem is not None, -(item.priority or 0)))
+
+
+def open_backend(
+    settings: KeyringSettings, environ: Mapping[str, str] = os.environ
+) -> KeyringBackend:
+    """Given the [keyring] settings, return a ready backend.
+
+    Raise TokenStoreError naming the backends tried and how to configure one if none is usable.
+    """
+    passphrase = read_passphrase(environ)
+    if settings.backend == "cryptfile" or (settings.backend == "auto" and passphrase):
+        return _open_cryptfile(settings.cryptfile_path, passphrase)
+    if settings.backend != "auto":
+        return _checked(_load(settings.backend), settings.backend)
+    explicit = _keyring_own_choice()
+    if explicit is not None:
+        return explicit
+    candidates = backend_candidates()
+    for candidate in candidates:
+        if candidate.problem is None:
+            return _load(candidate.name)
+    tried = "; ".join(f"{item.name}: {item.problem}" for item in candidates) or "none installed"
+    raise TokenStoreError(
+        f"no usable keyring backend (tried {tried}; {CRYPTFILE}: no passphrase given); "
+        + HOW_TO_CONFIGURE
+    )
+
+
+def _keyring_own_choice() -> KeyringBackend | None:
+    # An operator who set PYTHON_KEYRING_BACKEND or keyringrc.cfg has chosen; honour it if safe.
+    try:
+        chosen = keyring.core.load_env() or keyring.core.load_config()
+    except Exception as error:  # noqa: BLE001 - keyring raises anything for a bad backend name
+        raise TokenStoreError(
+            f"the keyring backend named by $PYTHON_KEYRING_BACKEND or keyringrc.cfg cannot be "
+            f"loaded: {error}"
+        ) from None
+    return None if chosen is None else _checked(chosen, backend_name(type(chosen)))
+
+
+def _load(name: str) -> KeyringBackend:
+    try:
+        return keyring.core.load_keyring(name)
+    except Exception as error:  # noqa: BLE001 - a missing module, class or dependency
+        raise TokenStoreError(
+            f"keyring backend {name!r} cannot be loaded: {error}; " + HOW_TO_CONFIGURE
+        ) from None
+
+
+def _checked(backend: KeyringBackend, name: str) -> KeyringBackend:
+    full = backend_name(type(backend))
+    if full.startswith(_NEVER_AUTOMATIC[:2]) or full.startswith(_UNSAFE_MODULES):
+        raise TokenStoreError(
+            f"keyring backend {name!r} cannot keep a secret safely (it stores nothing, or stores "
+            "it in plain text); " + HOW_TO_CONFIGURE
+        )
+    if full == CRYPTFILE:
+        raise TokenStoreError(
+            f'use [keyring] backend = "cryptfile" rather than {name!r}, so sfsync can unlock it '
+            f"with ${PASSPHRASE_VARIABLE} or the systemd credential without prompting"
+        )
+    return backend
+
+
+def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend:
+    if not passphrase:
+        raise TokenStoreError(
+            "the cryptfile keyring needs a passphrase and sfsync never prompts for it: put it in "
+            f"$CREDENTIALS_DIRECTORY/{PASSPHRASE_CREDENTIAL} (systemd LoadCredential=) or "
+            f"${PASSPHRASE_VARIABLE}"
+        )
+    try:
+        from keyrings.cryptfile.cryptfile import CryptFileKeyring  # noqa: PLC0415 - optional
+    except ImportError as error:
+        raise TokenStoreError(
+            f"the cryptfile keyring is not installed ({error}); pip install keyrings.cryptfile"
+        ) from None
+    backend: KeyringBackend = CryptFileKeyring()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        backend.file_path = str(path)  # type: ignore[attr-defined]
+    try:
+        # Setting the key unlocks an existing file (checking the passphrase) or creates one:
+        # the released package has no other way to take a passphrase without a prompt.
+        backend.keyring_key = passphrase  # type: ignore[attr-defined]
+    except ValueError as error:
+        where = getattr(backend, "file_path", "?")
+        raise TokenStoreError(
+            f"cryptfile keyring {where}: {error} (the passphrase does not open it)"
+        ) from None
+    return backend

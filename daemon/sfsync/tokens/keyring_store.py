@@ -1,0 +1,54 @@
+"""The TokenStore on a real `keyring` backend: service "sfsync", user "SYSTEM/ENV", JSON value."""
+
+from __future__ import annotations
+
+from keyring.backend import KeyringBackend
+from keyring.errors import KeyringError, PasswordDeleteError
+
+from sfsync.errors import TokenStoreError
+from sfsync.tokens.record import SERVICE, StoredAuthorization
+
+
+class KeyringTokenStore:
+    """Authorizations kept in one keyring backend; every backend failure is a TokenStoreError."""
+
+    def __init__(self, backend: KeyringBackend) -> None:
+        self._backend = backend
+
+    def describe(self) -> str:
+        """Return the backend's class name (and file, for file backends)."""
+        name = type(self._backend).__name__
+        path = getattr(self._backend, "file_path", None)
+        return f"{type(self._backend).__module__}.{name}" + (f" at {path}" if path else "")
+
+    def get(self, connector: str) -> StoredAuthorization | None:
+        """Return the connector's authorization, or None; raise TokenStoreError if unreadable."""
+        try:
+            text = self._backend.get_password(SERVICE, connector)
+        except (KeyringError, OSError, ValueError) as error:
+            raise self._failure("read", connector, error) from None
+        return None if text is None else StoredAuthorization.from_json(text, connector)
+
+    def put(self, connector: str, record: StoredAuthorization) -> None:
+        """Store the connector's authorization; raise TokenStoreError if the backend refuses."""
+        try:
+            self._backend.set_password(SERVICE, connector, record.to_json())
+        except (KeyringError, OSError, ValueError) as error:
+            raise self._failure("write", connector, error) from None
+
+    def delete(self, connector: str) -> bool:
+        """Remove the connector's authorization; return whether there was one."""
+        try:
+            self._backend.delete_password(SERVICE, connector)
+        except PasswordDeleteError:
+            return False
+        except (KeyringError, OSError, ValueError) as error:
+            raise self._failure("delete", connector, error) from None
+        return True
+
+    def _failure(self, action: str, connector: str, error: Exception) -> TokenStoreError:
+        # The message names the entry and the backend, never the value.
+        return TokenStoreError(
+            f"keyring {self.describe()} could not {action} {SERVICE}/{connector}: "
+            f"{type(error).__name__}: {error}"
+        )
