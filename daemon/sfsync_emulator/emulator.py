@@ -204,8 +204,9 @@ class Emulator:
         self._pool = ServerPool(context)
         if self._latency:
             self.faults.latency(self._latency)
-        port = self._pool.add(EmulatorApp(self._context(None, "", self.request_log_book)))
-        self._login_url = f"https://127.0.0.1:{port}"
+        context = self._context(None, "", self.request_log_book)
+        port = self._pool.add(EmulatorApp(context))
+        self._login_url = context.base_url = context.login_url = f"https://127.0.0.1:{port}"
 
     def stop(self) -> None:
         """Stop all servers, cut open connections and remove the certificate files."""

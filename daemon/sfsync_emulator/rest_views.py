@@ -85,7 +85,9 @@ def record(
         if request.method in ("GET", "HEAD"):
             found = resources.get(record_id)
             asked = request.args.get("fields")
-            names = [soql.field_name(n.strip()) for n in asked.split(",")] if asked else list(READABLE)
+            names = (
+                [soql.field_name(n.strip()) for n in asked.split(",")] if asked else list(READABLE)
+            )
             return json_response(record_body(found, names, version, tooling=tooling))
         if request.method == "PATCH":
             resources.update(record_id, decode_fields(_json_body(request)), ctx.now())
