@@ -1,23 +1,31 @@
 """Where compressed entries are kept between builds, keyed by content hash and setting.
 
 A cache is only a hint: `compress.compress_entries` checks every entry it returns against the
-content before use, so a damaged, foreign or stale file costs a recompression, never a wrong
+content before use, so a damaged, foreign or stale entry costs a recompression, never a wrong
 package. Failing to read or write the cache never fails a build.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import stat
+import struct
 import tempfile
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ENTRY_BYTES = 5_242_880  # nothing larger fits in a Static Resource anyway
+DEFAULT_MAX_PACKS = 8
+DEFAULT_MAX_PACK_BYTES = 256 * 1024 * 1024
+_MAX_KEY_LENGTH = 255
+_PACK_MAGIC = b"sfsync compression cache pack 1\n"
+_RECORD = struct.Struct("<HI")  # key length, data length
 _KEY = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
@@ -30,6 +38,9 @@ class CompressionCache(Protocol):
 
     def put(self, key: str, compressed: bytes) -> None:
         """Given a key and a raw deflate stream, store it, or silently don't."""
+
+    def flush(self) -> None:
+        """Persist what was put, if the cache persists anything; called once per build."""
 
 
 class MemoryCompressionCache:
@@ -60,60 +71,154 @@ class MemoryCompressionCache:
             _, evicted = self._entries.popitem(last=False)
             self._size -= len(evicted)
 
+    def flush(self) -> None:
+        """Do nothing: memory holds entries as soon as they are put."""
+
 
 class DirectoryCompressionCache:
-    """A cache of one file per key under a directory (state_dir/cache), private to its owner.
+    """A cache kept in pack files under a directory (state_dir/cache), private to its owner.
 
-    Files are written to a temporary name and renamed into place, so a reader sees a whole
-    entry or none; they are mode 0600 in directories of mode 0700.
+    One file per entry would cost a file creation per compressed file, which on some
+    filesystems takes longer than compressing it; so entries put during a build are buffered and
+    `flush` writes them as one pack: a temporary file renamed into place (a reader sees a whole
+    pack or none), mode 0600 in a directory of mode 0700. Once more than max_packs exist, the
+    next flush rewrites the entries this process used into one pack and removes the packs it
+    read. A pack that is unreadable, malformed, a link or too large is skipped.
     """
 
-    def __init__(self, root: Path, max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+        max_packs: int = DEFAULT_MAX_PACKS,
+        max_pack_bytes: int = DEFAULT_MAX_PACK_BYTES,
+    ) -> None:
         self.root = root
         self.max_entry_bytes = max_entry_bytes
-
-    def path_for(self, key: str) -> Path:
-        """Given a key, return the file it is stored in; raise ValueError if the key could name
-        anything outside the cache directory.
-        """
-        if not _KEY.match(key):
-            raise ValueError(f"cache key {key!r} is not a plain file name")
-        return self.root / key[:2] / key
+        self.max_packs = max_packs
+        self.max_pack_bytes = max_pack_bytes
+        self._lock = threading.Lock()
+        self._entries: dict[str, bytes] | None = None
+        self._packs: set[str] = set()  # pack file names read or written by this process
+        self._pending: dict[str, bytes] = {}
+        self._used: set[str] = set()
 
     def get(self, key: str) -> bytes | None:
-        """Given a key, return the file's bytes, or None if it is missing, unreadable, not a
-        regular file or larger than max_entry_bytes.
+        """Given a key, return the stream stored under it in any readable pack, or None."""
+        _check_key(key)
+        with self._lock:
+            compressed = self._load().get(key)
+            if compressed is not None:
+                self._used.add(key)
+            return compressed
+
+    def put(self, key: str, compressed: bytes) -> None:
+        """Given a key and a raw deflate stream, keep it for the next `flush`."""
+        _check_key(key)
+        if len(compressed) > self.max_entry_bytes:
+            return
+        with self._lock:
+            self._load()[key] = compressed
+            self._pending[key] = compressed
+            self._used.add(key)
+
+    def flush(self) -> None:
+        """Write the entries put since the last flush as one pack, and compact if there are too
+        many packs; a full disk or a read-only directory only means they are not cached.
         """
+        with self._lock:
+            if self._pending and self._write_pack(self._pending):
+                self._pending = {}
+            if len(self._packs) > self.max_packs:
+                self._compact()
+
+    def _load(self) -> dict[str, bytes]:
+        if self._entries is None:
+            self._entries = {}
+            for path in sorted(self.root.glob("pack-*.bin")):
+                records = self._read_pack(path)
+                if records is not None:
+                    self._packs.add(path.name)
+                    self._entries.update(records)
+        return self._entries
+
+    def _read_pack(self, path: Path) -> dict[str, bytes] | None:
         try:
-            descriptor = os.open(self.path_for(key), _OPEN_FLAGS)
+            descriptor = os.open(path, _OPEN_FLAGS)
         except OSError:
             return None
         with os.fdopen(descriptor, "rb") as file:
             status = os.fstat(file.fileno())
-            if not stat.S_ISREG(status.st_mode) or status.st_size > self.max_entry_bytes:
+            if not stat.S_ISREG(status.st_mode) or status.st_size > self.max_pack_bytes:
                 return None
             try:
-                return file.read(self.max_entry_bytes + 1)[: self.max_entry_bytes]
+                data = file.read(self.max_pack_bytes + 1)
             except OSError:
                 return None
+        return _parse_pack(data, self.max_entry_bytes)
 
-    def put(self, key: str, compressed: bytes) -> None:
-        """Given a key and a raw deflate stream, write it atomically with mode 0600; a full disk
-        or a read-only directory only means it is not cached.
-        """
-        path = self.path_for(key)
-        if len(compressed) > self.max_entry_bytes:
-            return
+    def _write_pack(self, entries: dict[str, bytes]) -> bool:
+        data = _render_pack(entries)
+        name = f"pack-{hashlib.sha256(data).hexdigest()[:32]}.bin"
         try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
         except OSError:
-            return
+            return False
         try:
             with os.fdopen(descriptor, "wb") as file:
                 os.fchmod(file.fileno(), 0o600)
-                file.write(compressed)
-            Path(temporary).replace(path)
+                file.write(data)
+            Path(temporary).replace(self.root / name)
         except OSError:
             with contextlib.suppress(OSError):
                 Path(temporary).unlink()
+            return False
+        self._packs.add(name)
+        return True
+
+    def _compact(self) -> None:
+        entries = self._load()
+        live = {key: entries[key] for key in sorted(self._used) if key in entries}
+        old = set(self._packs)
+        self._packs = set()
+        if not self._write_pack(live):
+            self._packs = old
+            return
+        for name in old - self._packs:
+            with contextlib.suppress(OSError):
+                (self.root / name).unlink()
+        self._entries = dict(live)
+        self._used = set()
+
+
+def _check_key(key: str) -> None:
+    if not _KEY.match(key) or len(key) > _MAX_KEY_LENGTH:
+        raise ValueError(f"cache key {key!r} is not a plain name")
+
+
+def _render_pack(entries: dict[str, bytes]) -> bytes:
+    parts = [_PACK_MAGIC]
+    for key in sorted(entries):
+        encoded = key.encode("ascii")
+        parts += [_RECORD.pack(len(encoded), len(entries[key])), encoded, entries[key]]
+    return b"".join(parts)
+
+
+def _parse_pack(data: bytes, max_entry_bytes: int) -> dict[str, bytes] | None:
+    # Records are read up to the first damaged one; what they hold is verified on use anyway.
+    if not data.startswith(_PACK_MAGIC):
+        return None
+    records: dict[str, bytes] = {}
+    offset = len(_PACK_MAGIC)
+    while offset + _RECORD.size <= len(data):
+        key_length, data_length = _RECORD.unpack_from(data, offset)
+        start = offset + _RECORD.size
+        end = start + key_length + data_length
+        if end > len(data) or data_length > max_entry_bytes:
+            break
+        key = data[start : start + key_length].decode("ascii", "replace")
+        if _KEY.match(key):
+            records[key] = data[start + key_length : end]
+        offset = end
+    return records

@@ -75,6 +75,8 @@ def compress_entries(
         compressed[digest] = stream
         if cache is not None:
             cache.put(cache_key(digest), stream)
+    if cache is not None:
+        cache.flush()
     return compressed
 
 

@@ -100,21 +100,46 @@ def test_corrupt_or_foreign_cache_entries_are_ignored(tmp_path):
         assert inflates_to(stored, content)
 
 
-def test_directory_cache_writes_private_files_atomically(tmp_path):
-    """Cache files are 0600 in 0700 folders, and no temporary file is left behind."""
+def test_corrupted_pack_on_disk_is_not_trusted(tmp_path):
+    """Bytes flipped inside a pack on disk cost a recompression, never a wrong package."""
+    package = PublishedPackage(files=FILES, origin="p")
+    clean = build_package(
+        package, options("lightning/sandbox", {}), DirectoryCompressionCache(tmp_path)
+    )
+    (pack,) = tmp_path.glob("pack-*.bin")
+    data = bytearray(pack.read_bytes())
+    for position in range(60, len(data), 97):
+        data[position] ^= 0x55
+    pack.write_bytes(bytes(data))
+    compressor = CountingCompressor()
+    built = build_package(
+        package,
+        options("lightning/sandbox", {}),
+        DirectoryCompressionCache(tmp_path),
+        compressor=compressor,
+    )
+    assert built.data == clean.data
+    assert compressor.calls
+
+
+def test_directory_cache_writes_private_packs_atomically(tmp_path):
+    """flush writes one pack of mode 0600 in a 0700 folder, leaving no temporary file."""
     cache = DirectoryCompressionCache(tmp_path / "cache")
     cache.put("abc123", b"stream")
-    path = cache.path_for("abc123")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert [entry.name for entry in path.parent.iterdir()] == ["abc123"]
-    assert cache.get("abc123") == b"stream"
-    cache.put("abc123", b"replaced")
-    assert cache.get("abc123") == b"replaced"
+    cache.put("def456", b"other")
+    assert list((tmp_path).iterdir()) == []  # nothing is written before flush
+    cache.flush()
+    (pack,) = (tmp_path / "cache").iterdir()
+    assert pack.name.startswith("pack-")
+    assert stat.S_IMODE(pack.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
+    fresh = DirectoryCompressionCache(tmp_path / "cache")
+    assert fresh.get("abc123") == b"stream"
+    assert fresh.get("def456") == b"other"
 
 
-def test_directory_cache_put_goes_through_a_rename(tmp_path, monkeypatch):
-    """put writes a temporary file and renames it into place, so readers never see half."""
+def test_directory_cache_flush_goes_through_a_rename(tmp_path, monkeypatch):
+    """flush writes a temporary file and renames it into place, so readers never see half."""
     replaced: list[tuple[str, str]] = []
     real_replace = type(tmp_path).replace
 
@@ -123,28 +148,57 @@ def test_directory_cache_put_goes_through_a_rename(tmp_path, monkeypatch):
         return real_replace(self, target)
 
     monkeypatch.setattr(type(tmp_path), "replace", spy)
-    DirectoryCompressionCache(tmp_path).put("abc123", b"stream")
+    cache = DirectoryCompressionCache(tmp_path)
+    cache.put("abc123", b"stream")
+    cache.flush()
     assert len(replaced) == 1
     assert replaced[0][0].startswith(".tmp-")
-    assert replaced[0][1].endswith("abc123")
+    assert os.path.basename(replaced[0][1]).startswith("pack-")  # noqa: PTH119
 
 
-def test_directory_cache_ignores_links_oversized_and_missing_files(tmp_path):
-    """A symlinked, oversized or missing cache file reads as a miss."""
-    cache = DirectoryCompressionCache(tmp_path, max_entry_bytes=10)
-    assert cache.get("missing") is None
-    cache.put("toolarge", b"x" * 11)
-    assert cache.get("toolarge") is None
-    (tmp_path / "outside").write_bytes(b"stream")
-    cache.path_for("linked").parent.mkdir(parents=True, exist_ok=True)
-    cache.path_for("linked").symlink_to(tmp_path / "outside")
-    assert cache.get("linked") is None
+def test_directory_cache_skips_links_oversized_foreign_and_cut_packs(tmp_path):
+    """A symlinked, oversized or foreign pack is skipped; a cut one keeps its whole records."""
+    writer = DirectoryCompressionCache(tmp_path / "source")
+    writer.put("first", b"1" * 10)
+    writer.put("second", b"2" * 10)
+    writer.flush()
+    (pack,) = (tmp_path / "source").glob("pack-*.bin")
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "pack-cut.bin").write_bytes(pack.read_bytes()[:-3])
+    assert DirectoryCompressionCache(cut).get("first") == b"1" * 10
+    assert DirectoryCompressionCache(cut).get("second") is None
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "pack-link.bin").symlink_to(pack)
+    assert DirectoryCompressionCache(linked).get("first") is None
+    assert DirectoryCompressionCache(tmp_path / "source", max_pack_bytes=10).get("first") is None
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "pack-x.bin").write_bytes(b"PK\x03\x04 not a pack")
+    assert DirectoryCompressionCache(foreign).get("first") is None
+    assert DirectoryCompressionCache(tmp_path / "missing").get("first") is None
 
 
-def test_directory_cache_refuses_keys_that_are_paths(tmp_path):
-    """A key that could name a path outside the cache is a programming error."""
-    with pytest.raises(ValueError, match="not a plain file name"):
-        DirectoryCompressionCache(tmp_path).path_for("../escape")
+def test_directory_cache_compacts_to_what_was_used(tmp_path):
+    """Past max_packs, a flush rewrites the entries used into one pack and drops the rest."""
+    old = DirectoryCompressionCache(tmp_path)
+    old.put("stale", b"s")
+    old.flush()
+    cache = DirectoryCompressionCache(tmp_path, max_packs=2)
+    for index in range(3):
+        cache.put(f"k{index}", b"x")
+        cache.flush()
+    assert len(list(tmp_path.glob("pack-*.bin"))) <= 2
+    fresh = DirectoryCompressionCache(tmp_path)
+    assert [fresh.get(f"k{index}") for index in range(3)] == [b"x"] * 3
+    assert fresh.get("stale") is None
+
+
+def test_directory_cache_refuses_keys_that_are_not_plain_names(tmp_path):
+    """A key with path characters or spaces is a programming error."""
+    with pytest.raises(ValueError, match="not a plain name"):
+        DirectoryCompressionCache(tmp_path).get("../escape")
 
 
 def test_unwritable_cache_does_not_fail_the_build(tmp_path):
