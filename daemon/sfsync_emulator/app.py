@@ -64,6 +64,14 @@ class EmulatorApp:
     ) -> Iterable[bytes]:
         """Answer one request, or reset its connection when a fault says so."""
         request = Request(environ)
+        try:
+            return self._answer(request, environ, start_response)
+        finally:
+            request.close()  # multipart uploads spill to temporary files; close them now
+
+    def _answer(
+        self, request: Request, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         path = request.path
         api = classify(path)
         org_id = self.ctx.org.org_id if self.ctx.org else None
