@@ -10,7 +10,8 @@ REDACTED = "[redacted]"
 
 # Keys whose values are secret whatever they look like.
 _SECRET_KEY = re.compile(
-    r"(token|secret|password|passphrase|authorization|assertion|code_verifier|session_id|sid)$",
+    r"(token|secret|password|passphrase|authorization|assertion|code_verifier|session_id|sid"
+    r"|device_code|auth_code|authorization_code)$",
     re.IGNORECASE,
 )
 # Values that look like Salesforce credentials wherever they appear: access tokens / session
@@ -21,6 +22,7 @@ _SECRET_VALUE = re.compile(
     r"|5Aep8[0-9A-Za-z._\-]{20,}"
     r"|(?i:bearer)\s+[0-9A-Za-z._\-!~+/=]{16,}"
     r"|(?<=[?&#])(?:access_token|refresh_token|code|token|assertion)=[^&\s\"']+"
+    r"|\"(?:access_token|refresh_token|assertion|code|device_code|code_verifier)\"\s*:\s*\"[^\"]*\""
 )
 
 
@@ -31,6 +33,8 @@ def redact_text(text: str) -> str:
 
 def _replace(match: re.Match[str]) -> str:
     found = match.group(0)
+    if found.startswith('"'):
+        return found.split(":", 1)[0] + f': "{REDACTED}"'
     if "=" in found and not found.lower().startswith("bearer"):
         return found.split("=", 1)[0] + "=" + REDACTED
     if found.lower().startswith("bearer"):

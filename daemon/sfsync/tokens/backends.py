@@ -23,9 +23,11 @@ PASSPHRASE_CREDENTIAL = "keyring-passphrase"  # noqa: S105 - a credential's name
 CRYPTFILE = "keyrings.cryptfile.cryptfile.CryptFileKeyring"
 # Backends that cannot keep a secret, or that would prompt on a terminal, are never chosen
 # automatically: "fail" and "null" store nothing, the chainer may reach a prompting file backend,
-# and keyrings.alt's file backends are plaintext or prompt for their own password.
+# and the file backends of keyrings.alt and keyrings.cryptfile (other than CryptFileKeyring,
+# which sfsync unlocks itself) are plaintext or prompt for their own password.
 _NEVER_AUTOMATIC = ("keyring.backends.fail", "keyring.backends.null", "keyring.backends.chainer")
-_UNSAFE_MODULES = ("keyrings.alt",)
+_UNSAFE_MODULES = ("keyrings.alt", "keyrings.cryptfile.file")
+RECOMMENDED_PRIORITY = 1  # keyring's own threshold for a backend it recommends
 
 HOW_TO_CONFIGURE = (
     "configure one: on a desktop, run a Secret Service (GNOME Keyring, KWallet) or use the macOS "
@@ -83,7 +85,7 @@ def backend_candidates() -> list[Candidate]:
             except Exception as error:  # noqa: BLE001 - a backend reports unavailability by raising anything
                 problem = str(error) or type(error).__name__
             else:
-                if priority <= 0:
+                if priority < RECOMMENDED_PRIORITY:
                     problem = f"priority {priority:g} (not recommended by keyring)"
         candidates.append(Candidate(name, priority, problem))
     return sorted(candidates, key=lambda item: (item.problem is not None, -(item.priority or 0)))

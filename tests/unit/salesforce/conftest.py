@@ -1,0 +1,31 @@
+"""Fixtures for the session and OAuth unit tests: a stored connector and its session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sf_helpers import CONNECTOR, NOW, stored
+
+from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.salesforce.session import ConnectorSession
+from sfsync.tokens import MemoryTokenStore
+
+
+@pytest.fixture
+def store() -> MemoryTokenStore:
+    """A token store holding the test connector's record."""
+    return MemoryTokenStore(records={CONNECTOR: stored()})
+
+
+@pytest.fixture
+def session(store: MemoryTokenStore, tmp_path: Path) -> ConnectorSession:
+    """A session for the test connector over a real requests session (mocked by responses)."""
+    return ConnectorSession(
+        CONNECTOR,
+        store=store,
+        http=new_http_session(HttpSettings(timeout=5)),
+        lock_path=tmp_path / "state" / "locks" / "refresh.lock",
+        api_version="64.0",
+        clock=lambda: NOW,
+    )

@@ -1,0 +1,47 @@
+"""Test data for the Salesforce unit tests: a stored connector and Salesforce-shaped answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sfsync.tokens import StoredAuthorization
+
+INSTANCE = "https://acme.my.salesforce.com"
+TOKEN_URL = INSTANCE + "/services/oauth2/token"
+IDENTITY = "https://login.salesforce.com/id/00D000000000001EAA/005000000000001AAA"
+CONNECTOR = "lightning/sandbox"
+REFRESH = "5Aep861" + "R" * 80
+ACCESS_OLD = "00D000000000001!AQ" + "o" * 94
+ACCESS_NEW = "00D000000000001!AQ" + "n" * 94
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def stored(**changes: object) -> StoredAuthorization:
+    """Return a web-flow record for the test connector, with `changes` applied."""
+    values: dict[str, object] = {
+        "flow": "web",
+        "instance_url": INSTANCE,
+        "identity_url": IDENTITY,
+        "login_url": "https://test.salesforce.com",
+        "client_id": "3MVG9client",
+        "issued_at": "2026-01-01T00:00:00+00:00",
+        "refresh_token": REFRESH,
+    }
+    values.update(changes)
+    return StoredAuthorization(**values)  # type: ignore[arg-type]
+
+
+def token_answer(access: str = ACCESS_NEW, refresh: str | None = None) -> dict[str, str]:
+    """Return a Salesforce token answer (no expires_in, FACTS 1a)."""
+    body = {
+        "access_token": access,
+        "instance_url": INSTANCE,
+        "id": IDENTITY,
+        "token_type": "Bearer",
+        "issued_at": "1767323045000",
+        "signature": "c2lnbmF0dXJl",
+        "scope": "refresh_token api",
+    }
+    if refresh is not None:
+        body["refresh_token"] = refresh
+    return body

@@ -1,0 +1,46 @@
+"""The loopback callback's judgement: path, state, error and code (no socket needed)."""
+
+from __future__ import annotations
+
+from sfsync.salesforce.callback import CallbackOutcome, judge_callback
+
+PATH = "/OAuthCallback"
+
+
+def test_right_state_gives_code() -> None:
+    """A redirect with the expected state hands over its code and a 200 page."""
+    outcome = CallbackOutcome()
+    status, _, _ = judge_callback(f"{PATH}?code=abc&state=s1", PATH, "s1", outcome)
+    assert (status, outcome.code, outcome.done) == (200, "abc", True)
+
+
+def test_wrong_state_is_rejected_and_waiting_goes_on() -> None:
+    """A redirect with another state is refused with 400 and does not end the wait."""
+    outcome = CallbackOutcome()
+    status, _, _ = judge_callback(f"{PATH}?code=abc&state=evil", PATH, "s1", outcome)
+    assert (status, outcome.code, outcome.done, outcome.rejected_states) == (400, None, False, 1)
+
+
+def test_missing_state_is_rejected() -> None:
+    """A redirect without a state is refused like a wrong one."""
+    outcome = CallbackOutcome()
+    assert judge_callback(f"{PATH}?code=abc", PATH, "s1", outcome)[0] == 400
+    assert not outcome.done
+
+
+def test_error_from_salesforce_ends_the_wait() -> None:
+    """access_denied with the right state ends the wait with that error."""
+    outcome = CallbackOutcome()
+    query = f"{PATH}?error=access_denied&error_description=end-user+denied&state=s1"
+    status, _, text = judge_callback(query, PATH, "s1", outcome)
+    assert status == 400
+    assert outcome.done
+    assert outcome.error == "access_denied: end-user denied"
+    assert "access_denied" in text
+
+
+def test_other_paths_are_404() -> None:
+    """A browser asking for /favicon.ico gets a 404 and the wait goes on."""
+    outcome = CallbackOutcome()
+    assert judge_callback("/favicon.ico", PATH, "s1", outcome)[0] == 404
+    assert not outcome.done

@@ -1,0 +1,57 @@
+"""The HTTP session: a configured CA bundle beats REQUESTS_CA_BUNDLE; a default timeout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import responses
+
+from sfsync.errors import UsageError
+from sfsync.salesforce.http import HttpSettings, new_http_session
+
+
+def test_configured_bundle_beats_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE set, the configured bundle is still used."""
+    bundle = tmp_path / "corp.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/elsewhere/requests.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/elsewhere/curl.pem")
+    http = new_http_session(HttpSettings(verify=bundle))
+    settings = http.merge_environment_settings("https://x.my.salesforce.com", {}, None, None, None)
+    assert settings["verify"] == str(bundle)
+
+
+def test_environment_bundle_applies_without_a_configured_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no bundle configured, REQUESTS_CA_BUNDLE still applies, as operators expect."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
+    http = new_http_session(HttpSettings())
+    settings = http.merge_environment_settings("https://x.my.salesforce.com", {}, None, None, None)
+    assert settings["verify"] == "/etc/ssl/corp.pem"
+
+
+def test_unverified_tls_only_for_loopback() -> None:
+    """verify=False is refused for a remote host before anything is sent."""
+    http = new_http_session(HttpSettings(verify=False))
+    with pytest.raises(UsageError, match="without TLS verification"):
+        http.get("https://acme.my.salesforce.com/services/data")
+
+
+@responses.activate
+def test_default_timeout_is_applied() -> None:
+    """Requests that name no timeout get the configured one."""
+    responses.get("https://acme.my.salesforce.com/x", json={})
+    seen = []
+    http = new_http_session(HttpSettings(timeout=7))
+    original = http.get_adapter("https://").send
+
+    def spy(request: object, **kwargs: object) -> object:
+        seen.append(kwargs.get("timeout"))
+        return original(request, **kwargs)  # type: ignore[arg-type]
+
+    http.get_adapter("https://").send = spy  # type: ignore[method-assign]
+    http.get("https://acme.my.salesforce.com/x")
+    assert seen == [7]
