@@ -200,8 +200,8 @@ class Emulator:
         if self._pool is not None:
             return
         self._workdir = tempfile.TemporaryDirectory(prefix="sfsync-emulator-")
-        self._ca_path, context = make_server_context(Path(self._workdir.name))
-        self._pool = ServerPool(context)
+        self._ca_path, ssl_context = make_server_context(Path(self._workdir.name))
+        self._pool = ServerPool(ssl_context)
         if self._latency:
             self.faults.latency(self._latency)
         context = self._context(None, "", self.request_log_book)
