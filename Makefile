@@ -39,8 +39,14 @@ test: lint typecheck pytest
 test-fast: $(STAMP) system-deps
 	$(BIN)/pytest -m 'not slow'
 
+# For now: validate the example config and build the example package for each connector.
 demo: $(STAMP)
-	$(BIN)/sfsync demo
+	mkdir -p .demo-state
+	$(BIN)/sfsync --config examples/demo.toml config check
+	$(BIN)/sfsync --config examples/demo.toml build --connector lightning/sandbox \
+	    --package examples/package -o .demo-state/lightning-sandbox.zip
+	$(BIN)/sfsync --config examples/demo.toml build --connector lightning/production \
+	    --package examples/package -o .demo-state/lightning-production.zip
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/build_tree.py

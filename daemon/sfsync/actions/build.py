@@ -12,8 +12,10 @@ from sfsync.config import Connector
 from sfsync.config.schema import Config, DirSource
 from sfsync.errors import SourceError
 from sfsync.package.build import BuildOptions, BuiltPackage, build_package
+from sfsync.package.cache import CompressionCache
 from sfsync.package.limits import PackageLimits
-from sfsync.package.read import read_package
+from sfsync.package.manifest import content_hash
+from sfsync.package.read import PublishedPackage, read_package
 from sfsync.sources.directory import find_package
 
 
@@ -43,14 +45,14 @@ def locate_package(connector: Connector, now: float) -> Path:
     )
 
 
-def source_version(package_path: Path) -> str:
-    """Given a published package (a ZIP or a folder), return the version recorded in the manifest.
+def source_version(package_path: Path, published: PublishedPackage) -> str:
+    """Given a published package and what was read from it, return the version for the manifest.
 
-    A ZIP is identified by the SHA-256 of its bytes; a folder by the hash of its file list,
-    which `build_package` computes, so this returns an empty marker for folders.
+    A ZIP is identified by the SHA-256 of its bytes, as the publisher shipped it; a folder has
+    no such bytes, so by the hash of its files.
     """
     if package_path.is_dir():
-        return "tree"
+        return f"tree:{content_hash(published.files)}"
     digest = hashlib.sha256()
     with package_path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -59,9 +61,13 @@ def source_version(package_path: Path) -> str:
 
 
 def build_for_connector(
-    connector: Connector, package_path: Path, limits: PackageLimits
+    connector: Connector,
+    package_path: Path,
+    limits: PackageLimits,
+    cache: CompressionCache | None = None,
 ) -> BuiltPackage:
-    """Given a connector, a published package and the limits, return the ZIP to push to it.
+    """Given a connector, a published package, the limits and an optional compression cache,
+    return the ZIP to push to it.
 
     Raise PackageError naming the entry if the package is refused.
     """
@@ -69,12 +75,12 @@ def build_for_connector(
     options = BuildOptions(
         connector=connector.name,
         overrides=connector.overrides,
-        source_version=source_version(package_path),
+        source_version=source_version(package_path, published),
         sfsync_version=__version__,
         settings_file=connector.settings_file,
         limits=limits,
     )
-    return build_package(published, options)
+    return build_package(published, options, cache)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
