@@ -1,0 +1,85 @@
+"""The state store's schema, as an ordered list of migrations applied in one transaction each.
+
+A migration is never edited once released: a change is a new entry at the end, so that every
+existing store reaches the same schema by replaying what it lacks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: connectors, their push history, and the builds kept on disk for rollback and verify.
+    """
+    CREATE TABLE connectors (
+        connector TEXT PRIMARY KEY,
+        resource_id TEXT,
+        live_sha256 TEXT,
+        live_content_sha256 TEXT,
+        live_since TEXT,
+        paused INTEGER NOT NULL DEFAULT 0,
+        paused_reason TEXT,
+        pending_deploy_id TEXT,
+        pending_deploy_sha256 TEXT,
+        needs_authorization INTEGER NOT NULL DEFAULT 0,
+        last_refresh_at TEXT,
+        last_error TEXT
+    );
+    CREATE TABLE pushes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connector TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        content_sha256 TEXT NOT NULL,
+        source_version TEXT NOT NULL,
+        api TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        outcome TEXT NOT NULL DEFAULT 'started'
+            CHECK (outcome IN ('started', 'pushed', 'failed', 'abandoned')),
+        error TEXT
+    );
+    CREATE INDEX pushes_by_connector ON pushes (connector, id);
+    CREATE TABLE builds (
+        connector TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        content_sha256 TEXT NOT NULL,
+        source_version TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        built_at TEXT NOT NULL,
+        PRIMARY KEY (connector, sha256)
+    );
+    """,
+)
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """Given a connection, return how many migrations its database has had."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Given a connection in autocommit mode, apply the migrations it lacks; return the version.
+
+    Each migration and its version bump commit together, so a crash leaves either the old or the
+    new schema, never half of one.
+    """
+    current = schema_version(connection)
+    if current > len(MIGRATIONS):
+        msg = (
+            f"the state store has schema version {current}, newer than this sfsync knows "
+            f"({len(MIGRATIONS)}); upgrade sfsync or restore the state directory"
+        )
+        raise RuntimeError(msg)
+    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        statements = [part.strip() for part in script.split(";") if part.strip()]
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    return len(MIGRATIONS)

@@ -1,0 +1,383 @@
+"""The SQLite state store (SPEC section 9): every change is one transaction, so a crash at any
+point leaves either the state before it or the state after it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sfsync.errors import StateError
+from sfsync.state.migrations import migrate
+
+DATABASE_NAME = "state.sqlite3"
+_DIRECTORY_MODE = 0o700
+_FILE_MODE = 0o600
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    """What the store knows of one connector; a connector never seen has every field empty."""
+
+    connector: str
+    resource_id: str | None = None
+    live_sha256: str | None = None
+    live_content_sha256: str | None = None
+    live_since: datetime | None = None
+    paused: bool = False
+    paused_reason: str | None = None
+    pending_deploy_id: str | None = None
+    pending_deploy_sha256: str | None = None
+    needs_authorization: bool = False
+    last_refresh_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """One attempt to make a package live on a connector."""
+
+    id: int
+    connector: str
+    sha256: str
+    content_sha256: str
+    source_version: str
+    api: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str  # started | pushed | failed | abandoned
+    error: str | None
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """A built package kept on disk for rollback and verify."""
+
+    connector: str
+    sha256: str
+    content_sha256: str
+    source_version: str
+    size: int
+    built_at: datetime
+
+
+def ensure_private_directory(path: Path) -> None:
+    """Given a directory path, create it (and parents) if needed and make it 0700.
+
+    Raise StateError naming the path if that is not possible.
+    """
+    try:
+        path.mkdir(mode=_DIRECTORY_MODE, parents=True, exist_ok=True)
+        path.chmod(_DIRECTORY_MODE)
+    except OSError as error:
+        raise StateError(f"state directory {path}: {error.strerror}") from None
+
+
+class StateStore:
+    """The state of every connector, in `state.sqlite3` inside the state directory.
+
+    Safe to share between threads (one connection behind a lock) and between processes (SQLite
+    locking, with a busy timeout so the CLI and the daemon wait for each other).
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._connection = connection
+        self._lock = threading.RLock()
+        self.path = path
+
+    @classmethod
+    def open(cls, state_dir: Path) -> StateStore:
+        """Given the state directory, return the store in it, created (0700/0600) and migrated.
+
+        Raise StateError naming the path if it cannot be opened or is not a state store.
+        """
+        ensure_private_directory(state_dir)
+        path = state_dir / DATABASE_NAME
+        try:
+            # Create the file with its final mode, so it is never readable by others, even briefly.
+            descriptor = os.open(path, os.O_CREAT | os.O_RDWR, _FILE_MODE)
+            os.close(descriptor)
+            path.chmod(_FILE_MODE)
+            connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            migrate(connection)
+        except (sqlite3.Error, RuntimeError, OSError) as error:
+            raise StateError(f"state store {path}: {error}") from None
+        for sidecar in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if sidecar.exists():
+                sidecar.chmod(_FILE_MODE)
+        return cls(connection, path)
+
+    def close(self) -> None:
+        """Close the store; it may not be used afterwards."""
+        with self._lock:
+            self._connection.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StateError(f"state store {self.path}: {error}") from None
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            try:
+                self._connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._connection.execute("ROLLBACK")
+                raise StateError(f"state store {self.path}: {error}") from None
+
+    def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                cursor = self._connection.execute(sql, parameters)
+                cursor.row_factory = sqlite3.Row
+                return list(cursor.fetchall())
+            except sqlite3.Error as error:
+                raise StateError(f"state store {self.path}: {error}") from None
+
+    def _update_connector(self, connector: str, **columns: object) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO connectors (connector) VALUES (?) ON CONFLICT DO NOTHING",
+                (connector,),
+            )
+            connection.execute(
+                f"UPDATE connectors SET {assignments} WHERE connector = ?",  # noqa: S608 - column names are ours, values bound
+                (*[_to_sql(value) for value in columns.values()], connector),
+            )
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def connector(self, connector: str) -> ConnectorState:
+        """Given a connector name, return its state (empty if it was never seen)."""
+        rows = self._query("SELECT * FROM connectors WHERE connector = ?", (connector,))
+        return _connector_state(rows[0]) if rows else ConnectorState(connector=connector)
+
+    def history(self, connector: str, limit: int = 20) -> list[PushRecord]:
+        """Given a connector, return its most recent push attempts, newest first."""
+        rows = self._query(
+            "SELECT * FROM pushes WHERE connector = ? ORDER BY id DESC LIMIT ?", (connector, limit)
+        )
+        return [_push_record(row) for row in rows]
+
+    def builds(self, connector: str) -> list[BuildRecord]:
+        """Given a connector, return the builds kept for it, newest first."""
+        rows = self._query(
+            "SELECT * FROM builds WHERE connector = ? ORDER BY built_at DESC, sha256",
+            (connector,),
+        )
+        return [_build_record(row) for row in rows]
+
+    # Pushes ----------------------------------------------------------------------------------
+
+    def begin_push(
+        self,
+        connector: str,
+        *,
+        sha256: str,
+        content_sha256: str,
+        source_version: str,
+        api: str,
+        now: datetime,
+    ) -> int:
+        """Record that a push of the given build starts now; return its id for `finish_push`."""
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                "INSERT INTO pushes (connector, sha256, content_sha256, source_version, api, "
+                "started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (connector, sha256, content_sha256, source_version, api, now.isoformat()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def finish_push(self, push_id: int, *, resource_id: str | None, now: datetime) -> None:
+        """Record that push `push_id` succeeded: its build is now live on its connector.
+
+        The history row and the connector's live package change in one transaction.
+        """
+        with self._transaction() as connection:
+            row = connection.execute(
+                "SELECT connector, sha256, content_sha256 FROM pushes WHERE id = ?", (push_id,)
+            ).fetchone()
+            if row is None:
+                raise StateError(f"state store {self.path}: no push with id {push_id}")
+            connector, sha256, content_sha256 = row
+            connection.execute(
+                "UPDATE pushes SET outcome = 'pushed', finished_at = ?, error = NULL WHERE id = ?",
+                (now.isoformat(), push_id),
+            )
+            connection.execute(
+                "INSERT INTO connectors (connector) VALUES (?) ON CONFLICT DO NOTHING",
+                (connector,),
+            )
+            connection.execute(
+                "UPDATE connectors SET live_sha256 = ?, live_content_sha256 = ?, "
+                "live_since = CASE WHEN live_sha256 IS ? THEN live_since ELSE ? END, "
+                "resource_id = COALESCE(?, resource_id), last_error = NULL WHERE connector = ?",
+                (sha256, content_sha256, sha256, now.isoformat(), resource_id, connector),
+            )
+
+    def fail_push(self, push_id: int, *, error: str, now: datetime) -> None:
+        """Record that push `push_id` failed with `error`; what was live stays live."""
+        with self._transaction() as connection:
+            row = connection.execute(
+                "SELECT connector FROM pushes WHERE id = ?", (push_id,)
+            ).fetchone()
+            if row is None:
+                raise StateError(f"state store {self.path}: no push with id {push_id}")
+            connection.execute(
+                "UPDATE pushes SET outcome = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                (now.isoformat(), error, push_id),
+            )
+            connection.execute(
+                "UPDATE connectors SET last_error = ? WHERE connector = ?", (error, row[0])
+            )
+
+    def abandon_unfinished(self, now: datetime) -> list[PushRecord]:
+        """Mark every push still 'started' (its process died) as abandoned; return them.
+
+        The next cycle pushes again: a Tooling PATCH of the same body is idempotent, and a
+        Metadata deploy still running is tracked separately (`pending_deploy_id`).
+        """
+        with self._transaction() as connection:
+            cursor = connection.execute("SELECT * FROM pushes WHERE outcome = 'started'")
+            cursor.row_factory = sqlite3.Row
+            unfinished = [_push_record(row) for row in cursor.fetchall()]
+            connection.execute(
+                "UPDATE pushes SET outcome = 'abandoned', finished_at = ?, "
+                "error = 'the process stopped before the push finished' "
+                "WHERE outcome = 'started'",
+                (now.isoformat(),),
+            )
+        return unfinished
+
+    # Connector flags ---------------------------------------------------------------------------
+
+    def set_resource_id(self, connector: str, resource_id: str | None) -> None:
+        """Remember (or forget, with None) the Static Resource Id on the connector's org."""
+        self._update_connector(connector, resource_id=resource_id)
+
+    def set_paused(self, connector: str, *, paused: bool, reason: str | None = None) -> None:
+        """Pause or resume automatic pushes to a connector."""
+        self._update_connector(connector, paused=paused, paused_reason=reason if paused else None)
+
+    def set_pending_deploy(
+        self, connector: str, deploy_id: str | None, sha256: str | None = None
+    ) -> None:
+        """Remember a Metadata deploy still running (or forget it, with None)."""
+        self._update_connector(connector, pending_deploy_id=deploy_id, pending_deploy_sha256=sha256)
+
+    def set_needs_authorization(self, connector: str, *, needed: bool) -> None:
+        """Mark a connector as needing (re)authorization, or clear the mark."""
+        self._update_connector(connector, needs_authorization=needed)
+
+    def record_refresh(self, connector: str, now: datetime) -> None:
+        """Remember when the connector's token was last refreshed (for the keep-alive)."""
+        self._update_connector(connector, last_refresh_at=now)
+
+    def set_last_error(self, connector: str, error: str | None) -> None:
+        """Remember the connector's latest error, or clear it."""
+        self._update_connector(connector, last_error=error)
+
+    # Builds ----------------------------------------------------------------------------------
+
+    def record_build(
+        self,
+        connector: str,
+        *,
+        sha256: str,
+        content_sha256: str,
+        source_version: str,
+        size: int,
+        now: datetime,
+    ) -> None:
+        """Remember a build kept on disk; building the same bytes again refreshes its time."""
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO builds (connector, sha256, content_sha256, source_version, size, "
+                "built_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sha256) "
+                "DO UPDATE SET built_at = excluded.built_at",
+                (connector, sha256, content_sha256, source_version, size, now.isoformat()),
+            )
+
+    def forget_build(self, connector: str, sha256: str) -> None:
+        """Forget a kept build (its file is being removed)."""
+        with self._transaction() as connection:
+            connection.execute(
+                "DELETE FROM builds WHERE connector = ? AND sha256 = ?", (connector, sha256)
+            )
+
+
+def _to_sql(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _connector_state(row: sqlite3.Row) -> ConnectorState:
+    return ConnectorState(
+        connector=row["connector"],
+        resource_id=row["resource_id"],
+        live_sha256=row["live_sha256"],
+        live_content_sha256=row["live_content_sha256"],
+        live_since=_time(row["live_since"]),
+        paused=bool(row["paused"]),
+        paused_reason=row["paused_reason"],
+        pending_deploy_id=row["pending_deploy_id"],
+        pending_deploy_sha256=row["pending_deploy_sha256"],
+        needs_authorization=bool(row["needs_authorization"]),
+        last_refresh_at=_time(row["last_refresh_at"]),
+        last_error=row["last_error"],
+    )
+
+
+def _push_record(row: sqlite3.Row) -> PushRecord:
+    started = _time(row["started_at"])
+    assert started is not None  # noqa: S101 - NOT NULL in the schema
+    return PushRecord(
+        id=row["id"],
+        connector=row["connector"],
+        sha256=row["sha256"],
+        content_sha256=row["content_sha256"],
+        source_version=row["source_version"],
+        api=row["api"],
+        started_at=started,
+        finished_at=_time(row["finished_at"]),
+        outcome=row["outcome"],
+        error=row["error"],
+    )
+
+
+def _build_record(row: sqlite3.Row) -> BuildRecord:
+    built = _time(row["built_at"])
+    assert built is not None  # noqa: S101 - NOT NULL in the schema
+    return BuildRecord(
+        connector=row["connector"],
+        sha256=row["sha256"],
+        content_sha256=row["content_sha256"],
+        source_version=row["source_version"],
+        size=row["size"],
+        built_at=built,
+    )

@@ -1,0 +1,194 @@
+"""The SQLite state store: private files, migrations, and one transaction per change."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sfsync.errors import StateError
+from sfsync.state.migrations import MIGRATIONS, schema_version
+from sfsync.state.store import DATABASE_NAME, StateStore
+
+T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+CONNECTOR = "lightning/sandbox"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    opened = StateStore.open(tmp_path / "state")
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def begin(store: StateStore, sha: str = "a" * 64, now: datetime = T0) -> int:
+    return store.begin_push(
+        CONNECTOR, sha256=sha, content_sha256="c" * 64, source_version="v1", api="tooling", now=now
+    )
+
+
+def test_directory_is_0700_and_files_0600(tmp_path: Path) -> None:
+    """The state directory is private to the service user, and so is every database file."""
+    state_dir = tmp_path / "deep" / "state"
+    store = StateStore.open(state_dir)
+    begin(store)
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    for path in state_dir.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    store.close()
+
+
+def test_existing_loose_directory_is_tightened(tmp_path: Path) -> None:
+    """A state directory created 0755 by hand is made 0700 on open."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o755)
+    StateStore.open(state_dir).close()
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+
+
+def test_migrations_run_once(tmp_path: Path) -> None:
+    """Opening a store twice leaves it at the latest schema version, data intact."""
+    store = StateStore.open(tmp_path)
+    store.set_resource_id(CONNECTOR, "081000000000001AAA")
+    store.close()
+    again = StateStore.open(tmp_path)
+    assert again.connector(CONNECTOR).resource_id == "081000000000001AAA"
+    again.close()
+    connection = sqlite3.connect(tmp_path / DATABASE_NAME)
+    assert schema_version(connection) == len(MIGRATIONS)
+    connection.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A store written by a newer sfsync is not silently downgraded."""
+    StateStore.open(tmp_path).close()
+    connection = sqlite3.connect(tmp_path / DATABASE_NAME)
+    connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    connection.close()
+    with pytest.raises(StateError, match="newer than this sfsync knows"):
+        StateStore.open(tmp_path)
+
+
+def test_not_a_database_is_a_state_error(tmp_path: Path) -> None:
+    """A garbage state file gives a StateError naming it, not a traceback."""
+    (tmp_path / DATABASE_NAME).write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StateError, match=DATABASE_NAME):
+        StateStore.open(tmp_path)
+
+
+def test_unknown_connector_is_empty(store: StateStore) -> None:
+    """A connector never seen has no live package, no pause and no error."""
+    state = store.connector("community/test")
+    assert state.live_sha256 is None
+    assert not state.paused
+    assert not state.needs_authorization
+
+
+def test_successful_push_makes_the_build_live(store: StateStore) -> None:
+    """finish_push records the outcome and the live package together."""
+    push_id = begin(store)
+    assert store.connector(CONNECTOR).live_sha256 is None
+    store.finish_push(push_id, resource_id="081000000000001AAA", now=T0 + timedelta(seconds=2))
+    state = store.connector(CONNECTOR)
+    assert state.live_sha256 == "a" * 64
+    assert state.live_content_sha256 == "c" * 64
+    assert state.live_since == T0 + timedelta(seconds=2)
+    assert state.resource_id == "081000000000001AAA"
+    (record,) = store.history(CONNECTOR)
+    assert record.outcome == "pushed"
+    assert record.finished_at == T0 + timedelta(seconds=2)
+
+
+def test_repushing_the_live_build_keeps_live_since(store: StateStore) -> None:
+    """Forcing the same bytes again does not restart the soak clock of gated environments."""
+    store.finish_push(begin(store), resource_id=None, now=T0)
+    store.finish_push(
+        begin(store, now=T0 + timedelta(hours=1)), resource_id=None, now=T0 + timedelta(hours=1)
+    )
+    assert store.connector(CONNECTOR).live_since == T0
+
+
+def test_failed_push_keeps_what_was_live(store: StateStore) -> None:
+    """A failure is recorded with its error, and the previous package stays live."""
+    store.finish_push(begin(store, "a" * 64), resource_id="081x", now=T0)
+    failing = begin(store, "b" * 64, now=T0 + timedelta(minutes=1))
+    store.fail_push(failing, error="FIELD_INTEGRITY_EXCEPTION: bad", now=T0 + timedelta(minutes=1))
+    state = store.connector(CONNECTOR)
+    assert state.live_sha256 == "a" * 64
+    assert state.last_error == "FIELD_INTEGRITY_EXCEPTION: bad"
+    assert [record.outcome for record in store.history(CONNECTOR)] == ["failed", "pushed"]
+
+
+def test_unfinished_pushes_are_abandoned_on_restart(tmp_path: Path) -> None:
+    """A push whose process died is marked abandoned on the next open, and nothing became live."""
+    store = StateStore.open(tmp_path)
+    begin(store)
+    store.close()
+    reopened = StateStore.open(tmp_path)
+    (abandoned,) = reopened.abandon_unfinished(T0 + timedelta(minutes=5))
+    assert abandoned.outcome == "started"
+    assert reopened.history(CONNECTOR)[0].outcome == "abandoned"
+    assert reopened.connector(CONNECTOR).live_sha256 is None
+    assert reopened.abandon_unfinished(T0) == []
+    reopened.close()
+
+
+def test_pause_and_resume(store: StateStore) -> None:
+    """A pause carries its reason; resuming clears both."""
+    store.set_paused(CONNECTOR, paused=True, reason="rollback to abc123")
+    state = store.connector(CONNECTOR)
+    assert state.paused
+    assert state.paused_reason == "rollback to abc123"
+    store.set_paused(CONNECTOR, paused=False)
+    assert store.connector(CONNECTOR).paused_reason is None
+
+
+def test_flags_round_trip(store: StateStore) -> None:
+    """Pending deploys, authorization marks and refresh times are stored as given."""
+    store.set_pending_deploy(CONNECTOR, "0Af000000000001", "d" * 64)
+    store.set_needs_authorization(CONNECTOR, needed=True)
+    store.record_refresh(CONNECTOR, T0)
+    state = store.connector(CONNECTOR)
+    assert (state.pending_deploy_id, state.pending_deploy_sha256) == ("0Af000000000001", "d" * 64)
+    assert state.needs_authorization
+    assert state.last_refresh_at == T0
+    store.set_pending_deploy(CONNECTOR, None)
+    assert store.connector(CONNECTOR).pending_deploy_id is None
+
+
+def test_builds_are_listed_newest_first(store: StateStore) -> None:
+    """Kept builds are listed newest first; rebuilding the same bytes refreshes their time."""
+    for minute, sha in enumerate(["a", "b", "a"]):
+        store.record_build(
+            CONNECTOR,
+            sha256=sha * 64,
+            content_sha256="c" * 64,
+            source_version="v",
+            size=10,
+            now=T0 + timedelta(minutes=minute),
+        )
+    assert [build.sha256[0] for build in store.builds(CONNECTOR)] == ["a", "b"]
+    store.forget_build(CONNECTOR, "b" * 64)
+    assert [build.sha256[0] for build in store.builds(CONNECTOR)] == ["a"]
+
+
+def test_two_stores_on_one_directory_see_each_other(tmp_path: Path) -> None:
+    """The CLI and the daemon open the same store; each sees the other's committed writes."""
+    daemon = StateStore.open(tmp_path)
+    cli = StateStore.open(tmp_path)
+    cli.set_paused(CONNECTOR, paused=True, reason="rollback")
+    assert daemon.connector(CONNECTOR).paused
+    daemon.close()
+    cli.close()
+
+
+def test_a_failed_transaction_changes_nothing(store: StateStore) -> None:
+    """An error inside a transaction rolls back everything it wrote."""
+    push_id = begin(store)
+    with pytest.raises(StateError):
+        store.finish_push(push_id + 100, resource_id="081x", now=T0)
+    assert store.connector(CONNECTOR).resource_id is None
+    assert store.history(CONNECTOR)[0].outcome == "started"
