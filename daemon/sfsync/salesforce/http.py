@@ -18,7 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from sfsync.config.schema import Config, is_loopback_host
-from sfsync.errors import UsageError
+from sfsync.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -100,5 +100,12 @@ class SalesforceHttpSession(requests.Session):
 
 
 def new_http_session(settings: HttpSettings) -> SalesforceHttpSession:
-    """Given the HTTP settings, return a fresh session for Salesforce calls."""
+    """Given the HTTP settings, return a fresh session for Salesforce calls.
+
+    Raise ConfigError if the configured CA bundle is not a readable file.
+    """
+    if isinstance(settings.verify, Path) and not settings.verify.is_file():
+        raise ConfigError(
+            f"[oauth] ca_bundle {settings.verify} is not a file; give the PEM file of the extra CA"
+        )
     return SalesforceHttpSession(settings)

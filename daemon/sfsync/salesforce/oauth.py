@@ -144,7 +144,7 @@ def start_device_flow(
             device_code=str(body["device_code"]),
             user_code=str(body["user_code"]),
             verification_uri=str(body["verification_uri"]),
-            interval=int(body.get("interval") or 5),
+            interval=int(body.get("interval", 5)),
         )
     except (KeyError, ValueError) as error:
         raise OAuthServerError(

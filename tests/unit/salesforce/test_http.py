@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from sfsync.errors import UsageError
+from sfsync.errors import ConfigError, UsageError
 from sfsync.salesforce.http import HttpSettings, new_http_session
 
 
@@ -16,6 +16,7 @@ def test_configured_bundle_beats_the_environment(
 ) -> None:
     """With REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE set, the configured bundle is still used."""
     bundle = tmp_path / "corp.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/elsewhere/requests.pem")
     monkeypatch.setenv("CURL_CA_BUNDLE", "/elsewhere/curl.pem")
     http = new_http_session(HttpSettings(verify=bundle))
@@ -31,6 +32,12 @@ def test_environment_bundle_applies_without_a_configured_one(
     http = new_http_session(HttpSettings())
     settings = http.merge_environment_settings("https://x.my.salesforce.com", {}, None, None, None)
     assert settings["verify"] == "/etc/ssl/corp.pem"
+
+
+def test_missing_bundle_is_a_config_error(tmp_path: Path) -> None:
+    """A ca_bundle that is not a file is a ConfigError naming it, not an internal error."""
+    with pytest.raises(ConfigError, match="ca_bundle"):
+        new_http_session(HttpSettings(verify=tmp_path / "missing.pem"))
 
 
 def test_unverified_tls_only_for_loopback() -> None:
