@@ -1,0 +1,52 @@
+"""What the state store holds, as plain records (no I/O), so that deciding code can use them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    """What the store knows of one connector; a connector never seen has every field empty."""
+
+    connector: str
+    resource_id: str | None = None
+    live_sha256: str | None = None
+    live_content_sha256: str | None = None
+    live_since: datetime | None = None
+    paused: bool = False
+    paused_reason: str | None = None
+    pending_deploy_id: str | None = None
+    pending_deploy_sha256: str | None = None
+    needs_authorization: bool = False
+    last_refresh_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """One attempt to make a package live on a connector."""
+
+    id: int
+    connector: str
+    sha256: str
+    content_sha256: str
+    source_version: str
+    api: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str  # started | pushed | failed | abandoned
+    error: str | None
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """A built package kept on disk for rollback and verify."""
+
+    connector: str
+    sha256: str
+    content_sha256: str
+    source_version: str
+    size: int
+    built_at: datetime

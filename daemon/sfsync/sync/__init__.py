@@ -1,0 +1,1 @@
+"""One sync cycle: decide what to push where, then do it with failures isolated per connector."""

@@ -1,0 +1,121 @@
+"""Deciding, per connector, whether a build is pushed now, and if not, why (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sfsync.state.records import ConnectorState
+
+
+class Action(StrEnum):
+    """What a cycle does with one connector."""
+
+    PUSH = "push"
+    UNCHANGED = "unchanged"  # the build is already live: zero API calls
+    GATED = "gated"  # the promotion gate is closed: not an error
+    PAUSED = "paused"  # an operator paused it (rollback)
+    NEEDS_AUTHORIZATION = "needs_authorization"
+    DEPLOY_PENDING = "deploy_pending"  # a Metadata deploy may still run: check it first
+    DEFERRED = "deferred"  # API usage is above the ceiling
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A connector's promotion gate: content must be live on `requires` for `soak` first."""
+
+    requires: str  # the required connector's full name, "system/environment"
+    soak: timedelta
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The plan for one connector, with the reason an operator reads in `sync --dry-run`."""
+
+    connector: str
+    action: Action
+    reason: str
+
+
+def decide(  # noqa: PLR0911 - one return per rule reads as the decision table it is
+    *,
+    connector: str,
+    built_sha256: str,
+    built_content_sha256: str,
+    state: ConnectorState,
+    gate: Gate | None,
+    required_state: ConnectorState | None,
+    authorized: bool,
+    api_usage: float | None,
+    api_usage_ceiling: float,
+    now: datetime,
+    force: bool = False,
+) -> Decision:
+    """Given one connector's new build, its state, its gate and the state of the environment
+    the gate requires, return whether to push it now and why.
+
+    An unchanged build is never pushed unless `force`; a pause, a missing authorization and a
+    deploy that may still be running always win, even over `force`.
+    """
+
+    def verdict(action: Action, reason: str) -> Decision:
+        return Decision(connector=connector, action=action, reason=reason)
+
+    if state.paused:
+        return verdict(Action.PAUSED, f"paused: {state.paused_reason or 'by an operator'}")
+    if state.needs_authorization or not authorized:
+        return verdict(
+            Action.NEEDS_AUTHORIZATION,
+            f"not authorized: run `sfsync authorize --env {connector.split('/', 1)[1]}`",
+        )
+    if state.pending_deploy_id is not None:
+        return verdict(
+            Action.DEPLOY_PENDING, f"Metadata deploy {state.pending_deploy_id} may still be running"
+        )
+    if state.live_sha256 == built_sha256 and not force:
+        return verdict(Action.UNCHANGED, f"{built_sha256[:12]} is already live")
+    if gate is not None:
+        closed = gate_closed_reason(gate, built_content_sha256, required_state, now)
+        if closed is not None:
+            return verdict(Action.GATED, closed)
+    if api_usage is not None and api_usage > api_usage_ceiling:
+        return verdict(
+            Action.DEFERRED,
+            f"API usage {api_usage:.0%} is above the ceiling of {api_usage_ceiling:.0%}",
+        )
+    if state.live_sha256 == built_sha256:
+        return verdict(Action.PUSH, f"{built_sha256[:12]} is live; pushing again (--force)")
+    was = state.live_sha256[:12] if state.live_sha256 else "nothing"
+    return verdict(Action.PUSH, f"{built_sha256[:12]} replaces {was}")
+
+
+def gate_closed_reason(
+    gate: Gate, content_sha256: str, required: ConnectorState | None, now: datetime
+) -> str | None:
+    """Given a gate, the content to promote, the required connector's state and the time,
+    return why the gate is closed, or None if it is open.
+
+    Builds differ per connector (settings, manifest), so the gate compares the published
+    content's hash, which is the same for every connector of a system.
+    """
+    if required is None or required.live_content_sha256 != content_sha256:
+        return f"waiting for this content to go live on {gate.requires}"
+    since = required.live_since
+    if since is None:  # live but never timed: treat as just now
+        since = now
+    opens_at = since + gate.soak
+    if now < opens_at:
+        remaining = opens_at - now
+        return (
+            f"soaking on {gate.requires} until {opens_at.isoformat(timespec='seconds')} "
+            f"({_short(remaining)} left)"
+        )
+    return None
+
+
+def _short(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"

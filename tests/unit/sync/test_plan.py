@@ -1,0 +1,123 @@
+"""Deciding per connector whether to push: unchanged costs nothing, gates and pauses hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sfsync.state.records import ConnectorState
+from sfsync.sync.plan import Action, Gate, decide
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+NEW, OLD, CONTENT = "n" * 64, "o" * 64, "c" * 64
+GATE = Gate(requires="lightning/sandbox", soak=timedelta(hours=1))
+
+
+def plan(**overrides: Any) -> Action:
+    arguments: dict[str, Any] = {
+        "connector": "lightning/production",
+        "built_sha256": NEW,
+        "built_content_sha256": CONTENT,
+        "state": ConnectorState("lightning/production", live_sha256=OLD),
+        "gate": None,
+        "required_state": None,
+        "authorized": True,
+        "api_usage": 0.1,
+        "api_usage_ceiling": 0.8,
+        "now": NOW,
+    }
+    arguments.update(overrides)
+    return decide(**arguments).action
+
+
+def sandbox(
+    content: str = CONTENT, since: datetime | None = NOW - timedelta(hours=2)
+) -> ConnectorState:
+    return ConnectorState("lightning/sandbox", live_content_sha256=content, live_since=since)
+
+
+def test_changed_build_is_pushed() -> None:
+    """A build that differs from what is live is pushed."""
+    assert plan() == Action.PUSH
+
+
+def test_unchanged_build_is_not_pushed() -> None:
+    """The live build is not pushed again: zero API calls."""
+    assert plan(state=ConnectorState("x", live_sha256=NEW)) == Action.UNCHANGED
+
+
+def test_force_pushes_an_unchanged_build() -> None:
+    """--force pushes even the live build."""
+    assert plan(state=ConnectorState("x", live_sha256=NEW), force=True) == Action.PUSH
+
+
+@pytest.mark.parametrize(
+    ("state", "authorized", "expected"),
+    [
+        (ConnectorState("x", paused=True), True, Action.PAUSED),
+        (ConnectorState("x", needs_authorization=True), True, Action.NEEDS_AUTHORIZATION),
+        (ConnectorState("x"), False, Action.NEEDS_AUTHORIZATION),
+        (ConnectorState("x", pending_deploy_id="0Af1"), True, Action.DEPLOY_PENDING),
+    ],
+    ids=["paused", "marked-unauthorized", "no-token", "deploy-pending"],
+)
+def test_blocks_win_even_over_force(
+    state: ConnectorState, authorized: bool, expected: Action
+) -> None:
+    """A pause, a missing authorization or a running deploy stop even a forced push."""
+    assert plan(state=state, authorized=authorized, force=True) == expected
+
+
+def test_gate_closed_until_content_is_live_on_required() -> None:
+    """A gated connector waits until the same content is live on the required environment."""
+    assert plan(gate=GATE, required_state=None) == Action.GATED
+    assert plan(gate=GATE, required_state=sandbox(content="other")) == Action.GATED
+
+
+def test_gate_closed_while_soaking() -> None:
+    """Content live on the required environment for less than soak is not promoted yet."""
+    decision = decide(
+        connector="lightning/production",
+        built_sha256=NEW,
+        built_content_sha256=CONTENT,
+        state=ConnectorState("lightning/production"),
+        gate=GATE,
+        required_state=sandbox(since=NOW - timedelta(minutes=15)),
+        authorized=True,
+        api_usage=None,
+        api_usage_ceiling=0.8,
+        now=NOW,
+    )
+    assert decision.action == Action.GATED
+    assert "(45m00s left)" in decision.reason
+
+
+def test_gate_opens_after_soak() -> None:
+    """After soak, the content is promoted."""
+    assert plan(gate=GATE, required_state=sandbox(since=NOW - timedelta(hours=1))) == Action.PUSH
+
+
+def test_usage_above_ceiling_defers() -> None:
+    """Pushes wait while API usage is above the configured ceiling."""
+    assert plan(api_usage=0.85) == Action.DEFERRED
+    assert plan(api_usage=0.8) == Action.PUSH
+    assert plan(api_usage=None) == Action.PUSH
+
+
+def test_reason_names_old_and_new() -> None:
+    """The reason printed by --dry-run names the new build and what it replaces."""
+    decision = decide(
+        connector="c",
+        built_sha256=NEW,
+        built_content_sha256=CONTENT,
+        state=ConnectorState("c"),
+        gate=None,
+        required_state=None,
+        authorized=True,
+        api_usage=None,
+        api_usage_ceiling=0.8,
+        now=NOW,
+    )
+    assert decision.reason == f"{NEW[:12]} replaces nothing"
