@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 from collections.abc import Callable, Iterable
@@ -47,6 +48,7 @@ VIEWS: dict[str, View] = {
     "control.device": control_views.device,
 }
 LIMITED_APIS = frozenset({"rest", "tooling", "metadata"})
+LOG = logging.getLogger(__name__)
 
 
 class ConnectionResetByFaultError(ConnectionAbortedError):
@@ -98,12 +100,10 @@ class EmulatorApp:
 
     def _dispatch(self, request: Request, api: str) -> Response:
         try:
-            endpoint, arguments = URL_MAP.bind("emulator").match(request.path, method="GET")
-            if self.ctx.org is None and endpoint not in LOGIN_HOST_ENDPOINTS:
-                raise NotFound
+            view, arguments = self._route(request)
             if self.ctx.org is not None:
                 self.ctx.backend.advance(self.ctx.org)
-            return VIEWS[endpoint](self.ctx, request, **arguments)
+            return view(self.ctx, request, **arguments)
         except ApiError as error:
             return api_error(error)
         except OAuthError as error:
@@ -112,6 +112,16 @@ class EmulatorApp:
             if api in ("rest", "tooling", "metadata"):
                 return api_error(not_found())
             return Response("Not Found", status=error.code or 404, content_type="text/plain")
+        except Exception:
+            LOG.exception("sfsync_emulator: %s %s failed", request.method, request.path)
+            return server_error(api, 500)
+
+    def _route(self, request: Request) -> tuple[View, dict[str, Any]]:
+        # Methods are checked by the views, to answer 405 in Salesforce's shape.
+        endpoint, arguments = URL_MAP.bind("emulator").match(request.path, method="GET")
+        if self.ctx.org is None and endpoint not in LOGIN_HOST_ENDPOINTS:
+            raise NotFound  # the login host serves OAuth only
+        return VIEWS[endpoint], arguments
 
     def _log(self, request: Request, status: int, api: str) -> None:
         self.ctx.log.append(

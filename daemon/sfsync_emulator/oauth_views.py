@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from sfsync_emulator import ids, jwt_grant
 from sfsync_emulator.context import Context, bearer_token
-from sfsync_emulator.errors import OAuthError
+from sfsync_emulator.errors import OAuthError, expired_refresh_token
 from sfsync_emulator.models import ConnectedApp, Org, User
 from sfsync_emulator.responses import json_response
 from sfsync_emulator.tokens import (
@@ -126,6 +126,8 @@ def token(ctx: Context, request: Request) -> Response:
             grant = _code_grant(ctx, app, form)
         elif grant_type == "refresh_token":
             org = ctx.backend.org(_org_of_refresh(ctx, form.get("refresh_token", "")))
+            if ctx.org is not None and org is not ctx.org:
+                raise expired_refresh_token()  # another org's My Domain does not know the token
             rotate = org.rotate_refresh_tokens if org is not None else False
             grant = ctx.backend.tokens.use_refresh(
                 form.get("refresh_token", ""), app.client_id, rotate=rotate

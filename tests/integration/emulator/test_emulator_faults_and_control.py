@@ -196,3 +196,29 @@ def test_issued_tokens_are_listed_per_org(emu, org):
     assert {access, refresh} <= set(org.issued_tokens)
     assert other_access not in org.issued_tokens
     assert {access, refresh, other_access} <= set(emu.issued_tokens)
+
+
+def test_random_expire_and_latency_kinds(org, http, auth):
+    """Random faults of kind expire_session make calls 401; latency kinds only slow them."""
+    org.faults.random(rate=1.0, kinds=["expire_session"], seed=1)
+    assert _limits(org, http, auth).status_code == 401
+    org.faults.clear()
+    fresh = {"Authorization": f"Bearer {org.issue_session()[0]}"}
+    org.faults.random(rate=1.0, kinds=["latency"], seed=1, seconds=0.2)
+    started = time.monotonic()
+    assert _limits(org, http, fresh).status_code == 200
+    assert time.monotonic() - started >= 0.2
+
+
+def test_unexpected_errors_answer_like_salesforce(org, http, auth, monkeypatch, caplog):
+    """A bug inside a view answers a Salesforce-shaped 500 and is logged, not a bare traceback."""
+    from sfsync_emulator import app  # noqa: PLC0415 - patched for this test only
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(app.VIEWS, "rest.limits", broken)
+    answer = _limits(org, http, auth)
+    assert answer.status_code == 500
+    assert answer.json()[0]["errorCode"] == "UNKNOWN_EXCEPTION"
+    assert "boom" in caplog.text

@@ -289,3 +289,12 @@ def test_token_of_one_org_is_refused_by_another(emu, verify):
         f"{org_a.instance_url}{API}/limits", headers=headers, verify=verify, timeout=10
     )
     assert own.status_code == 200
+
+
+def test_refresh_token_of_another_org_is_refused_on_its_host(emu, verify):
+    """An org's own host refuses a refresh token issued in another org."""
+    org_a, org_b = emu.add_org(name="ra"), emu.add_org(name="rb")
+    _, refresh = org_a.issue_session(CLIENT_ID)
+    form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": CLIENT_ID}
+    assert _raw_token(org_b.instance_url, verify, **form).status_code == 400
+    assert _raw_token(org_a.instance_url, verify, **form).status_code == 200
