@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
@@ -116,7 +116,7 @@ class EmulatorApp:
             LOG.exception("sfsync_emulator: %s %s failed", request.method, request.path)
             return server_error(api, 500)
 
-    def _route(self, request: Request) -> tuple[View, dict[str, Any]]:
+    def _route(self, request: Request) -> tuple[View, Mapping[str, Any]]:
         # Methods are checked by the views, to answer 405 in Salesforce's shape.
         endpoint, arguments = URL_MAP.bind("emulator").match(request.path, method="GET")
         if self.ctx.org is None and endpoint not in LOGIN_HOST_ENDPOINTS:
