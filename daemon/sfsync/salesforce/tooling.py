@@ -1,0 +1,189 @@
+"""The Static Resource through the Tooling API, with simple-salesforce (FACTS.md section 2)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError as LibrarySalesforceError
+
+from sfsync.config.names import resource_name_problem
+from sfsync.errors import ApiError, SalesforceUnreachableError
+from sfsync.salesforce.limits import ApiUsage, parse_limit_info
+from sfsync.salesforce.retry import TransientApiError
+from sfsync.salesforce.session import ConnectorSession
+
+T = TypeVar("T")
+CONTENT_TYPE = "application/zip"  # what makes Salesforce serve paths inside the ZIP
+_SERVER_ERROR = 500
+_RESOURCE_QUERY = (
+    "SELECT Id, Name, BodyLength, ContentType, CacheControl, SystemModstamp "
+    "FROM StaticResource WHERE Name = '{name}' AND NamespacePrefix = null"
+)
+_RETRYABLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"})
+
+
+class ResourceNotFoundError(ApiError):
+    """The Static Resource Id sfsync remembered no longer exists in the org."""
+
+
+class DuplicateResourceError(ApiError):
+    """A Static Resource of that name already exists (created by someone else meanwhile)."""
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """A Static Resource as the Tooling query describes it."""
+
+    id: str
+    name: str
+    body_length: int | None
+    content_type: str | None
+    cache_control: str | None
+
+
+def describe_library_error(error: LibrarySalesforceError) -> tuple[str, str]:
+    """Given a simple-salesforce error, return Salesforce's (errorCode, message), verbatim."""
+    content: Any = error.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        first = content[0]
+        return str(first.get("errorCode", "")), str(first.get("message", ""))
+    text = content.decode(errors="replace") if isinstance(content, bytes) else str(content)
+    return "", text.strip()[:300]
+
+
+def translate_error(connector: str, action: str, error: LibrarySalesforceError) -> ApiError:
+    """Given a failed call, return the sfsync error for it: transient ones can be retried."""
+    code, message = describe_library_error(error)
+    text = f"{connector}: {action} failed: HTTP {error.status}" + (
+        f" {code}: {message}" if code else f": {message}"
+    )
+    if error.status >= _SERVER_ERROR or code in _RETRYABLE_CODES:
+        return TransientApiError(text)
+    if code == "NOT_FOUND" or error.status == 404:  # noqa: PLR2004 - HTTP status, named above
+        return ResourceNotFoundError(text)
+    if code in {"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"}:
+        return DuplicateResourceError(text)
+    return ApiError(text)
+
+
+class ToolingClient:
+    """Find, create, update and read one org's Static Resources; one API call per method."""
+
+    def __init__(
+        self,
+        session: ConnectorSession,
+        on_usage: Callable[[ApiUsage], None] | None = None,
+    ) -> None:
+        self._session = session
+        self._on_usage = on_usage
+
+    def _call(self, action: str, call: Callable[[Salesforce], T]) -> T:
+        def run(client: Salesforce) -> T:
+            try:
+                return call(client)
+            finally:
+                usage = client.api_usage.get("api-usage")
+                if usage is not None and self._on_usage is not None:
+                    self._on_usage(ApiUsage(used=int(usage.used), allowed=int(usage.total)))
+
+        try:
+            return self._session.with_salesforce(run)
+        except LibrarySalesforceError as error:
+            raise translate_error(self._session.connector, action, error) from None
+        except requests.RequestException as error:
+            raise SalesforceUnreachableError(
+                f"{self._session.connector}: {action} got no answer ({type(error).__name__})"
+            ) from None
+
+    def find_resource(self, name: str) -> ResourceInfo | None:
+        """Given a Static Resource name, return it as the org has it, or None."""
+        if resource_name_problem(name):
+            raise ApiError(f"{self._session.connector}: refusing to query for {name!r}")
+        # The name passed Salesforce's naming rules (letters, digits, underscores), so it
+        # cannot break out of the quoted literal.
+        soql = _RESOURCE_QUERY.format(name=name)
+        answer = self._call(
+            f"query of Static Resource {name}",
+            lambda client: client.toolingexecute(f"query/?q={quote(soql)}"),
+        )
+        records = answer.get("records", []) if isinstance(answer, dict) else []
+        if not records:
+            return None
+        record = records[0]
+        return ResourceInfo(
+            id=record["Id"],
+            name=record["Name"],
+            body_length=record.get("BodyLength"),
+            content_type=record.get("ContentType"),
+            cache_control=record.get("CacheControl"),
+        )
+
+    def create_resource(
+        self, name: str, data: bytes, *, cache_control: str, description: str
+    ) -> str:
+        """Given a name, the ZIP and its settings, create the Static Resource; return its Id."""
+        fields = {
+            "Name": name,
+            "ContentType": CONTENT_TYPE,
+            "CacheControl": cache_control,
+            "Description": description[:255],
+            "Body": base64.b64encode(data).decode("ascii"),
+        }
+        answer = self._call(
+            f"create of Static Resource {name}",
+            lambda client: client.toolingexecute(
+                "sobjects/StaticResource", method="POST", data=fields
+            ),
+        )
+        if not isinstance(answer, dict) or not answer.get("id"):
+            raise ApiError(f"{self._session.connector}: create of {name} answered {answer!r}")
+        return str(answer["id"])
+
+    def update_body(
+        self, resource_id: str, data: bytes, *, cache_control: str, description: str
+    ) -> None:
+        """Given a Static Resource Id and the ZIP, replace its body (one PATCH, 204)."""
+        fields = {
+            "ContentType": CONTENT_TYPE,
+            "CacheControl": cache_control,
+            "Description": description[:255],
+            "Body": base64.b64encode(data).decode("ascii"),
+        }
+        self._call(
+            f"update of Static Resource {resource_id}",
+            lambda client: client.toolingexecute(
+                f"sobjects/StaticResource/{resource_id}", method="PATCH", data=fields
+            ),
+        )
+
+    def download_body(self, resource_id: str) -> bytes:
+        """Given a Static Resource Id, return its body's bytes as the org serves them."""
+        path = (
+            f"/services/data/v{self._session.api_version}/tooling/sobjects/StaticResource/"
+            f"{resource_id}/Body"
+        )
+        # simple-salesforce decodes answers as JSON or text; the body is raw bytes, so this one
+        # call goes through the session directly.
+        response = self._session.request("GET", path)
+        usage_header = response.headers.get("Sforce-Limit-Info")
+        if usage_header and self._on_usage is not None:
+            usage = parse_limit_info(usage_header)
+            if usage is not None:
+                self._on_usage(usage)
+        if response.status_code >= _SERVER_ERROR:
+            raise TransientApiError(
+                f"{self._session.connector}: download of {resource_id} failed: "
+                f"HTTP {response.status_code}"
+            )
+        if response.status_code != 200:  # noqa: PLR2004 - HTTP OK
+            raise ApiError(
+                f"{self._session.connector}: download of {resource_id} failed: "
+                f"HTTP {response.status_code}: {response.text[:300]}"
+            )
+        return response.content
