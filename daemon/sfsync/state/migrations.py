@@ -21,6 +21,7 @@ MIGRATIONS: tuple[str, ...] = (
         paused_reason TEXT,
         pending_deploy_id TEXT,
         pending_deploy_sha256 TEXT,
+        pending_deploy_push_id INTEGER,
         needs_authorization INTEGER NOT NULL DEFAULT 0,
         last_refresh_at TEXT,
         last_error TEXT

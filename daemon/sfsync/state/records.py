@@ -19,6 +19,7 @@ class ConnectorState:
     paused_reason: str | None = None
     pending_deploy_id: str | None = None
     pending_deploy_sha256: str | None = None
+    pending_deploy_push_id: int | None = None
     needs_authorization: bool = False
     last_refresh_at: datetime | None = None
     last_error: str | None = None

@@ -20,6 +20,17 @@ from sfsync.state.records import BuildRecord, ConnectorState, PushRecord
 DATABASE_NAME = "state.sqlite3"
 _DIRECTORY_MODE = 0o700
 _FILE_MODE = 0o600
+# Pushes whose process died; a push waiting on a Metadata deploy is not one of them.
+_SELECT_UNFINISHED = (
+    "SELECT * FROM pushes WHERE outcome = 'started' AND id NOT IN "
+    "(SELECT pending_deploy_push_id FROM connectors WHERE pending_deploy_push_id IS NOT NULL)"
+)
+_ABANDON_UNFINISHED = (
+    "UPDATE pushes SET outcome = 'abandoned', finished_at = ?, "
+    "error = 'the process stopped before the push finished' "
+    "WHERE outcome = 'started' AND id NOT IN "
+    "(SELECT pending_deploy_push_id FROM connectors WHERE pending_deploy_push_id IS NOT NULL)"
+)
 
 
 def ensure_private_directory(path: Path) -> None:
@@ -206,19 +217,15 @@ class StateStore:
     def abandon_unfinished(self, now: datetime) -> list[PushRecord]:
         """Mark every push still 'started' (its process died) as abandoned; return them.
 
-        The next cycle pushes again: a Tooling PATCH of the same body is idempotent, and a
-        Metadata deploy still running is tracked separately (`pending_deploy_id`).
+        The next cycle pushes again: a Tooling PATCH of the same body is idempotent. A push
+        waiting on a Metadata deploy that may still run stays 'started' until that deploy is
+        checked (`pending_deploy_push_id`).
         """
         with self._transaction() as connection:
-            cursor = connection.execute("SELECT * FROM pushes WHERE outcome = 'started'")
+            cursor = connection.execute(_SELECT_UNFINISHED)
             cursor.row_factory = sqlite3.Row
             unfinished = [_push_record(row) for row in cursor.fetchall()]
-            connection.execute(
-                "UPDATE pushes SET outcome = 'abandoned', finished_at = ?, "
-                "error = 'the process stopped before the push finished' "
-                "WHERE outcome = 'started'",
-                (now.isoformat(),),
-            )
+            connection.execute(_ABANDON_UNFINISHED, (now.isoformat(),))
         return unfinished
 
     # Connector flags ---------------------------------------------------------------------------
@@ -232,10 +239,21 @@ class StateStore:
         self._update_connector(connector, paused=paused, paused_reason=reason if paused else None)
 
     def set_pending_deploy(
-        self, connector: str, deploy_id: str | None, sha256: str | None = None
+        self,
+        connector: str,
+        deploy_id: str | None,
+        sha256: str | None = None,
+        push_id: int | None = None,
     ) -> None:
-        """Remember a Metadata deploy still running (or forget it, with None)."""
-        self._update_connector(connector, pending_deploy_id=deploy_id, pending_deploy_sha256=sha256)
+        """Remember a Metadata deploy still running and the push it belongs to (or forget it,
+        with None), so that the next cycle checks it before deploying anew.
+        """
+        self._update_connector(
+            connector,
+            pending_deploy_id=deploy_id,
+            pending_deploy_sha256=sha256,
+            pending_deploy_push_id=push_id,
+        )
 
     def set_needs_authorization(self, connector: str, *, needed: bool) -> None:
         """Mark a connector as needing (re)authorization, or clear the mark."""
@@ -301,6 +319,7 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
         paused_reason=row["paused_reason"],
         pending_deploy_id=row["pending_deploy_id"],
         pending_deploy_sha256=row["pending_deploy_sha256"],
+        pending_deploy_push_id=row["pending_deploy_push_id"],
         needs_authorization=bool(row["needs_authorization"]),
         last_refresh_at=_time(row["last_refresh_at"]),
         last_error=row["last_error"],
