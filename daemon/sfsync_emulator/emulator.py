@@ -166,9 +166,11 @@ class Emulator:
         latency: float = 0.0,
         *,
         device_interval: int = 5,
+        pkce_rejects_tilde: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.backend = Backend(clock, device_interval)
+        self.backend.pkce_rejects_tilde = pkce_rejects_tilde
         self.fault_book = FaultBook(self.backend)
         self.faults = Faults(self.fault_book)
         self.request_log_book = RequestLog()

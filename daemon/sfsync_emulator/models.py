@@ -136,6 +136,7 @@ class Backend:
         self.apps: dict[str, ConnectedApp] = {}
         self.tokens = TokenBook()
         self.consent = "approve"
+        self.pkce_rejects_tilde = False
 
     def add_org(
         self,

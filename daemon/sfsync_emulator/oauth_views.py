@@ -145,12 +145,12 @@ def _org_of_refresh(ctx: Context, refresh: str) -> str:
 
 
 def _code_grant(ctx: Context, app: ConnectedApp, form: MultiDict[str, str]) -> Grant:
+    verifier = form.get("code_verifier")
+    if ctx.backend.pkce_rejects_tilde and verifier and "~" in verifier:
+        # Reported of real orgs (cognizant-ai-lab/nsflow#249), though RFC 7636 allows "~".
+        raise OAuthError("invalid_grant", "invalid code verifier")
     entry = ctx.backend.tokens.redeem_code(
-        form.get("code", ""),
-        app.client_id,
-        form.get("redirect_uri"),
-        form.get("code_verifier"),
-        ctx.now(),
+        form.get("code", ""), app.client_id, form.get("redirect_uri"), verifier, ctx.now()
     )
     if ctx.org is not None and entry.org_id != ctx.org.org_id:
         raise OAuthError("invalid_grant", "invalid authorization code")
@@ -261,8 +261,13 @@ def revoke(ctx: Context, request: Request) -> Response:
     with ctx.backend.lock:
         revoked = ctx.backend.tokens.revoke(value)
     if not revoked:
-        # [U] FACTS 1e: the error body format is unconfirmed; JSON like the token endpoint.
-        raise OAuthError("invalid_token", "invalid token")
+        # A real answer (omniphx/forrest#213) is urlencoded, not JSON, as jsforce expects;
+        # [U] its Content-Type was not recorded.
+        body = (
+            "error=unsupported_token_type"
+            "&error_description=this%20token%20type%20is%20not%20supported"
+        )
+        return Response(body, status=400, content_type="application/x-www-form-urlencoded")
     return Response(b"", status=200)
 
 

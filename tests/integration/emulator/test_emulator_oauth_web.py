@@ -10,6 +10,9 @@ import trustme
 from emulator_helpers import API, CLIENT_ID, REDIRECT_URI
 from requests_oauthlib import OAuth2Session
 
+from sfsync_emulator import Emulator
+from sfsync_emulator.tokens import pkce_challenge
+
 TOKEN_KEYS = {"access_token", "signature", "scope", "instance_url", "id", "token_type", "issued_at"}
 
 
@@ -239,7 +242,10 @@ def test_revoke_refresh_token_kills_its_access_tokens(emu, org, verify):
         timeout=10,
     )
     assert again.status_code == 400
-    assert again.json()["error"] == "invalid_token"
+    assert parse_qs(again.text) == {
+        "error": ["unsupported_token_type"],
+        "error_description": ["this token type is not supported"],
+    }
 
 
 def test_identity_and_userinfo(emu, org, verify):
@@ -298,3 +304,33 @@ def test_refresh_token_of_another_org_is_refused_on_its_host(emu, verify):
     form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": CLIENT_ID}
     assert _raw_token(org_b.instance_url, verify, **form).status_code == 400
     assert _raw_token(org_a.instance_url, verify, **form).status_code == 200
+
+
+def test_tilde_in_verifier_can_be_refused_like_real_orgs(verify):
+    """With pkce_rejects_tilde, a code_verifier holding "~" answers invalid_grant."""
+    with Emulator(pkce_rejects_tilde=True) as emu:
+        emu.register_client(CLIENT_ID, [REDIRECT_URI])
+        emu.add_org(name="strict")
+        ca = str(emu.ca_path)
+        for verifier, status in (("a~" + "b" * 50, 400), ("a_" + "b" * 50, 200)):
+            challenge = pkce_challenge(verifier)
+            params = {
+                "response_type": "code",
+                "client_id": CLIENT_ID,
+                "redirect_uri": REDIRECT_URI,
+                "code_challenge": challenge,
+            }
+            url = f"{emu.login_url}/services/oauth2/authorize"
+            location = requests.get(
+                url, params=params, allow_redirects=False, verify=ca, timeout=10
+            )
+            code = parse_qs(urlsplit(location.headers["Location"]).query)["code"][0]
+            form = {
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": CLIENT_ID,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            }
+            answer = _raw_token(emu.login_url, ca, **form)
+            assert answer.status_code == status
