@@ -51,6 +51,13 @@ class SourceError(SfsyncError):
     """A source (drop folder or URL) could not be read."""
 
 
+class NothingPublishedError(SourceError):
+    """A source has no complete package yet (empty, or still settling).
+
+    `build` fails on it; a sync cycle reports the system as waiting, which is not a failure.
+    """
+
+
 class SalesforceError(SfsyncError):
     """Salesforce answered with an error, or could not be reached."""
 

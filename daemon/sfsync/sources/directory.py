@@ -6,7 +6,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from sfsync.errors import SourceError
+from sfsync.errors import NothingPublishedError, SourceError
 from sfsync.sources.candidates import Candidate, Choice, choose_package, is_candidate, is_ignored
 
 
@@ -51,8 +51,10 @@ def find_package(folder: Path, now: float, settle: timedelta) -> Path:
         return folder / choice.chosen.name
     if choice.settling:
         names = ", ".join(candidate.name for candidate in choice.settling)
-        raise SourceError(
+        raise NothingPublishedError(
             f"source folder {folder}: {names} changed less than {settle.total_seconds():g}s ago; "
             "waiting for it to settle"
         )
-    raise SourceError(f"source folder {folder}: no package yet (a *.zip file or a package folder)")
+    raise NothingPublishedError(
+        f"source folder {folder}: no package yet (a *.zip file or a package folder)"
+    )

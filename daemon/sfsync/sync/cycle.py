@@ -1,0 +1,285 @@
+"""One sync cycle: read each system's source once, build per connector, decide, push what
+changed with bounded concurrency, and isolate every failure to its connector.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+from filelock import FileLock, Timeout
+
+from sfsync import __version__
+from sfsync.actions.build import locate_package, package_limits, source_version
+from sfsync.clock import epoch_seconds, utc_now
+from sfsync.config import Connector, LoadedConfig
+from sfsync.errors import (
+    ExitStatus,
+    NothingPublishedError,
+    PackageError,
+    SfsyncError,
+)
+from sfsync.package.build import BuildOptions, BuiltPackage, build_package
+from sfsync.package.cache import CompressionCache
+from sfsync.package.read import read_package
+from sfsync.salesforce.limits import ApiUsage
+from sfsync.salesforce.session import ConnectorSession
+from sfsync.state.packages import PackageArchive
+from sfsync.state.store import StateStore
+from sfsync.sync.plan import Action, Decision, Gate, decide
+from sfsync.sync.push import Pusher, PushOutcome
+from sfsync.tokens.store import TokenStore
+
+log = structlog.get_logger("sfsync.sync")
+
+# Results that need an operator, by exit status (SPEC section 5). Everything else is success:
+# unchanged, gated, paused, deferred, waiting for a source, a deploy still running.
+_FAILED = frozenset({"failed", "busy"})
+
+
+@dataclass(frozen=True)
+class ConnectorResult:
+    """What the cycle did with one connector, for the summary, status and metrics."""
+
+    connector: str
+    result: str  # pushed | unchanged | failed | gated | paused | needs_authorization |
+    # deferred | deploy_pending | waiting | invalid | busy | planned (dry run)
+    detail: str
+    sha256: str | None = None
+    size: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    """Every connector's result, in config order."""
+
+    results: tuple[ConnectorResult, ...]
+
+    def exit_status(self) -> ExitStatus:
+        """Return the cycle's exit status: a refused package (2) outranks a connector needing
+        authorization (3), which outranks a failed push (1).
+        """
+        kinds = {result.result for result in self.results}
+        if "invalid" in kinds:
+            return ExitStatus.USAGE
+        if "needs_authorization" in kinds:
+            return ExitStatus.NEEDS_AUTHORIZATION
+        if kinds & _FAILED:
+            return ExitStatus.FAILURE
+        return ExitStatus.OK
+
+
+@dataclass
+class CycleDeps:
+    """The seams of a cycle, each with its production default where one exists."""
+
+    loaded: LoadedConfig
+    store: StateStore
+    archive: PackageArchive
+    tokens: TokenStore
+    session_for: Callable[[Connector], ConnectorSession]
+    clock: Callable[[], datetime] = utc_now
+    epoch: Callable[[], float] = epoch_seconds
+    cache: CompressionCache | None = None
+    usage: dict[str, ApiUsage] = field(default_factory=dict)
+    on_result: Callable[[ConnectorResult], None] | None = None
+    locate: Callable[[Connector, float], Path] = locate_package
+
+
+@dataclass(frozen=True)
+class _Build:
+    connector: Connector
+    built: BuiltPackage
+    source_version: str
+
+
+def run_cycle(
+    deps: CycleDeps,
+    pusher: Pusher,
+    *,
+    only: Collection[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> CycleReport:
+    """Given the cycle's dependencies and a pusher, run one cycle over the selected connectors
+    (all when `only` is None) and return what happened to each.
+
+    With `dry_run`, build and decide but call no API and change no state.
+    """
+    selected = [c for c in deps.loaded.connectors if only is None or c.name in only]
+    results: dict[str, ConnectorResult] = {}
+
+    def report(result: ConnectorResult) -> None:
+        results[result.connector] = result
+        log.info(
+            "connector result",
+            connector=result.connector,
+            result=result.result,
+            detail=result.detail,
+            sha256=result.sha256,
+        )
+        if deps.on_result is not None:
+            deps.on_result(result)
+
+    builds = _build_all(deps, selected, report)
+    for wave in _waves([build.connector for build in builds.values()]):
+        jobs = [builds[connector.name] for connector in wave]
+        concurrency = max(1, min(deps.loaded.config.daemon.concurrency, len(jobs)))
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push") as pool:
+            for result in pool.map(
+                lambda job: _run_connector(deps, pusher, job, dry_run=dry_run, force=force), jobs
+            ):
+                report(result)
+    return CycleReport(tuple(results[c.name] for c in selected if c.name in results))
+
+
+def _build_all(
+    deps: CycleDeps, selected: list[Connector], report: Callable[[ConnectorResult], None]
+) -> dict[str, _Build]:
+    """Read each system's package once and build it for each selected connector."""
+    limits = package_limits(deps.loaded.config)
+    builds: dict[str, _Build] = {}
+    by_system: dict[str, list[Connector]] = {}
+    for connector in selected:
+        by_system.setdefault(connector.system, []).append(connector)
+    for connectors in by_system.values():
+        try:
+            path = deps.locate(connectors[0], deps.epoch())
+            published = read_package(path, limits)
+            version = source_version(path, published)
+        except SfsyncError as error:
+            for connector in connectors:
+                report(ConnectorResult(connector.name, _result_of(error), str(error)))
+            continue
+        for connector in connectors:
+            options = BuildOptions(
+                connector=connector.name,
+                overrides=connector.overrides,
+                source_version=version,
+                sfsync_version=__version__,
+                settings_file=connector.settings_file,
+                limits=limits,
+            )
+            try:
+                built = build_package(published, options, deps.cache)
+            except PackageError as error:
+                report(ConnectorResult(connector.name, "invalid", str(error)))
+                continue
+            builds[connector.name] = _Build(connector, built, version)
+    return builds
+
+
+def _result_of(error: SfsyncError) -> str:
+    """Given why a source could not give a package, return the connectors' result."""
+    if isinstance(error, NothingPublishedError):
+        return "waiting"
+    if isinstance(error, PackageError):
+        return "invalid"
+    return "failed"
+
+
+def _waves(connectors: list[Connector]) -> Iterable[list[Connector]]:
+    """Yield connectors in waves: each gated connector after the one its gate requires, so a
+    gate with no soak opens in the same cycle the content goes live upstream.
+    """
+    remaining = list(connectors)
+    placed: set[str] = set()
+    names = {connector.name for connector in connectors}
+    while remaining:
+        wave = [
+            connector
+            for connector in remaining
+            if connector.requires is None
+            or f"{connector.system}/{connector.requires}" not in names
+            or f"{connector.system}/{connector.requires}" in placed
+        ]
+        if not wave:  # a loop the config check refuses; never spin on it
+            wave = remaining
+        yield wave
+        placed |= {connector.name for connector in wave}
+        remaining = [connector for connector in remaining if connector.name not in placed]
+
+
+def _decide(deps: CycleDeps, job: _Build, *, force: bool) -> Decision:
+    connector = job.connector
+    gate = None
+    required_state = None
+    if connector.requires is not None:
+        required = f"{connector.system}/{connector.requires}"
+        gate = Gate(requires=required, soak=connector.soak or timedelta(0))
+        required_state = deps.store.connector(required)
+    usage = deps.usage.get(connector.name)
+    return decide(
+        connector=connector.name,
+        built_sha256=job.built.sha256,
+        built_content_sha256=job.built.content_sha256,
+        state=deps.store.connector(connector.name),
+        gate=gate,
+        required_state=required_state,
+        authorized=deps.tokens.get(connector.name) is not None,
+        api_usage=usage.ratio if usage is not None else None,
+        api_usage_ceiling=deps.loaded.config.salesforce.api_usage_ceiling,
+        now=deps.clock(),
+        force=force,
+    )
+
+
+def _run_connector(
+    deps: CycleDeps, pusher: Pusher, job: _Build, *, dry_run: bool, force: bool
+) -> ConnectorResult:
+    """Decide and, if needed, push one connector; never raise (failures are results)."""
+    connector = job.connector
+    lock = FileLock(
+        str(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name)), timeout=0
+    )
+    started = time.monotonic()
+    try:
+        with lock:
+            outcome = _decide_and_push(deps, pusher, job, dry_run=dry_run, force=force)
+    except Timeout:
+        outcome = PushOutcome("busy", "another sfsync process is pushing to this connector")
+    except SfsyncError as error:
+        outcome = PushOutcome("failed", str(error))
+    except Exception as error:  # one connector's bug must not stop the others
+        log.exception("push crashed", connector=connector.name)
+        outcome = PushOutcome("failed", f"internal error: {type(error).__name__}: {error}")
+    return ConnectorResult(
+        connector=connector.name,
+        result=outcome.result,
+        detail=outcome.detail,
+        sha256=job.built.sha256,
+        size=job.built.size,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _decide_and_push(
+    deps: CycleDeps, pusher: Pusher, job: _Build, *, dry_run: bool, force: bool
+) -> PushOutcome:
+    decision = _decide(deps, job, force=force)
+    if dry_run:
+        if decision.action == Action.PUSH:
+            return PushOutcome("planned", f"would push: {decision.reason}")
+        return PushOutcome(decision.action.value, decision.reason)
+    if decision.action == Action.DEPLOY_PENDING:
+        pending = pusher.settle_pending_deploy(job.connector, deps.session_for(job.connector))
+        if pending is not None:
+            return pending
+        decision = _decide(deps, job, force=force)
+    if decision.action != Action.PUSH:
+        return PushOutcome(decision.action.value, decision.reason)
+    session = deps.session_for(job.connector)
+    return pusher.push(job.connector, job.built, job.source_version, session)
+
+
+def _push_lock_path(state_dir: Path, connector: str) -> Path:
+    system, environment = connector.split("/", 1)
+    folder = state_dir / "locks" / system
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / f"{environment}.push.lock"

@@ -1,0 +1,299 @@
+"""Making one build live on one connector, recording every step so a crash loses nothing.
+
+The order is what makes a crash harmless: the build is kept on disk and a 'started' push is
+recorded before Salesforce is called; the push becomes 'pushed' (and the build live) only after
+Salesforce confirmed it, in one transaction. A restart finds at worst a 'started' push, marks it
+abandoned and pushes again; a Tooling PATCH of the same body is idempotent, and a Metadata
+deploy that may still run is checked before anything is deployed anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sfsync.config import Connector
+from sfsync.errors import ApiError, AuthorizationError, DeployError, SfsyncError
+from sfsync.package.build import BuiltPackage
+from sfsync.salesforce.deploy_zip import deploy_zip
+from sfsync.salesforce.limits import ApiUsage
+from sfsync.salesforce.metadata import DeployStatus, MetadataClient
+from sfsync.salesforce.retry import RetryPolicy, with_retries
+from sfsync.salesforce.session import ConnectorSession
+from sfsync.salesforce.tooling import DuplicateResourceError, ResourceNotFoundError, ToolingClient
+from sfsync.state.packages import PackageArchive
+from sfsync.state.store import StateStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """How one push ended: pushed, failed, needs_authorization or deploy_pending."""
+
+    result: str
+    detail: str
+
+
+@dataclass
+class Pusher:
+    """Pushes builds to connectors and keeps the state store and the kept builds in step."""
+
+    store: StateStore
+    archive: PackageArchive
+    clock: Callable[[], datetime]
+    retry: RetryPolicy
+    keep_packages: int
+    deploy_patience_seconds: float = 300.0
+    sleep: Callable[[float], None] = time.sleep
+    on_usage: Callable[[str, ApiUsage], None] | None = None
+
+    def _retrying(self, operation: Callable[[], T]) -> T:
+        return with_retries(operation, self.retry, sleep=self.sleep)
+
+    def _usage_for(self, connector: str) -> Callable[[ApiUsage], None] | None:
+        report = self.on_usage
+        if report is None:
+            return None
+        return lambda usage: report(connector, usage)
+
+    def keep_build(self, connector: Connector, built: BuiltPackage, source_version: str) -> None:
+        """Keep a build on disk and in the store, so rollback and verify can find it."""
+        self.archive.save(connector.name, built.sha256, built.data)
+        self.store.record_build(
+            connector.name,
+            sha256=built.sha256,
+            content_sha256=built.content_sha256,
+            source_version=source_version,
+            size=built.size,
+            now=self.clock(),
+        )
+
+    def push(
+        self,
+        connector: Connector,
+        built: BuiltPackage,
+        source_version: str,
+        session: ConnectorSession,
+    ) -> PushOutcome:
+        """Given a connector, its build and an authenticated session, make the build live.
+
+        Never raises for a Salesforce or state problem: the outcome says what happened, and
+        the store has the push's history either way.
+        """
+        self.keep_build(connector, built, source_version)
+        push_id = self.store.begin_push(
+            connector.name,
+            sha256=built.sha256,
+            content_sha256=built.content_sha256,
+            source_version=source_version,
+            api=connector.api,
+            now=self.clock(),
+        )
+        description = f"sfsync {connector.name} {built.sha256[:12]} ({source_version})"[:255]
+        try:
+            if connector.api == "metadata":
+                return self._deploy(connector, built, session, push_id, description)
+            resource_id = self._write_tooling(connector, built, session, description)
+            self._verify(connector, built.sha256, session, resource_id)
+            self.store.finish_push(push_id, resource_id=resource_id, now=self.clock())
+        except SfsyncError as error:
+            return self._failed(connector, push_id, error)
+        self._prune(connector)
+        return PushOutcome("pushed", f"{built.sha256[:12]} is live ({built.size:,} bytes)")
+
+    def _failed(self, connector: Connector, push_id: int, error: SfsyncError) -> PushOutcome:
+        self.store.fail_push(push_id, error=str(error), now=self.clock())
+        if isinstance(error, AuthorizationError):
+            self.store.set_needs_authorization(connector.name, needed=True)
+            return PushOutcome("needs_authorization", str(error))
+        return PushOutcome("failed", str(error))
+
+    # Tooling ---------------------------------------------------------------------------------
+
+    def _write_tooling(
+        self,
+        connector: Connector,
+        built: BuiltPackage,
+        session: ConnectorSession,
+        description: str,
+    ) -> str:
+        client = ToolingClient(session, self._usage_for(connector.name))
+        resource_id = self.store.connector(connector.name).resource_id
+        if resource_id is not None:
+            try:
+                self._update(client, connector, resource_id, built, description)
+            except ResourceNotFoundError:
+                # Deleted in the org since the last push: forget the Id and find or create anew.
+                self.store.set_resource_id(connector.name, None)
+            else:
+                return resource_id
+        return self._find_or_create(client, connector, built, description)
+
+    def _find_or_create(
+        self, client: ToolingClient, connector: Connector, built: BuiltPackage, description: str
+    ) -> str:
+        found = self._retrying(lambda: client.find_resource(connector.resource))
+        if found is None:
+            try:
+                created = self._retrying(
+                    lambda: client.create_resource(
+                        connector.resource,
+                        built.data,
+                        cache_control=connector.cache_control,
+                        description=description,
+                    )
+                )
+            except DuplicateResourceError:
+                # A create that timed out may have succeeded before its retry: find it.
+                found = self._retrying(lambda: client.find_resource(connector.resource))
+                if found is None:
+                    raise
+            else:
+                self.store.set_resource_id(connector.name, created)
+                return created
+        self.store.set_resource_id(connector.name, found.id)
+        self._update(client, connector, found.id, built, description)
+        return found.id
+
+    def _update(
+        self,
+        client: ToolingClient,
+        connector: Connector,
+        resource_id: str,
+        built: BuiltPackage,
+        description: str,
+    ) -> None:
+        self._retrying(
+            lambda: client.update_body(
+                resource_id,
+                built.data,
+                cache_control=connector.cache_control,
+                description=description,
+            )
+        )
+
+    def _verify(
+        self, connector: Connector, sha256: str, session: ConnectorSession, resource_id: str | None
+    ) -> None:
+        if not connector.verify:
+            return
+        client = ToolingClient(session, self._usage_for(connector.name))
+        if resource_id is None:
+            found = self._retrying(lambda: client.find_resource(connector.resource))
+            if found is None:
+                raise ApiError(f"{connector.name}: verify found no {connector.resource} in the org")
+            resource_id = found.id
+            self.store.set_resource_id(connector.name, resource_id)
+        known_id = resource_id
+        body = self._retrying(lambda: client.download_body(known_id))
+        served = hashlib.sha256(body).hexdigest()
+        if served != sha256:
+            raise ApiError(
+                f"{connector.name}: verify failed: the org serves {served[:12]} "
+                f"({len(body):,} bytes), not the pushed {sha256[:12]}"
+            )
+
+    # Metadata --------------------------------------------------------------------------------
+
+    def _deploy(
+        self,
+        connector: Connector,
+        built: BuiltPackage,
+        session: ConnectorSession,
+        push_id: int,
+        description: str,
+    ) -> PushOutcome:
+        client = MetadataClient(session, self._usage_for(connector.name))
+        archive = deploy_zip(
+            connector.resource,
+            built.data,
+            cache_control=connector.cache_control,
+            description=description,
+            api_version=session.api_version,
+        )
+        deploy_id = self._retrying(lambda: client.start_deploy(archive))
+        self.store.set_pending_deploy(connector.name, deploy_id, built.sha256, push_id)
+        status = client.wait(
+            deploy_id, patience_seconds=self.deploy_patience_seconds, sleep=self.sleep
+        )
+        return self._conclude(connector, status, push_id, built.sha256, session)
+
+    def settle_pending_deploy(
+        self, connector: Connector, session: ConnectorSession
+    ) -> PushOutcome | None:
+        """Given a connector with a Metadata deploy that may still run, check it once.
+
+        Return None when it has ended (its push recorded either way; plan anew), or the
+        outcome 'deploy_pending' while it still runs.
+        """
+        state = self.store.connector(connector.name)
+        if state.pending_deploy_id is None:
+            return None
+        client = MetadataClient(session, self._usage_for(connector.name))
+        try:
+            status = self._retrying(lambda: client.deploy_status(state.pending_deploy_id or ""))
+        except SfsyncError as error:
+            if isinstance(error, AuthorizationError):
+                self.store.set_needs_authorization(connector.name, needed=True)
+                return PushOutcome("needs_authorization", str(error))
+            return PushOutcome("failed", str(error))
+        push_id = state.pending_deploy_push_id
+        if push_id is None:  # written by nothing but a damaged store; record the outcome anew
+            push_id = self.store.begin_push(
+                connector.name,
+                sha256=state.pending_deploy_sha256 or "",
+                content_sha256="",
+                source_version="",
+                api="metadata",
+                now=self.clock(),
+            )
+        outcome = self._conclude(
+            connector, status, push_id, state.pending_deploy_sha256 or "", session
+        )
+        return outcome if outcome.result == "deploy_pending" else None
+
+    def _conclude(
+        self,
+        connector: Connector,
+        status: DeployStatus,
+        push_id: int,
+        sha256: str,
+        session: ConnectorSession,
+    ) -> PushOutcome:
+        if not status.done:
+            return PushOutcome(
+                "deploy_pending",
+                f"deploy {status.deploy_id} is {status.status}; checked again next cycle",
+            )
+        self.store.set_pending_deploy(connector.name, None)
+        if not status.success:
+            return self._failed(
+                connector, push_id, DeployError(f"{connector.name}: {status.describe()}")
+            )
+        try:
+            self._verify(connector, sha256, session, None)
+        except SfsyncError as error:
+            return self._failed(connector, push_id, error)
+        self.store.finish_push(push_id, resource_id=None, now=self.clock())
+        self._prune(connector)
+        return PushOutcome("pushed", f"{sha256[:12]} is live (deploy {status.deploy_id})")
+
+    # Kept builds -----------------------------------------------------------------------------
+
+    def _prune(self, connector: Connector) -> None:
+        """Keep the newest `keep_packages` builds and the live one; forget the rest."""
+        builds = self.store.builds(connector.name)
+        keep = {build.sha256 for build in builds[: self.keep_packages]}
+        live = self.store.connector(connector.name).live_sha256
+        if live is not None:
+            keep.add(live)
+        for sha256 in self.archive.prune(connector.name, keep):
+            self.store.forget_build(connector.name, sha256)
+        for build in builds:
+            if build.sha256 not in keep:
+                self.store.forget_build(connector.name, build.sha256)
