@@ -1,0 +1,88 @@
+"""The per-connector session against the emulator over HTTPS, with tokens in a real Secret
+Service: a 401 after expiry is refreshed and retried, and a rotated refresh token is in the
+keyring before the new access token is used.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sfsync.config.schema import KeyringSettings
+from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.salesforce.identity import fetch_identity
+from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
+from sfsync.tokens import StoredAuthorization
+from sfsync.tokens.backends import open_backend
+from sfsync.tokens.keyring_store import KeyringTokenStore
+from sfsync_emulator import Emulator
+
+CONNECTOR = "lightning/sandbox"
+CLIENT = "sfsync-session-test"
+LIMITS = "/services/data/v64.0/limits"
+
+
+@pytest.mark.slow
+def test_expiry_refresh_rotation_and_threads(
+    secret_service_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expired sessions are refreshed once for many threads; each rotation is stored first."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    store = KeyringTokenStore(
+        open_backend(KeyringSettings(backend="keyring.backends.SecretService.Keyring"))
+    )
+    with Emulator() as emu:
+        emu.register_client(CLIENT, [])
+        org = emu.add_org(name="sandbox", rotate_refresh_tokens=True)
+        _, refresh = org.issue_session(client_id=CLIENT)
+        assert refresh is not None
+        store.put(
+            CONNECTOR,
+            StoredAuthorization(
+                flow="web",
+                instance_url=org.instance_url,
+                identity_url=f"{emu.login_url}/id/{org.org_id}/{org.default_user.user_id}",
+                login_url=org.instance_url,
+                client_id=CLIENT,
+                issued_at=datetime.now(UTC).isoformat(),
+                refresh_token=refresh,
+            ),
+        )
+        uses: list[tuple[str, str | None]] = []
+        real_put = store.put
+
+        def recording_put(connector: str, record: StoredAuthorization) -> None:
+            real_put(connector, record)
+            uses.append(("stored", record.refresh_token))
+
+        store.put = recording_put  # type: ignore[method-assign]
+        session = ConnectorSession(
+            CONNECTOR,
+            store=store,
+            http=new_http_session(HttpSettings(verify=emu.ca_path, timeout=10)),
+            lock_path=refresh_lock_path(tmp_path / "state", CONNECTOR),
+            api_version="64.0",
+        )
+        assert session.request("GET", LIMITS).status_code == 200
+        org.faults.expire_sessions()
+        results: list[int] = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(session.request("GET", LIMITS).status_code)
+            )
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [200] * 6
+        assert len(uses) == 2  # the first token, then exactly one refresh for six threads
+        stored = store.get(CONNECTOR)
+        assert stored is not None
+        assert stored.refresh_token == uses[-1][1]
+        assert stored.refresh_token != refresh  # rotated, and the rotation is what is kept
+        assert fetch_identity(session).org_id == org.org_id
