@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 import structlog
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from sfsync import __version__
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
@@ -22,6 +25,7 @@ from sfsync.actions.build import (
 from sfsync.actions.connectors import select_by_environment
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_rows
+from sfsync.actions.sync import open_runtime, resume, rollback, verify
 from sfsync.actions.wiring import auth_deps
 from sfsync.clock import epoch_seconds
 from sfsync.config import LoadedConfig, find_config_path, load_config, select_connector
@@ -29,6 +33,7 @@ from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
 from sfsync.errors import ExitStatus, SfsyncError
 from sfsync.log import configure_logging
+from sfsync.sync.cycle import ConnectorResult, CycleReport
 
 log = structlog.get_logger("sfsync.cli")
 
@@ -86,11 +91,7 @@ def config_check(state: CliContext) -> None:
         rows.append(
             (connector.name, connector.resource, connector.api, connector.login_url, where, gate)
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    _print_table(rows)
 
 
 @cli.command()
@@ -243,6 +244,129 @@ def status_command(state: CliContext, as_json: bool) -> int:
             )
     needs = any(row["needs_authorization"] for row in rows)
     return int(ExitStatus.NEEDS_AUTHORIZATION) if needs else int(ExitStatus.OK)
+
+
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
+    """Print rows as left-aligned columns, the first row being the header."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _print_results(results: Sequence[ConnectorResult]) -> None:
+    if results:
+        _print_table(
+            [("CONNECTOR", "RESULT", "DETAIL")]
+            + [(result.connector, result.result, result.detail) for result in results]
+        )
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[ConnectorResult], None] | None]:
+    """Yield a callback advancing a progress bar on a terminal, or None when not a terminal."""
+    if not sys.stdout.isatty() or total == 0:
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("syncing", total=total)
+
+        def advance(result: ConnectorResult) -> None:
+            progress.update(task, advance=1, description=f"{result.connector}: {result.result}")
+
+        yield advance
+
+
+def _selected(state: CliContext, names: tuple[str, ...]) -> set[str] | None:
+    loaded = state.loaded
+    for name in names:
+        select_connector(loaded.connectors, name)  # raises UsageError listing the valid names
+    return set(names) or None
+
+
+@cli.command("sync")
+@click.option(
+    "--connector",
+    "connector_names",
+    multiple=True,
+    metavar="SYS/ENV",
+    help="Only these connectors (repeatable); default: all.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Build and print the plan; call no API, change nothing."
+)
+@click.option("--force", is_flag=True, help="Push even builds that are already live.")
+@click.pass_obj
+def sync_command(
+    state: CliContext, connector_names: tuple[str, ...], dry_run: bool, force: bool
+) -> int:
+    """One cycle: check sources, build, push what changed, exit."""
+    only = _selected(state, connector_names)
+    total = len(only) if only else len(state.loaded.connectors)
+    with (
+        _progress(0 if dry_run else total) as advance,
+        open_runtime(state.loaded, on_result=advance) as runtime,
+    ):
+        report = runtime.cycle(only=only, dry_run=dry_run, force=force)
+    _print_results(report.results)
+    return int(report.exit_status())
+
+
+@cli.command("rollback")
+@click.option("--connector", "connector_name", required=True, metavar="SYS/ENV")
+@click.option(
+    "--to",
+    "sha_prefix",
+    metavar="SHA256-PREFIX",
+    help="The kept build to push (default: the one live before the current one).",
+)
+@click.pass_obj
+def rollback_command(state: CliContext, connector_name: str, sha_prefix: str | None) -> int:
+    """Re-push an earlier build and pause automatic pushes for that connector."""
+    connector = select_connector(state.loaded.connectors, connector_name)
+    with open_runtime(state.loaded) as runtime:
+        result = rollback(runtime, connector, sha_prefix)
+    _print_results([result])
+    click.echo(f"{connector.name} is paused; `sfsync resume --connector {connector.name}` lifts it")
+    return int(CycleReport((result,)).exit_status())
+
+
+@cli.command("resume")
+@click.option("--connector", "connector_name", required=True, metavar="SYS/ENV")
+@click.pass_obj
+def resume_command(state: CliContext, connector_name: str) -> None:
+    """Lift a pause: automatic pushes to the connector start again."""
+    connector = select_connector(state.loaded.connectors, connector_name)
+    with open_runtime(state.loaded) as runtime:
+        was_paused = resume(runtime, connector)
+    click.echo(f"{connector.name}: " + ("resumed" if was_paused else "was not paused"))
+
+
+@cli.command("verify")
+@click.option(
+    "--connector",
+    "connector_names",
+    multiple=True,
+    metavar="SYS/ENV",
+    help="Only these connectors (repeatable); default: all.",
+)
+@click.pass_obj
+def verify_command(state: CliContext, connector_names: tuple[str, ...]) -> int:
+    """Download each live resource and compare it with what was pushed."""
+    only = _selected(state, connector_names)
+    connectors = [c for c in state.loaded.connectors if only is None or c.name in only]
+    with open_runtime(state.loaded) as runtime:
+        results = [verify(runtime, connector) for connector in connectors]
+    _print_results(results)
+    failed = any(result.result != "verified" for result in results)
+    return int(ExitStatus.FAILURE if failed else ExitStatus.OK)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,172 @@
+"""Wiring a sync cycle from a loaded config, and the commands built on it: sync, rollback,
+resume and verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sfsync.actions.wiring import AuthDeps, auth_deps
+from sfsync.clock import utc_now
+from sfsync.config import Connector, LoadedConfig
+from sfsync.errors import ApiError, SfsyncError, UsageError
+from sfsync.package.build import BuiltPackage
+from sfsync.package.cache import DirectoryCompressionCache
+from sfsync.salesforce.limits import ApiUsage
+from sfsync.salesforce.retry import RetryPolicy, with_retries
+from sfsync.salesforce.session import ConnectorSession
+from sfsync.salesforce.tooling import ToolingClient
+from sfsync.state.packages import PackageArchive
+from sfsync.state.store import StateStore
+from sfsync.sync.cycle import ConnectorResult, CycleDeps, CycleReport, run_cycle
+from sfsync.sync.push import Pusher
+
+
+@dataclass
+class SyncRuntime:
+    """Everything a cycle needs, opened once: state, kept builds, tokens, sessions, pusher."""
+
+    deps: CycleDeps
+    pusher: Pusher
+    auth: AuthDeps
+
+    def cycle(
+        self, *, only: set[str] | None = None, dry_run: bool = False, force: bool = False
+    ) -> CycleReport:
+        """Run one cycle; see `run_cycle`."""
+        return run_cycle(self.deps, self.pusher, only=only, dry_run=dry_run, force=force)
+
+
+@contextmanager
+def open_runtime(
+    loaded: LoadedConfig,
+    *,
+    on_result: Callable[[ConnectorResult], None] | None = None,
+    auth: AuthDeps | None = None,
+) -> Iterator[SyncRuntime]:
+    """Given a loaded config, open the state store and the keyring and yield a runtime whose
+    sessions are kept per connector (access tokens live in memory for the runtime's life).
+    """
+    config = loaded.config
+    auth = auth or auth_deps(loaded)
+    store = StateStore.open(config.daemon.state_dir)
+    try:
+        store.abandon_unfinished(utc_now())
+        sessions: dict[str, ConnectorSession] = {}
+        sessions_lock = threading.Lock()
+
+        def session_for(connector: Connector) -> ConnectorSession:
+            with sessions_lock:
+                if connector.name not in sessions:
+                    sessions[connector.name] = auth.session(connector)
+                return sessions[connector.name]
+
+        usage: dict[str, ApiUsage] = {}
+        archive = PackageArchive(config.daemon.state_dir)
+        pusher = Pusher(
+            store=store,
+            archive=archive,
+            clock=utc_now,
+            retry=RetryPolicy(),
+            keep_packages=config.daemon.keep_packages,
+            on_usage=usage.__setitem__,
+        )
+        deps = CycleDeps(
+            loaded=loaded,
+            store=store,
+            archive=archive,
+            tokens=auth.store,
+            session_for=session_for,
+            cache=DirectoryCompressionCache(config.daemon.state_dir / "cache"),
+            usage=usage,
+            on_result=on_result,
+        )
+        yield SyncRuntime(deps=deps, pusher=pusher, auth=auth)
+    finally:
+        store.close()
+
+
+def rollback(runtime: SyncRuntime, connector: Connector, sha_prefix: str | None) -> ConnectorResult:
+    """Given a connector and a kept build's hash prefix (None: the build live before the current
+    one), push that build again and pause automatic pushes to the connector.
+
+    Raise UsageError if no such build is kept.
+    """
+    store = runtime.deps.store
+    archive = runtime.deps.archive
+    state = store.connector(connector.name)
+    if sha_prefix is not None:
+        target = archive.resolve_prefix(connector.name, sha_prefix)
+    else:
+        earlier = [
+            record.sha256
+            for record in store.history(connector.name, limit=100)
+            if record.outcome == "pushed" and record.sha256 != state.live_sha256
+        ]
+        if not earlier:
+            raise UsageError(
+                f"connector {connector.name}: no earlier pushed build to roll back to; "
+                "give one with --to"
+            )
+        target = earlier[0]
+    record = next((build for build in store.builds(connector.name) if build.sha256 == target), None)
+    data = archive.load(connector.name, target)
+    built = BuiltPackage(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        content_sha256=record.content_sha256 if record else "",
+        entries=(),
+    )
+    # Pause first: a daemon cycle running meanwhile must not push the newer build back.
+    store.set_paused(connector.name, paused=True, reason=f"rolled back to {target[:12]}")
+    outcome = runtime.pusher.push(
+        connector,
+        built,
+        record.source_version if record else "rollback",
+        runtime.deps.session_for(connector),
+    )
+    return ConnectorResult(connector.name, outcome.result, outcome.detail, target, len(data))
+
+
+def resume(runtime: SyncRuntime, connector: Connector) -> bool:
+    """Given a connector, lift its pause; return whether it was paused."""
+    was = runtime.deps.store.connector(connector.name).paused
+    runtime.deps.store.set_paused(connector.name, paused=False)
+    return was
+
+
+def verify(runtime: SyncRuntime, connector: Connector) -> ConnectorResult:
+    """Given a connector, download its live Static Resource and compare it with what sfsync
+    pushed last; the result is 'verified', 'mismatch' or 'failed'.
+    """
+    state = runtime.deps.store.connector(connector.name)
+    if state.live_sha256 is None:
+        return ConnectorResult(connector.name, "failed", "sfsync has pushed nothing here yet")
+    session = runtime.deps.session_for(connector)
+    client = ToolingClient(session)
+    retry = runtime.pusher.retry
+    try:
+        resource_id = state.resource_id
+        if resource_id is None:
+            found = with_retries(lambda: client.find_resource(connector.resource), retry)
+            if found is None:
+                raise ApiError(f"{connector.name}: the org has no {connector.resource}")
+            resource_id = found.id
+        known = resource_id
+        body = with_retries(lambda: client.download_body(known), retry)
+    except SfsyncError as error:
+        return ConnectorResult(connector.name, "failed", str(error))
+    served = hashlib.sha256(body).hexdigest()
+    if served == state.live_sha256:
+        return ConnectorResult(connector.name, "verified", f"{served[:12]} is served", served)
+    return ConnectorResult(
+        connector.name,
+        "mismatch",
+        f"the org serves {served[:12]}, sfsync pushed {state.live_sha256[:12]}",
+        served,
+    )
