@@ -369,6 +369,21 @@ def verify_command(state: CliContext, connector_names: tuple[str, ...]) -> int:
     return int(ExitStatus.FAILURE if failed else ExitStatus.OK)
 
 
+@cli.command("emulator")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve the org on this loopback port (default: a free one).",
+)
+def emulator_command(port: int | None) -> None:
+    """Run the local Salesforce-compatible emulator (HTTPS) until Ctrl-C."""
+    # Imported here: only `demo` and `emulator` may load the emulator (SPEC section 11).
+    from sfsync_emulator.foreground import run  # noqa: PLC0415
+
+    run(port, click.echo)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line and exit with the documented status (SPEC section 5)."""
     configure_logging("console", stream=sys.stderr, level=logging.WARNING)

@@ -68,7 +68,8 @@ def jwt_key(tmp_path: Path) -> tuple[Path, bytes]:
 @pytest.fixture
 def emu(callback_port: int, jwt_key: tuple[Path, bytes]) -> Iterator[Emulator]:
     """A running emulator with sfsync's client registered (web, device and JWT)."""
-    with Emulator(device_interval=0) as emulator:
+    # pkce_rejects_tilde: real orgs refuse verifiers holding "~"; sfsync must never send one.
+    with Emulator(device_interval=0, pkce_rejects_tilde=True) as emulator:
         emulator.register_client(
             CLIENT_ID,
             [f"http://localhost:{callback_port}/OAuthCallback"],

@@ -251,3 +251,15 @@ def test_revoke_server_error(http: requests.Session) -> None:
     responses.post(INSTANCE + "/services/oauth2/revoke", status=503)
     with pytest.raises(OAuthServerError, match="503"):
         revoke_token(http, INSTANCE, REFRESH, CONNECTOR)
+
+
+def test_pkce_verifiers_never_hold_a_tilde() -> None:
+    """Verifiers avoid "~", which real orgs have refused, within RFC 7636 length and alphabet."""
+    from sfsync.salesforce.oauth import SalesforcePkceClient  # noqa: PLC0415
+
+    client = SalesforcePkceClient("client")
+    verifiers = {client.create_code_verifier(43) for _ in range(2000)}
+    assert len(verifiers) == 2000
+    assert not any("~" in verifier for verifier in verifiers)
+    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
+    assert all(len(verifier) == 43 and set(verifier) <= allowed for verifier in verifiers)
