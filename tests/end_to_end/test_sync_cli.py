@@ -5,6 +5,7 @@ real cryptfile keyring; API calls counted on the emulator's request log.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import time
@@ -278,3 +279,19 @@ def test_verify_detects_a_body_changed_behind_sfsyncs_back(two_orgs: SyncSite) -
     assert code == 1
     assert "mismatch" in out
     assert hashlib.sha256(b"tampered").hexdigest()[:12] in out
+
+
+def test_status_shows_what_is_live(two_orgs: SyncSite) -> None:
+    """status --json reports the live hash, the last push and the pause from the state store."""
+    two_orgs.publish(1)
+    assert two_orgs.run("sync")[0] == 0
+    code, out, err = two_orgs.run("status", "--json")
+    assert code == 0, err
+    rows = {row["connector"]: row for row in json.loads(out)["connectors"]}
+    sandbox = rows["lightning/sandbox"]
+    assert sandbox["live_sha256"] == two_orgs.live_sha256("sandbox")
+    assert sandbox["last_result"] == "pushed"
+    assert sandbox["paused"] is False
+    assert sandbox["last_error"] is None
+    assert sandbox["live_since"] is not None
+    assert sandbox["content_url"].endswith(f"/resource/{RESOURCE}/")

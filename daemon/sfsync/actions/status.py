@@ -1,5 +1,5 @@
-"""`sfsync status`: one row per connector. This issue fills the authorization columns; the
-push columns (live_sha256 and the rest, SPEC section 5) are null until the state store exists.
+"""`sfsync status`: one row per connector, from the keyring (authorization), the org (who the
+token belongs to) and the state store (what is live, the last push, pauses).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from sfsync.actions.wiring import AuthDeps
 from sfsync.config import Connector
 from sfsync.errors import AuthorizationError, SalesforceError, StateError
 from sfsync.salesforce.identity import fetch_identity
+from sfsync.state.records import ConnectorState, PushRecord
+from sfsync.state.store import DATABASE_NAME, StateStore
 
 # SPEC section 5's keys that a later issue fills; null means "not known yet".
 _NOT_YET_KNOWN = (
@@ -66,8 +68,36 @@ def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True)
     return row
 
 
+def state_columns(state: ConnectorState, last: PushRecord | None) -> dict[str, Any]:
+    """Given a connector's stored state and its latest push, return the status columns they fill."""
+    return {
+        "live_sha256": state.live_sha256,
+        "live_since": state.live_since.isoformat() if state.live_since else None,
+        "last_push_at": last.started_at.isoformat() if last else None,
+        "last_result": last.outcome if last else None,
+        "last_error": state.last_error,
+        "paused": state.paused,
+        "paused_reason": state.paused_reason,
+        "pending_deploy_id": state.pending_deploy_id,
+    }
+
+
 def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[dict[str, Any]]:
     """Return the status row of every connector, in config order; one connector's failure
-    never hides the others'.
+    never hides the others'. The state store is read only if it exists: status never creates it.
     """
-    return [connector_status(connector, deps) for connector in connectors]
+    rows = [connector_status(connector, deps) for connector in connectors]
+    state_dir = deps.loaded.config.daemon.state_dir
+    if not (state_dir / DATABASE_NAME).exists():
+        return rows
+    store = StateStore.open(state_dir)
+    try:
+        for row in rows:
+            history = store.history(row["connector"], limit=1)
+            state = store.connector(row["connector"])
+            row.update(state_columns(state, history[0] if history else None))
+            if state.needs_authorization and row["authorized"] and row["auth_error"] is None:
+                row["auth_error"] = "the last push was refused authorization"
+    finally:
+        store.close()
+    return rows
