@@ -16,12 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from sfsync import __version__
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
-from sfsync.actions.build import (
-    build_for_connector,
-    locate_package,
-    package_limits,
-    write_atomically,
-)
+from sfsync.actions.build import build_for_connector, locate_package, package_limits
 from sfsync.actions.connectors import select_by_environment
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_rows
@@ -32,6 +27,7 @@ from sfsync.config import LoadedConfig, find_config_path, load_config, select_co
 from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
 from sfsync.errors import ExitStatus, SfsyncError
+from sfsync.files import write_atomically
 from sfsync.log import configure_logging
 from sfsync.sync.cycle import ConnectorResult, CycleReport
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from sfsync import __version__
@@ -81,20 +79,3 @@ def build_for_connector(
         limits=limits,
     )
     return build_package(published, options, cache)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Given a destination and bytes, write them to a temp file beside it and rename it into place,
-    so that a reader never sees half a file.
-    """
-    directory = path.parent if str(path.parent) else Path()
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
 from sfsync.errors import StateError, UsageError
+from sfsync.files import write_atomically
 from sfsync.state.store import ensure_private_directory
 
 _FILE_MODE = 0o600
@@ -39,17 +38,7 @@ class PackageArchive:
                 ensure_private_directory(directory)
             if target.exists():
                 return target
-            descriptor, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
-            try:
-                with os.fdopen(descriptor, "wb") as stream:
-                    stream.write(data)
-                    stream.flush()
-                    os.fsync(stream.fileno())
-                Path(temporary).chmod(_FILE_MODE)
-                Path(temporary).replace(target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_atomically(target, data, _FILE_MODE)
         except OSError as error:
             raise StateError(f"cannot keep the build at {target}: {error.strerror}") from None
         return target

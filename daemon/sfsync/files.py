@@ -1,0 +1,28 @@
+"""Writing files so that no reader ever sees half of one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Given a destination, bytes and an optional mode, write them to a temp file beside the
+    destination, flush it to disk and rename it into place.
+
+    Raise OSError if the disk refuses; no temp file is left behind either way.
+    """
+    directory = path.parent if str(path.parent) else Path()
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if mode is not None:
+            Path(temporary).chmod(mode)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
