@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need (keyring backends, systemd-analyze, promtool, zip for bench).
-APT_PACKAGES := zip dbus-daemon dbus-bin gnome-keyring
+APT_PACKAGES := zip unzip dbus-daemon dbus-bin gnome-keyring
 
 .PHONY: test test-fast lint typecheck pytest demo bench system-deps clean
 
