@@ -287,14 +287,17 @@ def _selected(state: CliContext, names: tuple[str, ...]) -> set[str] | None:
     return set(names) or None
 
 
-@cli.command("sync")
-@click.option(
+_connectors_option = click.option(
     "--connector",
     "connector_names",
     multiple=True,
     metavar="SYS/ENV",
     help="Only these connectors (repeatable); default: all.",
 )
+
+
+@cli.command("sync")
+@_connectors_option
 @click.option(
     "--dry-run", is_flag=True, help="Build and print the plan; call no API, change nothing."
 )
@@ -346,13 +349,7 @@ def resume_command(state: CliContext, connector_name: str) -> None:
 
 
 @cli.command("verify")
-@click.option(
-    "--connector",
-    "connector_names",
-    multiple=True,
-    metavar="SYS/ENV",
-    help="Only these connectors (repeatable); default: all.",
-)
+@_connectors_option
 @click.pass_obj
 def verify_command(state: CliContext, connector_names: tuple[str, ...]) -> int:
     """Download each live resource and compare it with what was pushed."""

@@ -32,7 +32,6 @@ class SyncRuntime:
 
     deps: CycleDeps
     pusher: Pusher
-    auth: AuthDeps
 
     def cycle(
         self, *, only: set[str] | None = None, dry_run: bool = False, force: bool = False
@@ -85,7 +84,7 @@ def open_runtime(
             usage=usage,
             on_result=on_result,
         )
-        yield SyncRuntime(deps=deps, pusher=pusher, auth=auth)
+        yield SyncRuntime(deps=deps, pusher=pusher)
     finally:
         store.close()
 
