@@ -12,6 +12,7 @@ from sfsync.errors import AuthorizationError, SalesforceError, StateError
 from sfsync.salesforce.identity import fetch_identity
 from sfsync.state.records import ConnectorState, PushRecord
 from sfsync.state.store import DATABASE_NAME, StateStore
+from sfsync.sync.plan import authorization_usable
 
 # SPEC section 5's keys that a later issue fills; null means "not known yet".
 _NOT_YET_KNOWN = (
@@ -36,6 +37,7 @@ def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True)
         "authorized": False,
         "needs_authorization": True,
         "flow": None,
+        "authorized_at": None,
         "user": None,
         "org_id": None,
         "instance_url": None,
@@ -50,6 +52,7 @@ def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True)
         authorized=True,
         needs_authorization=False,
         flow=record.flow,
+        authorized_at=record.issued_at,
         instance_url=record.instance_url,
         content_url=f"{record.instance_url}/resource/{connector.resource}/",
     )
@@ -96,7 +99,8 @@ def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[dict[
             history = store.history(row["connector"], limit=1)
             state = store.connector(row["connector"])
             row.update(state_columns(state, history[0] if history else None))
-            if state.needs_authorization and row["authorized"] and row["auth_error"] is None:
+            refused = not authorization_usable(state, row["authorized_at"])
+            if refused and row["authorized"] and row["auth_error"] is None:
                 row["auth_error"] = "the last push was refused authorization"
     finally:
         store.close()

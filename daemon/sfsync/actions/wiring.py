@@ -29,6 +29,9 @@ class AuthDeps:
     store: TokenStore
     http: requests.Session
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Observers for the daemon's metrics: every answer a connector gets, every token refresh.
+    on_response: Callable[[str, requests.Response], None] | None = None
+    on_refresh: Callable[[str, str], None] | None = None
 
     def session(self, connector: Connector) -> ConnectorSession:
         """Return a session for one connector, its refreshes locked in `state_dir`."""
@@ -36,11 +39,26 @@ class AuthDeps:
         return ConnectorSession(
             connector.name,
             store=self.store,
-            http=self.http,
+            http=self._http_for(connector.name),
             lock_path=refresh_lock_path(config.daemon.state_dir, connector.name),
             api_version=config.salesforce.api_version,
             clock=self.clock,
+            on_refresh=self.on_refresh,
         )
+
+    def _http_for(self, connector: str) -> requests.Session:
+        observe = self.on_response
+        if observe is None:
+            return self.http
+        # simple-salesforce sends through the session it is given, so a session of the
+        # connector's own is the one place that sees all of that connector's answers.
+        http = new_http_session(HttpSettings.from_config(self.loaded.config))
+
+        def hook(response: requests.Response, *_args: object, **_kwargs: object) -> None:
+            observe(connector, response)
+
+        http.hooks["response"].append(hook)
+        return http
 
 
 def auth_deps(loaded: LoadedConfig, environ: Mapping[str, str] | None = None) -> AuthDeps:

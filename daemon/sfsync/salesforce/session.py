@@ -95,6 +95,13 @@ class ConnectorSession:
             self._record = self._load()
         return self._record
 
+    @property
+    def issued_at(self) -> str | None:
+        """Return when the authorization in use was issued (None if none was read): the mark
+        Salesforce's refusal leaves applies to that authorization only.
+        """
+        return self._record.issued_at if self._record is not None else None
+
     def request(self, method: str, url_or_path: str, **kwargs: Any) -> requests.Response:
         """Send a request with the connector's access token and return the answer.
 
@@ -187,6 +194,7 @@ class ConnectorSession:
                     # Under the lock, the keyring is the truth: another process may have
                     # rotated the refresh token since this one read it.
                     record = self._load()
+                    self._record = record  # so a refusal names the authorization refused
                     answer = self._grant(record)
                     renewed = record.with_refresh(
                         answer.refresh_token, answer.instance_url, self._clock()

@@ -50,6 +50,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (connector, sha256)
     );
     """,
+    # 2: which authorization Salesforce refused (its `issued_at`), so that a new `sfsync
+    # authorize` lifts the mark without anyone touching the store.
+    """
+    ALTER TABLE connectors ADD COLUMN refused_issued_at TEXT
+    """,
 )
 
 

@@ -21,6 +21,7 @@ class ConnectorState:
     pending_deploy_sha256: str | None = None
     pending_deploy_push_id: int | None = None
     needs_authorization: bool = False
+    refused_issued_at: str | None = None  # the refused authorization's `issued_at`
     last_refresh_at: datetime | None = None
     last_error: str | None = None
 

@@ -194,7 +194,8 @@ class StateStore:
             connection.execute(
                 "UPDATE connectors SET live_sha256 = ?, live_content_sha256 = ?, "
                 "live_since = CASE WHEN live_sha256 IS ? THEN live_since ELSE ? END, "
-                "resource_id = COALESCE(?, resource_id), last_error = NULL WHERE connector = ?",
+                "resource_id = COALESCE(?, resource_id), last_error = NULL, "
+                "needs_authorization = 0, refused_issued_at = NULL WHERE connector = ?",
                 (sha256, content_sha256, sha256, now.isoformat(), resource_id, connector),
             )
 
@@ -255,9 +256,15 @@ class StateStore:
             pending_deploy_push_id=push_id,
         )
 
-    def set_needs_authorization(self, connector: str, *, needed: bool) -> None:
-        """Mark a connector as needing (re)authorization, or clear the mark."""
-        self._update_connector(connector, needs_authorization=needed)
+    def set_needs_authorization(
+        self, connector: str, *, needed: bool, issued_at: str | None = None
+    ) -> None:
+        """Mark a connector as needing (re)authorization because Salesforce refused the
+        authorization issued at `issued_at` (None: there was none), or clear the mark.
+        """
+        self._update_connector(
+            connector, needs_authorization=needed, refused_issued_at=issued_at if needed else None
+        )
 
     def record_refresh(self, connector: str, now: datetime) -> None:
         """Remember when the connector's token was last refreshed (for the keep-alive)."""
@@ -321,6 +328,7 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
         pending_deploy_sha256=row["pending_deploy_sha256"],
         pending_deploy_push_id=row["pending_deploy_push_id"],
         needs_authorization=bool(row["needs_authorization"]),
+        refused_issued_at=row["refused_issued_at"],
         last_refresh_at=_time(row["last_refresh_at"]),
         last_error=row["last_error"],
     )

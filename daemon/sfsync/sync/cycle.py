@@ -31,7 +31,7 @@ from sfsync.salesforce.limits import ApiUsage
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
-from sfsync.sync.plan import Action, Decision, Gate, decide
+from sfsync.sync.plan import Action, Decision, Gate, authorization_usable, decide
 from sfsync.sync.push import Pusher, PushOutcome
 from sfsync.tokens.store import TokenStore
 
@@ -215,14 +215,16 @@ def _decide(deps: CycleDeps, job: _Build, *, force: bool) -> Decision:
         gate = Gate(requires=required, soak=connector.soak or timedelta(0))
         required_state = deps.store.connector(required)
     usage = deps.usage.get(connector.name)
+    state = deps.store.connector(connector.name)
+    record = deps.tokens.get(connector.name)
     return decide(
         connector=connector.name,
         built_sha256=job.built.sha256,
         built_content_sha256=job.built.content_sha256,
-        state=deps.store.connector(connector.name),
+        state=state,
         gate=gate,
         required_state=required_state,
-        authorized=deps.tokens.get(connector.name) is not None,
+        authorized=authorization_usable(state, record.issued_at if record else None),
         api_usage=usage.ratio if usage is not None else None,
         api_usage_ceiling=deps.loaded.config.salesforce.api_usage_ceiling,
         now=deps.clock(),

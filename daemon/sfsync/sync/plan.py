@@ -38,6 +38,16 @@ class Decision:
     reason: str
 
 
+def authorization_usable(state: ConnectorState, issued_at: str | None) -> bool:
+    """Given a connector's state and the `issued_at` of its keyring authorization (None: it has
+    none), return whether pushing may use it: not if Salesforce refused that very authorization;
+    a new `sfsync authorize` issues a new one, which lifts the mark.
+    """
+    if issued_at is None:
+        return False
+    return not (state.needs_authorization and state.refused_issued_at == issued_at)
+
+
 def decide(  # noqa: PLR0911 - one return per rule reads as the decision table it is
     *,
     connector: str,
@@ -64,7 +74,7 @@ def decide(  # noqa: PLR0911 - one return per rule reads as the decision table i
 
     if state.paused:
         return verdict(Action.PAUSED, f"paused: {state.paused_reason or 'by an operator'}")
-    if state.needs_authorization or not authorized:
+    if not authorized:
         return verdict(
             Action.NEEDS_AUTHORIZATION,
             f"not authorized: run `sfsync authorize --env {connector.split('/', 1)[1]}`",

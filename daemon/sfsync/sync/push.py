@@ -102,14 +102,18 @@ class Pusher:
             self._verify(connector, built.sha256, session, resource_id)
             self.store.finish_push(push_id, resource_id=resource_id, now=self.clock())
         except SfsyncError as error:
-            return self._failed(connector, push_id, error)
+            return self._failed(connector, push_id, error, session)
         self._prune(connector)
         return PushOutcome("pushed", f"{built.sha256[:12]} is live ({built.size:,} bytes)")
 
-    def _failed(self, connector: Connector, push_id: int, error: SfsyncError) -> PushOutcome:
+    def _failed(
+        self, connector: Connector, push_id: int, error: SfsyncError, session: ConnectorSession
+    ) -> PushOutcome:
         self.store.fail_push(push_id, error=str(error), now=self.clock())
         if isinstance(error, AuthorizationError):
-            self.store.set_needs_authorization(connector.name, needed=True)
+            self.store.set_needs_authorization(
+                connector.name, needed=True, issued_at=session.issued_at
+            )
             return PushOutcome("needs_authorization", str(error))
         return PushOutcome("failed", str(error))
 
@@ -239,7 +243,9 @@ class Pusher:
             status = self._retrying(lambda: client.deploy_status(state.pending_deploy_id or ""))
         except SfsyncError as error:
             if isinstance(error, AuthorizationError):
-                self.store.set_needs_authorization(connector.name, needed=True)
+                self.store.set_needs_authorization(
+                    connector.name, needed=True, issued_at=session.issued_at
+                )
                 return PushOutcome("needs_authorization", str(error))
             return PushOutcome("failed", str(error))
         push_id = state.pending_deploy_push_id
@@ -273,12 +279,12 @@ class Pusher:
         self.store.set_pending_deploy(connector.name, None)
         if not status.success:
             return self._failed(
-                connector, push_id, DeployError(f"{connector.name}: {status.describe()}")
+                connector, push_id, DeployError(f"{connector.name}: {status.describe()}"), session
             )
         try:
             self._verify(connector, sha256, session, None)
         except SfsyncError as error:
-            return self._failed(connector, push_id, error)
+            return self._failed(connector, push_id, error, session)
         self.store.finish_push(push_id, resource_id=None, now=self.clock())
         self._prune(connector)
         return PushOutcome("pushed", f"{sha256[:12]} is live (deploy {status.deploy_id})")

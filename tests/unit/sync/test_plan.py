@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sfsync.state.records import ConnectorState
-from sfsync.sync.plan import Action, Gate, decide
+from sfsync.sync.plan import Action, Gate, authorization_usable, decide
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 NEW, OLD, CONTENT = "n" * 64, "o" * 64, "c" * 64
@@ -57,11 +57,10 @@ def test_force_pushes_an_unchanged_build() -> None:
     ("state", "authorized", "expected"),
     [
         (ConnectorState("x", paused=True), True, Action.PAUSED),
-        (ConnectorState("x", needs_authorization=True), True, Action.NEEDS_AUTHORIZATION),
         (ConnectorState("x"), False, Action.NEEDS_AUTHORIZATION),
         (ConnectorState("x", pending_deploy_id="0Af1"), True, Action.DEPLOY_PENDING),
     ],
-    ids=["paused", "marked-unauthorized", "no-token", "deploy-pending"],
+    ids=["paused", "no-token", "deploy-pending"],
 )
 def test_blocks_win_even_over_force(
     state: ConnectorState, authorized: bool, expected: Action
@@ -121,3 +120,29 @@ def test_reason_names_old_and_new() -> None:
         now=NOW,
     )
     assert decision.reason == f"{NEW[:12]} replaces nothing"
+
+
+@pytest.mark.parametrize(
+    ("state", "issued_at", "usable"),
+    [
+        (ConnectorState("x"), "2026-01-01T00:00:00+00:00", True),
+        (ConnectorState("x"), None, False),
+        (
+            ConnectorState("x", needs_authorization=True, refused_issued_at="2026-01-01"),
+            "2026-01-01",
+            False,
+        ),
+        (
+            ConnectorState("x", needs_authorization=True, refused_issued_at="2026-01-01"),
+            "2026-02-02",
+            True,
+        ),
+        (ConnectorState("x", needs_authorization=True, refused_issued_at=None), None, False),
+    ],
+    ids=["authorized", "no-record", "refused", "re-authorized", "refused-none"],
+)
+def test_authorization_usable_until_refused_and_again_after_authorize(
+    state: ConnectorState, issued_at: str | None, usable: bool
+) -> None:
+    """Salesforce's refusal marks one authorization; a new `sfsync authorize` lifts the mark."""
+    assert authorization_usable(state, issued_at) is usable

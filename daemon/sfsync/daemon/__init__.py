@@ -1,0 +1,1 @@
+"""`sfsync run`: the long-running service systemd supervises (SPEC section 10)."""

@@ -1,0 +1,16 @@
+"""When to try a system again after a failed cycle: exponential, capped, with equal jitter so
+that retries spread out but never come back at once.
+"""
+
+from __future__ import annotations
+
+FIRST_RETRY_SECONDS = 5.0
+LONGEST_RETRY_SECONDS = 600.0
+
+
+def retry_delay(failures: int, draw: float) -> float:
+    """Given how many cycles in a row have failed (1 for the first) and a draw in [0, 1),
+    return the seconds to wait before the next attempt.
+    """
+    ceiling = min(LONGEST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0 ** max(0, failures - 1))
+    return ceiling / 2 + draw * ceiling / 2

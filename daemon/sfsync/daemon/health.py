@@ -1,0 +1,56 @@
+"""What `/healthz` answers (SPEC section 10): 200 when the scheduler runs and every connector
+is authorized and not failing, else 503; the same JSON body either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+HEALTHY = 200
+UNHEALTHY = 503
+
+# Results after which a connector is not healthy; "busy" and the waiting states are not.
+_UNHEALTHY_RESULTS = frozenset({"failed", "needs_authorization", "invalid"})
+
+
+@dataclass(frozen=True)
+class ConnectorHealth:
+    """One connector as the health check sees it."""
+
+    authorized: bool
+    last_result: str | None
+    last_error: str | None
+
+
+def health(
+    *, scheduler_running: bool, connectors: Mapping[str, ConnectorHealth]
+) -> tuple[int, dict[str, Any]]:
+    """Given whether the scheduler runs and each connector's health, return the HTTP status and
+    the JSON body.
+    """
+    problems = []
+    for name, connector in sorted(connectors.items()):
+        if not connector.authorized:
+            problems.append(f"{name}: needs authorization")
+        elif connector.last_result in _UNHEALTHY_RESULTS:
+            problems.append(
+                f"{name}: {connector.last_result}: {connector.last_error or ''}".strip()
+            )
+    if not scheduler_running:
+        problems.insert(0, "scheduler is not running")
+    body: dict[str, Any] = {
+        "status": "ok" if not problems else "unhealthy",
+        "scheduler_running": scheduler_running,
+        "problems": problems,
+        "connectors": {
+            name: {
+                "authorized": connector.authorized,
+                "last_result": connector.last_result,
+                "last_error": connector.last_error,
+            }
+            for name, connector in sorted(connectors.items())
+        },
+    }
+    return (HEALTHY if not problems else UNHEALTHY), body
