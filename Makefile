@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need (keyring backends, systemd-analyze, promtool, zip for bench).
-APT_PACKAGES := zip unzip dbus-daemon dbus-bin gnome-keyring
+APT_PACKAGES := zip unzip dbus-daemon dbus-bin gnome-keyring systemd prometheus
 
 .PHONY: test test-fast lint typecheck pytest demo bench system-deps clean
 
@@ -19,7 +19,7 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 lint: $(STAMP)

@@ -16,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from sfsync import __version__
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
-from sfsync.actions.build import build_for_connector, locate_package, package_limits
+from sfsync.actions.build import build_for_connector, package_limits
 from sfsync.actions.connectors import select_by_environment
+from sfsync.actions.locate import SourceLocator
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_rows
 from sfsync.actions.sync import open_runtime, resume, rollback, verify
@@ -29,6 +30,7 @@ from sfsync.config.schema import DirSource
 from sfsync.errors import ExitStatus, SfsyncError
 from sfsync.files import write_atomically
 from sfsync.log import configure_logging
+from sfsync.sources.located import Located
 from sfsync.sync.cycle import ConnectorResult, CycleReport
 
 log = structlog.get_logger("sfsync.cli")
@@ -112,8 +114,13 @@ def build(
     """Build the ZIP exactly as it would be pushed, without pushing."""
     loaded = state.loaded
     connector = select_connector(loaded.connectors, connector_name)
-    source_path = package_path or locate_package(connector, epoch_seconds())
-    built = build_for_connector(connector, source_path, package_limits(loaded.config))
+    located = (
+        Located(package_path)
+        if package_path is not None
+        else SourceLocator(loaded.config)(connector, epoch_seconds())
+    )
+    source_path = located.path
+    built = build_for_connector(connector, located, package_limits(loaded.config))
     write_atomically(output, built.data)
     click.echo(
         f"{output}: {built.size} bytes, {len(built.entries)} entries, sha256 {built.sha256} "
@@ -360,6 +367,15 @@ def verify_command(state: CliContext, connector_names: tuple[str, ...]) -> int:
     _print_results(results)
     failed = any(result.result != "verified" for result in results)
     return int(ExitStatus.FAILURE if failed else ExitStatus.OK)
+
+
+@cli.command("run")
+@click.pass_obj
+def run_command(state: CliContext) -> int:
+    """Run the daemon in the foreground (systemd runs this): watch, build, push, report."""
+    from sfsync.daemon.main import run_daemon  # noqa: PLC0415 - the scheduler loads only here
+
+    return run_daemon(find_config_path(state.config_option))
 
 
 @cli.command("emulator")

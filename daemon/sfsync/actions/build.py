@@ -15,6 +15,7 @@ from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import content_hash
 from sfsync.package.read import PublishedPackage, read_package
 from sfsync.sources.directory import find_package
+from sfsync.sources.located import Located
 
 
 def package_limits(config: Config) -> PackageLimits:
@@ -28,15 +29,15 @@ def package_limits(config: Config) -> PackageLimits:
     )
 
 
-def locate_package(connector: Connector, now: float) -> Path:
+def locate_package(connector: Connector, now: float) -> Located:
     """Given a connector and the time, return the package its source offers now.
 
-    Raise SourceError if the source has no complete package, or cannot be read without a
-    download (http sources are fetched by `sync`).
+    Raise SourceError if the source has no complete package, or is an http source (those
+    need a download: `SourceLocator` does both kinds).
     """
     source = connector.source
     if isinstance(source, DirSource):
-        return find_package(source.path, now, source.settle)
+        return Located(find_package(source.path, now, source.settle))
     raise SourceError(
         f"connector {connector.name}: its source is the URL {source.url}; `build` reads drop "
         "folders only, so download the package and pass it with --package FILE"
@@ -60,20 +61,20 @@ def source_version(package_path: Path, published: PublishedPackage) -> str:
 
 def build_for_connector(
     connector: Connector,
-    package_path: Path,
+    located: Located,
     limits: PackageLimits,
     cache: CompressionCache | None = None,
 ) -> BuiltPackage:
-    """Given a connector, a published package, the limits and an optional compression cache,
+    """Given a connector, a located package, the limits and an optional compression cache,
     return the ZIP to push to it.
 
     Raise PackageError naming the entry if the package is refused.
     """
-    published = read_package(package_path, limits)
+    published = read_package(located.path, limits)
     options = BuildOptions(
         connector=connector.name,
         overrides=connector.overrides,
-        source_version=source_version(package_path, published),
+        source_version=located.version or source_version(located.path, published),
         sfsync_version=__version__,
         settings_file=connector.settings_file,
         limits=limits,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sfsync.actions.locate import SourceLocator
 from sfsync.actions.wiring import AuthDeps, auth_deps
 from sfsync.clock import utc_now
 from sfsync.config import Connector, LoadedConfig
@@ -24,6 +25,7 @@ from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.cycle import ConnectorResult, CycleDeps, CycleReport, run_cycle
 from sfsync.sync.push import Pusher
+from sfsync.tokens.caching import cached
 
 
 @dataclass
@@ -46,12 +48,15 @@ def open_runtime(
     *,
     on_result: Callable[[ConnectorResult], None] | None = None,
     auth: AuthDeps | None = None,
+    retry: RetryPolicy | None = None,
+    push_slots: threading.BoundedSemaphore | None = None,
 ) -> Iterator[SyncRuntime]:
     """Given a loaded config, open the state store and the keyring and yield a runtime whose
     sessions are kept per connector (access tokens live in memory for the runtime's life).
     """
     config = loaded.config
     auth = auth or auth_deps(loaded)
+    auth.store = cached(auth.store)
     store = StateStore.open(config.daemon.state_dir)
     try:
         store.abandon_unfinished(utc_now())
@@ -60,7 +65,10 @@ def open_runtime(
 
         def session_for(connector: Connector) -> ConnectorSession:
             with sessions_lock:
-                if connector.name not in sessions:
+                cached = sessions.get(connector.name)
+                # A refused session is never reused: the plan only asks for one again once
+                # `sfsync authorize` has stored a new authorization.
+                if cached is None or cached.needs_authorization:
                     sessions[connector.name] = auth.session(connector)
                 return sessions[connector.name]
 
@@ -70,7 +78,7 @@ def open_runtime(
             store=store,
             archive=archive,
             clock=utc_now,
-            retry=RetryPolicy(),
+            retry=retry or RetryPolicy(),
             keep_packages=config.daemon.keep_packages,
             on_usage=usage.__setitem__,
         )
@@ -83,6 +91,8 @@ def open_runtime(
             cache=DirectoryCompressionCache(config.daemon.state_dir / "cache"),
             usage=usage,
             on_result=on_result,
+            locate=SourceLocator(config),
+            push_slots=push_slots,
         )
         yield SyncRuntime(deps=deps, pusher=pusher)
     finally:

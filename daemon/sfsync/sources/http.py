@@ -107,7 +107,9 @@ class HttpPackageSource:
         """
         with self._lock:
             self._prepare_folder()
-            lock = FileLock(str(self.cache_dir / LOCK_NAME), timeout=self.lock_wait_seconds)
+            lock = FileLock(
+                str(self.cache_dir / LOCK_NAME), timeout=self.lock_wait_seconds, mode=0o600
+            )
             try:
                 with lock:
                     return self._fetch_locked()
@@ -118,7 +120,7 @@ class HttpPackageSource:
                 ) from None
 
     def _fetch_locked(self) -> Fetched:
-        self._part_path.unlink(missing_ok=True)  # left by a crash; nobody else writes it
+        self._remove_part()  # left by a crash; under the lock nobody else writes it
         cached_sha256 = self._cached_sha256()
         stored = self._read_validators()
         trusted = is_trusted(stored, self.source.url, cached_sha256)
@@ -167,6 +169,12 @@ class HttpPackageSource:
             raise self._error(
                 f"cannot prepare the cache folder {self.cache_dir}: {error.strerror}"
             ) from None
+
+    def _remove_part(self) -> None:
+        try:
+            self._part_path.unlink(missing_ok=True)
+        except OSError as error:
+            raise self._error(f"cannot remove {self._part_path}: {error.strerror}") from None
 
     def _get(self, headers: dict[str, str]) -> requests.Response:
         try:
@@ -250,7 +258,11 @@ class HttpPackageSource:
         return self._verified[1]
 
     def _remember(self, sha256: str) -> None:
-        status = self.package_path.stat()
+        try:
+            status = self.package_path.stat()
+        except OSError:
+            self._verified = None  # the next fetch hashes the file instead
+            return
         self._verified = ((status.st_ino, status.st_size, status.st_mtime_ns), sha256)
 
     def _read_validators(self) -> Validators | None:

@@ -52,9 +52,13 @@ def redact_query(text: str, url: str) -> str:
     """Given any text (an exception's message, say) and the URL, return the text with the URL's
     query string replaced, wherever it appears, and on one line.
     """
-    query = urlsplit(url).query
-    if query:
-        text = text.replace(query, REDACTED_QUERY)
+    parts = urlsplit(url)
+    if parts.query:
+        text = text.replace(parts.query, REDACTED_QUERY)
+        # requests may re-encode the query before it lands in a message; the path still leads it.
+        if parts.path:
+            redacted = f"{parts.path}?{REDACTED_QUERY}"
+            text = re.sub(re.escape(parts.path) + r"\?[^\s'\"()]+", lambda _: redacted, text)
     return " ".join(text.split())
 
 

@@ -4,6 +4,8 @@ changed with bounded concurrency, and isolate every failure to its connector.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +31,7 @@ from sfsync.package.cache import CompressionCache
 from sfsync.package.read import read_package
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.salesforce.session import ConnectorSession
+from sfsync.sources.located import Located
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.plan import Action, Decision, Gate, authorization_usable, decide
@@ -89,7 +92,10 @@ class CycleDeps:
     cache: CompressionCache | None = None
     usage: dict[str, ApiUsage] = field(default_factory=dict)
     on_result: Callable[[ConnectorResult], None] | None = None
-    locate: Callable[[Connector, float], Path] = locate_package
+    locate: Callable[[Connector, float], Located] = locate_package
+    # Shared by every cycle of a daemon, so that `daemon.concurrency` bounds pushes across
+    # systems too; None: each wave is bounded on its own.
+    push_slots: threading.BoundedSemaphore | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +156,9 @@ def _build_all(
         by_system.setdefault(connector.system, []).append(connector)
     for connectors in by_system.values():
         try:
-            path = deps.locate(connectors[0], deps.epoch())
-            published = read_package(path, limits)
-            version = source_version(path, published)
+            located = deps.locate(connectors[0], deps.epoch())
+            published = read_package(located.path, limits)
+            version = located.version or source_version(located.path, published)
         except SfsyncError as error:
             for connector in connectors:
                 report(ConnectorResult(connector.name, _result_of(error), str(error)))
@@ -241,8 +247,9 @@ def _run_connector(
         str(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name)), timeout=0
     )
     started = time.monotonic()
+    slots = deps.push_slots or contextlib.nullcontext()
     try:
-        with lock:
+        with slots, lock:
             outcome = _decide_and_push(deps, pusher, job, dry_run=dry_run, force=force)
     except Timeout:
         outcome = PushOutcome("busy", "another sfsync process is pushing to this connector")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError, PasswordDeleteError
 
@@ -14,6 +16,12 @@ class KeyringTokenStore:
 
     def __init__(self, backend: KeyringBackend) -> None:
         self._backend = backend
+
+    @property
+    def file_path(self) -> Path | None:
+        """Return the file a file-based backend keeps its values in, else None."""
+        path = getattr(self._backend, "file_path", None)
+        return Path(path) if isinstance(path, str) else None
 
     def describe(self) -> str:
         """Return the backend's class name (and file, for file backends)."""

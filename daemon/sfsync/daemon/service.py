@@ -1,0 +1,438 @@
+"""One configuration's worth of daemon: the sync runtime, the APScheduler jobs that drive it,
+and the drop-folder watchers. A reload replaces the whole Service; metrics and the HTTP
+endpoint outlive it (see `main.py`).
+
+Work is per system: a source check reads the system's source once and, if something new is
+there or the last cycle left work (a failure to retry, a closed gate, a deferral), runs one
+sync cycle for the system's connectors. Checks are jobs, so retries are scheduled, not slept.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Hashable
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import requests
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from sfsync.actions.sync import SyncRuntime, open_runtime
+from sfsync.actions.wiring import auth_deps
+from sfsync.clock import epoch_seconds, utc_now
+from sfsync.config import Connector, LoadedConfig
+from sfsync.config.schema import DirSource, HttpSource
+from sfsync.daemon.backoff import retry_delay
+from sfsync.daemon.health import ConnectorHealth, health
+from sfsync.daemon.metrics import Metrics
+from sfsync.daemon.notify import Notifier
+from sfsync.daemon.watch import FolderWatcher
+from sfsync.errors import AuthorizationError, NothingPublishedError, SfsyncError
+from sfsync.salesforce.api_kind import api_of
+from sfsync.salesforce.keepalive import keep_alive
+from sfsync.salesforce.limits import parse_limit_info
+from sfsync.salesforce.retry import RetryPolicy
+from sfsync.sources.candidates import choose_package
+from sfsync.sources.directory import list_candidates
+from sfsync.sources.located import Located
+from sfsync.sync.cycle import ConnectorResult, CycleReport, run_cycle
+from sfsync.sync.plan import authorization_usable
+
+log = structlog.get_logger("sfsync.daemon")
+T = TypeVar("T")
+
+# A lost inotify event (a full queue, a network file system) is caught by this re-scan.
+RESCAN_SECONDS = 30.0
+KEEPALIVE_CHECK_SECONDS = 3600.0
+HEARTBEAT_SECONDS = 5.0
+# In-push retries stay short: longer trouble becomes a scheduled retry of the whole check.
+DAEMON_RETRY = RetryPolicy(attempts=2, base_seconds=0.5, cap_seconds=1.0)
+# How soon to look again at a connector the last cycle could not finish.
+_FOLLOW_UP_SECONDS = {
+    "gated": 60.0,
+    "deferred": 300.0,
+    "deploy_pending": 15.0,
+    "needs_authorization": 60.0,
+}
+_RETRIED = frozenset({"failed", "busy"})
+
+
+@dataclass
+class _SystemWork:
+    """What the daemon remembers about one system between checks."""
+
+    connectors: tuple[Connector, ...]
+    signature: Hashable | None = None  # what the source offered when last synced
+    rerun: bool = False  # the last cycle left work, so check again even if nothing is new
+    failures: int = 0  # checks in a row that failed
+    dirty: bool = False  # a check was asked for while one ran
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Service:
+    """The scheduler, its jobs and the watchers for one loaded config."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        metrics: Metrics,
+        notifier: Notifier,
+        *,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self.loaded = loaded
+        self._metrics = metrics
+        self._notifier = notifier
+        self._draw = draw
+        self._stack = ExitStack()
+        self._runtime: SyncRuntime | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._watcher: FolderWatcher | None = None
+        self._stopping = False
+        self._busy = threading.Condition()
+        self._running_checks = 0
+        self._trigger_lock = threading.Lock()
+        self._last: dict[str, ConnectorResult] = {}
+        self._authorized: dict[str, bool] = {}
+        self._last_push: tuple[str, float] | None = None
+        systems: dict[str, list[Connector]] = {}
+        for connector in loaded.connectors:
+            systems.setdefault(connector.system, []).append(connector)
+        self._systems = {name: _SystemWork(tuple(items)) for name, items in systems.items()}
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the runtime, start the scheduler and watchers, and check every source once.
+
+        Raise SfsyncError (e.g. no usable keyring) with nothing left running.
+        """
+        config = self.loaded.config
+        try:
+            auth = auth_deps(self.loaded)
+            auth.on_response = self._on_response
+            auth.on_refresh = self._metrics.record_refresh
+            self._runtime = self._stack.enter_context(
+                open_runtime(
+                    self.loaded,
+                    on_result=self._on_result,
+                    auth=auth,
+                    retry=DAEMON_RETRY,
+                    push_slots=threading.BoundedSemaphore(config.daemon.concurrency),
+                )
+            )
+            for connector in self.loaded.connectors:
+                self._refresh_authorized(connector)
+            self._scheduler = self._new_scheduler()
+            self._watcher = FolderWatcher()
+            for system, work in self._systems.items():
+                source = work.connectors[0].source
+                if isinstance(source, DirSource):
+                    self._watch(self._watcher, system, source)
+                else:
+                    self._add_interval(f"poll:{system}", source.poll.total_seconds(), system)
+            self._scheduler.add_job(
+                self._heartbeat,
+                "interval",
+                seconds=self._heartbeat_seconds(),
+                id="heartbeat",
+                executor="heartbeat",
+            )
+            self._scheduler.add_job(
+                self._keepalive,
+                "interval",
+                seconds=KEEPALIVE_CHECK_SECONDS,
+                id="keepalive",
+                next_run_time=datetime.now(UTC) + timedelta(seconds=10),
+            )
+            self._scheduler.start()
+            self._watcher.start()
+        except BaseException:
+            self._close_parts()
+            raise
+        for system in self._systems:
+            self.trigger(system)
+        log.info(
+            "daemon started",
+            connectors=len(self.loaded.connectors),
+            systems=len(self._systems),
+            config=str(self.loaded.path),
+        )
+
+    def stop(self, grace_seconds: float) -> bool:
+        """Stop starting work, let running checks finish for up to `grace_seconds`, and close
+        what finished. Return whether everything finished in time (if not, the caller exits
+        and the next start marks the interrupted pushes abandoned).
+        """
+        self._stopping = True
+        self._close_parts()
+        with self._busy:
+            finished = self._busy.wait_for(lambda: self._running_checks == 0, grace_seconds)
+        if finished:
+            self._stack.close()
+        return finished
+
+    def _close_parts(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    @property
+    def scheduler_running(self) -> bool:
+        """Return whether the scheduler's loop is alive."""
+        scheduler = self._scheduler
+        return scheduler is not None and scheduler.running and not self._stopping
+
+    # -- triggering checks ------------------------------------------------------------------
+
+    def trigger(self, system: str, delay: float = 0.0) -> None:
+        """Ask for a check of `system` in `delay` seconds; an earlier pending check wins, so a
+        burst of events becomes one check.
+        """
+        scheduler = self._scheduler
+        if scheduler is None or self._stopping:
+            return
+        run_at = datetime.now(UTC) + timedelta(seconds=max(0.0, delay))
+        job_id = f"check:{system}"
+        with self._trigger_lock:
+            job = scheduler.get_job(job_id)
+            if job is not None and job.next_run_time is not None and job.next_run_time <= run_at:
+                return
+            scheduler.add_job(
+                self._check,
+                "date",
+                run_date=run_at,
+                args=[system],
+                id=job_id,
+                replace_existing=True,
+            )
+
+    def _watch(self, watcher: FolderWatcher, system: str, source: DirSource) -> None:
+        try:
+            watcher.watch(source.path, lambda: self.trigger(system))
+        except OSError as error:
+            # The folder may appear later; the re-scan will find what is published there.
+            log.warning("cannot watch the source folder", system=system, error=str(error))
+        self._add_interval(f"rescan:{system}", RESCAN_SECONDS, system)
+
+    def _add_interval(self, job_id: str, seconds: float, system: str) -> None:
+        self._started(self._scheduler).add_job(
+            self.trigger, "interval", seconds=seconds, args=[system], id=job_id
+        )
+
+    @staticmethod
+    def _started(part: T | None) -> T:
+        if part is None:
+            raise RuntimeError("the service has not been started")
+        return part
+
+    # -- a check ------------------------------------------------------------------------------
+
+    def _check(self, system: str) -> None:
+        work = self._systems[system]
+        if not work.lock.acquire(blocking=False):
+            work.dirty = True  # the running check looks again when it ends
+            return
+        with self._busy:
+            self._running_checks += 1
+        try:
+            while not self._stopping:
+                work.dirty = False
+                self._check_once(system, work)
+                if not work.dirty:
+                    break
+        except Exception:
+            log.exception("source check crashed", system=system)
+            self._after_failure(system, work)
+        finally:
+            work.lock.release()
+            with self._busy:
+                self._running_checks -= 1
+                self._busy.notify_all()
+
+    def _check_once(self, system: str, work: _SystemWork) -> None:
+        source = work.connectors[0].source
+        try:
+            located, signature, wait = self._look(system, source)
+        except NothingPublishedError as error:
+            self._metrics.record_source_check(system, "waiting")
+            log.info("nothing published yet", system=system, detail=str(error))
+            return
+        except SfsyncError as error:
+            self._metrics.record_source_check(system, "failed")
+            log.warning("source check failed", system=system, error=str(error))
+            for connector in work.connectors:
+                self._on_result(ConnectorResult(connector.name, "failed", str(error)))
+            self._after_failure(system, work)
+            return
+        if wait is not None:
+            self._metrics.record_source_check(system, "settling")
+            self.trigger(system, wait)
+            return
+        new = signature != work.signature
+        self._metrics.record_source_check(system, "new" if new else "same")
+        if not new and not work.rerun:
+            return
+        runtime = self._started(self._runtime)
+        if located is None:  # a signature without a package: nothing to build
+            return
+        deps = replace(runtime.deps, locate=lambda _connector, _now: located)
+        report = run_cycle(deps, runtime.pusher, only={c.name for c in work.connectors})
+        work.signature = signature
+        self._follow_up(system, work, report)
+
+    def _look(
+        self, system: str, source: DirSource | HttpSource
+    ) -> tuple[Located | None, Hashable, float | None]:
+        """Return what the source offers (the package, a signature that changes when it
+        does) or how long to wait for a publish still settling.
+        """
+        if isinstance(source, HttpSource):
+            locator = self._started(self._runtime).deps.locate
+            fetch = getattr(locator, "fetch", None)
+            if fetch is None:  # pragma: no cover - open_runtime always gives a SourceLocator
+                raise SfsyncError(f"{system}: no http fetcher")
+            fetched = fetch(system, source)
+            return Located(fetched.path, fetched.version), fetched.version, None
+        now = epoch_seconds()
+        choice = choose_package(list_candidates(source.path), now, source.settle)
+        if choice.settling:
+            # Coalesce a burst: wait for the newest publish instead of pushing an older one.
+            newest = max(candidate.modified for candidate in choice.settling)
+            return None, None, max(0.05, newest + source.settle.total_seconds() - now)
+        if choice.chosen is None:
+            raise NothingPublishedError(f"source folder {source.path}: no package yet")
+        chosen = choice.chosen
+        return Located(source.path / chosen.name), (chosen.name, chosen.modified), None
+
+    def _follow_up(self, system: str, work: _SystemWork, report: CycleReport) -> None:
+        """Schedule the next check if the cycle left work: backoff after failures, a slower
+        look for gates, deferrals, deploys and authorizations.
+        """
+        kinds = {result.result for result in report.results}
+        for connector in work.connectors:
+            self._refresh_authorized(connector)
+        if kinds & _RETRIED:
+            self._after_failure(system, work)
+            return
+        work.failures = 0
+        waits = [_FOLLOW_UP_SECONDS[kind] for kind in kinds if kind in _FOLLOW_UP_SECONDS]
+        work.rerun = bool(waits)
+        if waits:
+            self.trigger(system, min(waits))
+
+    def _after_failure(self, system: str, work: _SystemWork) -> None:
+        work.failures += 1
+        work.rerun = True
+        delay = retry_delay(work.failures, self._draw())
+        log.info("check scheduled again", system=system, seconds=round(delay, 1))
+        self.trigger(system, delay)
+
+    # -- observers ----------------------------------------------------------------------------
+
+    def _on_result(self, result: ConnectorResult) -> None:
+        self._last[result.connector] = result
+        self._metrics.record_result(
+            result.connector,
+            result.result,
+            seconds=result.seconds,
+            size=result.size,
+            now=time.time(),
+        )
+        if result.result == "pushed":
+            self._last_push = (result.connector, time.time())
+
+    def _on_response(self, connector: str, response: requests.Response) -> None:
+        usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
+        self._metrics.record_request(connector, api_of(response.url), usage)
+
+    def _refresh_authorized(self, connector: Connector) -> None:
+        deps = self._started(self._runtime).deps
+        try:
+            record = deps.tokens.get(connector.name)
+        except SfsyncError as error:
+            log.warning("cannot read the keyring", connector=connector.name, error=str(error))
+            record = None
+        state = deps.store.connector(connector.name)
+        usable = authorization_usable(state, record.issued_at if record else None)
+        self._authorized[connector.name] = usable
+        self._metrics.set_authorized(connector.name, authorized=usable)
+
+    # -- periodic jobs ------------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        # Runs as a scheduler job, so a ping proves the scheduler's loop still dispatches.
+        if not self.scheduler_running:
+            return
+        self._notifier.watchdog()
+        self._notifier.status(self.summary())
+
+    def _heartbeat_seconds(self) -> float:
+        watchdog = self._notifier.watchdog_seconds
+        return min(HEARTBEAT_SECONDS, watchdog / 3) if watchdog else HEARTBEAT_SECONDS
+
+    def _keepalive(self) -> None:
+        deps = self._started(self._runtime).deps
+        keepalive = self.loaded.config.daemon.keepalive
+        for connector in self.loaded.connectors:
+            if self._stopping or not self._authorized.get(connector.name):
+                continue
+            try:
+                if keep_alive(deps.session_for(connector), utc_now(), keepalive):
+                    log.info("keep-alive refresh", connector=connector.name)
+            except AuthorizationError as error:
+                session = deps.session_for(connector)
+                deps.store.set_needs_authorization(
+                    connector.name, needed=True, issued_at=session.issued_at
+                )
+                self._refresh_authorized(connector)
+                log.warning("keep-alive refused", connector=connector.name, error=str(error))
+            except SfsyncError as error:
+                log.warning("keep-alive failed", connector=connector.name, error=str(error))
+
+    def _new_scheduler(self) -> BackgroundScheduler:
+        workers = max(2, len(self._systems) + 1)
+        return BackgroundScheduler(
+            executors={
+                "default": ThreadPoolExecutor(max_workers=workers),
+                "heartbeat": ThreadPoolExecutor(max_workers=1),
+            },
+            # Checks guard themselves (a lock and a dirty flag), so the scheduler must never
+            # drop a trigger for being "already running"; a late check is still worth running.
+            job_defaults={"coalesce": True, "max_instances": 16, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+
+    # -- what operators see -------------------------------------------------------------------
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """Return the /healthz status and body."""
+        connectors = {}
+        for connector in self.loaded.connectors:
+            last = self._last.get(connector.name)
+            connectors[connector.name] = ConnectorHealth(
+                authorized=self._authorized.get(connector.name, False),
+                last_result=last.result if last else None,
+                last_error=last.detail if last and last.result in {"failed", "invalid"} else None,
+            )
+        return health(scheduler_running=self.scheduler_running, connectors=connectors)
+
+    def summary(self) -> str:
+        """Return the one-line status systemd shows."""
+        total = len(self.loaded.connectors)
+        results = [result.result for result in self._last.values()]
+        failing = sum(1 for result in results if result in {"failed", "invalid"})
+        unauthorized = sum(1 for ok in self._authorized.values() if not ok)
+        text = f"{total} connectors, {failing} failing, {unauthorized} need authorization"
+        if self._last_push is not None:
+            connector, when = self._last_push
+            stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            text += f"; last push {connector} at {stamp}"
+        return text

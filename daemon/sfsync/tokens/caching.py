@@ -1,0 +1,97 @@
+"""A read cache in front of a TokenStore, for the long-running commands.
+
+keyrings.cryptfile derives an Argon2 key for every value it reads or writes (about a second of
+CPU each here), so a daemon that asked the keyring before every decision would spend minutes
+per cycle with a few hundred connectors. Records change only when sfsync refreshes a token
+(through this store: the cache is updated) or another process writes the keyring (`sfsync
+authorize`): the backend's cheap change marker (the file's size and mtime) catches that.
+Without a marker, nothing is cached: such backends (the Secret Service) answer in
+milliseconds anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from pathlib import Path
+
+from sfsync.tokens.keyring_store import KeyringTokenStore
+from sfsync.tokens.record import StoredAuthorization
+from sfsync.tokens.store import TokenStore
+
+
+def file_marker(path: Path) -> Callable[[], Hashable]:
+    """Given a keyring file, return a function giving its (size, mtime) or None if absent."""
+
+    def marker() -> Hashable:
+        try:
+            status = path.stat()
+        except OSError:
+            return None
+        return (status.st_size, status.st_mtime_ns, status.st_ino)
+
+    return marker
+
+
+def cached(store: TokenStore) -> TokenStore:
+    """Given a token store, return it behind a read cache if its backend is a file (whose
+    marker is cheap), else as it is.
+    """
+    path = store.file_path if isinstance(store, KeyringTokenStore) else None
+    return CachingTokenStore(store, file_marker(path)) if path is not None else store
+
+
+class CachingTokenStore:
+    """A TokenStore that remembers what it read until the backend's marker changes."""
+
+    def __init__(self, inner: TokenStore, marker: Callable[[], Hashable] | None) -> None:
+        self._inner = inner
+        self._marker = marker
+        self._lock = threading.Lock()
+        self._records: dict[str, StoredAuthorization | None] = {}
+        self._seen: Hashable = None
+
+    def describe(self) -> str:
+        """Return the inner store's description."""
+        return self._inner.describe()
+
+    def get(self, connector: str) -> StoredAuthorization | None:
+        """Return the connector's authorization, from the cache while the keyring is unchanged."""
+        if self._marker is None:
+            return self._inner.get(connector)
+        with self._lock:
+            self._forget_if_changed()
+            if connector in self._records:
+                return self._records[connector]
+        record = self._inner.get(connector)
+        with self._lock:
+            self._records[connector] = record
+        return record
+
+    def put(self, connector: str, record: StoredAuthorization) -> None:
+        """Store the authorization, and remember it without reading it back."""
+        self._inner.put(connector, record)
+        self._remember_own_write(connector, record)
+
+    def delete(self, connector: str) -> bool:
+        """Remove the connector's authorization."""
+        existed = self._inner.delete(connector)
+        self._remember_own_write(connector, None)
+        return existed
+
+    def _remember_own_write(self, connector: str, record: StoredAuthorization | None) -> None:
+        if self._marker is None:
+            return
+        with self._lock:
+            self._forget_if_changed()
+            self._records[connector] = record
+            # Our own write moved the marker; take it as seen so other entries stay cached.
+            self._seen = self._marker()
+
+    def _forget_if_changed(self) -> None:
+        if self._marker is None:
+            return
+        current = self._marker()
+        if current != self._seen:
+            self._records.clear()
+            self._seen = current

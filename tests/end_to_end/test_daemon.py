@@ -1,0 +1,235 @@
+"""`sfsync run` end to end: a real subprocess under a fake systemd notify socket, a real drop
+folder watched with inotify, real HTTPS to the emulator, real signals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import signal
+import sqlite3
+import statistics
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from daemon_support import RunningDaemon, kill_quietly, start_daemon, wait_for
+from sync_support import RESOURCE, SyncSite, sync_site
+
+from sfsync_emulator import Emulator
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def site(tmp_path: Path, emu: Emulator) -> SyncSite:
+    """Two authorized orgs; production gated on sandbox with no soak."""
+    orgs = {"sandbox": emu.add_org(name="sandbox"), "production": emu.add_org(name="production")}
+    site = sync_site(tmp_path, emu, orgs, {"production": 'requires = "sandbox"'})
+    site.authorize("sandbox")
+    site.authorize("production")
+    return site
+
+
+@pytest.fixture
+def daemon(site: SyncSite) -> Iterator[RunningDaemon]:
+    """`sfsync run` started and READY."""
+    running = start_daemon(site)
+    try:
+        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        yield running
+    finally:
+        kill_quietly(running)
+
+
+def served_version(site: SyncSite, environment: str) -> int | None:
+    """Return the `version` in settings.json of what the org holds, or None."""
+    resource = site.orgs[environment].static_resources.get(RESOURCE)
+    if resource is None:
+        return None
+    with zipfile.ZipFile(io.BytesIO(resource.body)) as archive:
+        return int(json.loads(archive.read("settings.json"))["version"])
+
+
+def writes(site: SyncSite, environment: str) -> int:
+    """Return how many Static Resource writes (create or PATCH) the org answered."""
+    org = site.orgs[environment]
+    return sum(
+        1
+        for entry in org.request_log
+        if entry.api == "tooling" and entry.method in {"POST", "PATCH"} and entry.status < 300
+    )
+
+
+def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: SyncSite) -> None:
+    """READY=1 and a STATUS line come first; a package renamed into the drop folder goes live
+    in both orgs within seconds; the metrics and the health check say so.
+    """
+    assert daemon.notify.seen("STATUS")
+    started = time.monotonic()
+    daemon.publish(1)
+    wait_for(lambda: served_version(site, "production") == 1, 15, "production to serve v1")
+    assert served_version(site, "sandbox") == 1
+    assert time.monotonic() - started < 10
+    wait_for(
+        lambda: daemon.metric(
+            "sfsync_sync_total", connector="lightning/production", result="pushed"
+        ),
+        5,
+        "the pushed counter",
+    )
+    assert daemon.metric("sfsync_connector_authorized", connector="lightning/sandbox") == 1.0
+    assert daemon.metric("sfsync_last_success_timestamp_seconds", connector="lightning/sandbox")
+    assert (
+        daemon.metric("sfsync_api_requests_total", connector="lightning/sandbox", api="tooling")
+        or 0
+    ) >= 1
+    assert daemon.metric("sfsync_package_bytes", connector="lightning/sandbox")
+    assert daemon.metric("sfsync_source_checks_total", system="lightning", result="new")
+    status, body = daemon.get("/healthz")
+    assert status == 200, body
+    assert json.loads(body)["status"] == "ok"
+    assert daemon.get("/nothing-here")[0] == 404
+    # Every log line is JSON, and the push lines name their connector.
+    lines = daemon.log_lines()
+    assert not [line for line in lines if line.get("unparsed")], lines[:5]
+    pushed = [line for line in lines if line.get("result") == "pushed"]
+    assert {line["connector"] for line in pushed} == {"lightning/sandbox", "lightning/production"}
+    assert daemon.stop() == 0
+    assert daemon.notify.seen("STOPPING", "1")
+
+
+def test_watchdog_pings_while_the_scheduler_runs(daemon: RunningDaemon) -> None:
+    """With WATCHDOG_USEC=3s, WATCHDOG=1 comes at least every second or so."""
+    first = len(daemon.notify.seen("WATCHDOG", "1"))
+    time.sleep(3.5)
+    assert len(daemon.notify.seen("WATCHDOG", "1")) - first >= 3
+
+
+def test_a_burst_of_ten_publishes_yields_at_most_two_pushes_of_the_newest(
+    tmp_path: Path, emu: Emulator
+) -> None:
+    """Ten packages published in a burst: the newest goes live, with one or two pushes."""
+    orgs = {"sandbox": emu.add_org(name="sandbox")}
+    site = sync_site(tmp_path, emu, orgs, {})
+    config = site.site.config
+    config.write_text(config.read_text().replace('settle = "0s"', 'settle = "1s"'))
+    site.authorize("sandbox")
+    running = start_daemon(site)
+    try:
+        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        for version in range(1, 11):
+            running.publish(version)
+        wait_for(lambda: served_version(site, "sandbox") == 10, 20, "v10 live")
+        time.sleep(2.5)  # anything still scheduled would push by now
+        assert served_version(site, "sandbox") == 10
+        assert 1 <= writes(site, "sandbox") <= 2, writes(site, "sandbox")
+    finally:
+        kill_quietly(running)
+
+
+def test_unchanged_content_costs_no_api_calls_across_rescans(
+    daemon: RunningDaemon, site: SyncSite
+) -> None:
+    """Once live, nothing new: the daemon makes no further request while it waits."""
+    daemon.publish(1)
+    wait_for(lambda: served_version(site, "production") == 1, 15, "v1 live")
+    time.sleep(0.5)
+    before = site.api_calls("sandbox") + site.api_calls("production")
+    # Touching an unrelated dot-file and a .part must not cost anything either.
+    (site.drop / ".DS_Store").write_bytes(b"x")
+    (site.drop / "next.zip.part").write_bytes(b"partial")
+    time.sleep(2)
+    assert site.api_calls("sandbox") + site.api_calls("production") == before
+
+
+def test_sighup_with_a_broken_config_keeps_running(daemon: RunningDaemon, site: SyncSite) -> None:
+    """A broken config on SIGHUP is logged and refused; the daemon keeps pushing; a good one
+    is then taken.
+    """
+    config = site.site.config
+    good = config.read_text()
+    config.write_text(good + "\n[systems.lightning\n")  # TOML syntax error
+    daemon.signal(signal.SIGHUP)
+    wait_for(
+        lambda: [line for line in daemon.log_lines() if "reload refused" in line.get("event", "")],
+        10,
+        "the refusal in the log",
+    )
+    assert daemon.notify.seen("RELOADING", "1")
+    assert daemon.process.poll() is None
+    refusal = next(line for line in daemon.log_lines() if "reload refused" in line["event"])
+    assert str(config) in refusal["error"]
+    daemon.publish(1)
+    wait_for(lambda: served_version(site, "production") == 1, 15, "v1 live after the refusal")
+    config.write_text(good.replace("concurrency = 4", "concurrency = 2"))
+    daemon.signal(signal.SIGHUP)
+    wait_for(
+        lambda: [line for line in daemon.log_lines() if line.get("event") == "reloaded"],
+        20,
+        "the reload",
+    )
+    assert daemon.get("/healthz")[0] == 200
+    daemon.publish(2)
+    wait_for(lambda: served_version(site, "production") == 2, 15, "v2 live after the reload")
+    assert daemon.stop() == 0
+
+
+def test_sigterm_during_a_slow_push_exits_0_with_consistent_state(
+    daemon: RunningDaemon, site: SyncSite
+) -> None:
+    """SIGTERM while a PATCH takes 2 s: the push finishes within the grace, exit 0, and the
+    state store agrees with the org.
+    """
+    daemon.publish(1)
+    wait_for(lambda: served_version(site, "production") == 1, 15, "v1 live")
+    for org in site.orgs.values():
+        org.faults.latency(2.0, api="tooling")
+    count_before = site.orgs["sandbox"].count(api="tooling", method="PATCH")
+    daemon.publish(2)
+    wait_for(
+        lambda: (
+            site.orgs["sandbox"].count(api="tooling", method="PATCH") > count_before
+            or any(entry.method == "PATCH" for entry in site.orgs["sandbox"].request_log[-1:])
+        ),
+        15,
+        "the PATCH to start",
+    )
+    time.sleep(0.3)
+    stopped_at = time.monotonic()
+    assert daemon.stop(timeout=45) == 0
+    assert time.monotonic() - stopped_at < 35
+    database = sqlite3.connect(site.site.state_dir / "state.sqlite3")
+    outcomes = [row[0] for row in database.execute("SELECT outcome FROM pushes ORDER BY id")]
+    assert "started" not in outcomes, outcomes
+    (live,) = database.execute(
+        "SELECT live_sha256 FROM connectors WHERE connector = 'lightning/sandbox'"
+    ).fetchone()
+    body = site.orgs["sandbox"].static_resources[RESOURCE].body
+    assert hashlib.sha256(body).hexdigest() == live
+
+
+def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
+    """Measure publish-to-live (rename into the folder until the org holds it) over 10
+    publishes of a small package with settle 0s; printed for the note, bounded loosely.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox")}
+    site = sync_site(tmp_path, emu, orgs, {})
+    site.authorize("sandbox")
+    running = start_daemon(site)
+    latencies = []
+    try:
+        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        for version in range(1, 11):
+            started = time.monotonic()
+            running.publish(version)
+            wait_for(lambda v=version: served_version(site, "sandbox") == v, 15, f"v{version}")
+            latencies.append(time.monotonic() - started)
+    finally:
+        kill_quietly(running)
+    median = statistics.median(latencies)
+    print(f"publish-to-live: median {median:.3f}s, max {max(latencies):.3f}s over 10")  # noqa: T201
+    assert median < 5, latencies
