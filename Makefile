@@ -40,13 +40,10 @@ test-fast: $(STAMP) system-deps
 	$(BIN)/pytest -m 'not slow'
 
 # For now: validate the example config and build the example package for each connector.
+# The whole loop against the built-in emulator: authorize, run the daemon, publish twice.
 demo: $(STAMP)
-	mkdir -p .demo-state
 	$(BIN)/sfsync --config examples/demo.toml config check
-	$(BIN)/sfsync --config examples/demo.toml build --connector lightning/sandbox \
-	    --package examples/package -o .demo-state/lightning-sandbox.zip
-	$(BIN)/sfsync --config examples/demo.toml build --connector lightning/production \
-	    --package examples/package -o .demo-state/lightning-production.zip
+	$(BIN)/sfsync demo
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/build_tree.py

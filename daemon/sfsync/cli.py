@@ -378,6 +378,14 @@ def run_command(state: CliContext) -> int:
     return run_daemon(find_config_path(state.config_option))
 
 
+@cli.command("demo")
+def demo_command() -> int:
+    """The whole loop against the built-in emulator: no org, no setup, nothing left running."""
+    from sfsync.demo import run_demo  # noqa: PLC0415 - loads the emulator, so only here
+
+    return run_demo(click.echo)
+
+
 @cli.command("emulator")
 @click.option(
     "--port",

@@ -1,0 +1,5 @@
+"""`python -m sfsync`: the command line, for when the console script is not on PATH."""
+
+from sfsync.cli import main
+
+main()
