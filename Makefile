@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests need (keyring backends, systemd-analyze, promtool, zip for bench).
 APT_PACKAGES := zip unzip dbus-daemon dbus-bin gnome-keyring systemd prometheus
 
-.PHONY: test test-fast lint typecheck pytest demo bench system-deps clean
+.PHONY: test test-fast lint typecheck pytest demo bench reliability system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test-fast: $(STAMP) system-deps
 	$(BIN)/pytest -m 'not slow'
 
 # For now: validate the example config and build the example package for each connector.
+# The reliability suite at full size (make test runs it shortened), with its summary table.
+reliability: $(STAMP) system-deps
+	RELIABILITY_SCALE=full $(BIN)/pytest tests/reliability
+
 # The whole loop against the built-in emulator: authorize, run the daemon, publish twice.
 demo: $(STAMP)
 	$(BIN)/sfsync --config examples/demo.toml config check
