@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests need (keyring backends, systemd-analyze, promtool, zip for bench).
 APT_PACKAGES := zip unzip dbus-daemon dbus-bin gnome-keyring systemd prometheus
 
-.PHONY: test test-fast lint typecheck pytest demo bench reliability system-deps clean
+.PHONY: audit test test-fast lint typecheck pytest demo bench reliability system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP) system-deps
 	$(BIN)/pytest
 
-# The README's test command: lint, types, and every test including the slow end-to-end ones.
-test: lint typecheck pytest
+# bandit over daemon/ and pip-audit over the dependencies (see .ci/audit.py).
+audit: $(STAMP)
+	$(BIN)/python .ci/audit.py
+
+# The README's test command: lint, types, security checks, and every test (slow ones included).
+test: lint typecheck audit pytest
 
 # The fast set only, for a developer's inner loop.
 test-fast: $(STAMP) system-deps

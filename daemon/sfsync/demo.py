@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # the demo starts `sfsync run`, its own command  # nosec B404
 import sys
 import tempfile
 import threading
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 RESOURCE = "WalkMeLightning"
 CLIENT_ID = "sfsync-demo"
-PASSPHRASE = "sfsync-demo-passphrase"  # noqa: S105 - a throwaway keyring in a temporary folder
+PASSPHRASE = "sfsync-demo-passphrase"  # noqa: S105 - a throwaway keyring in a temporary folder  # nosec B105
 WAIT_SECONDS = 30.0
 
 
@@ -160,7 +160,7 @@ def run_demo(echo: Callable[[str], None]) -> int:
 
 def _start_daemon(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
-        return subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments
+        return subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments  # nosec B603
             [sys.executable, "-m", "sfsync", "--config", str(config_path), "run"],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -171,7 +171,7 @@ class Faults:
         chaos = _Chaos(
             rate,
             tuple(kinds),
-            random_module.Random(seed),  # noqa: S311 - reproducible chaos, not cryptography
+            random_module.Random(seed),  # noqa: S311 - reproducible chaos, not cryptography  # seeded chaos, not security  # nosec B311
             self._scope(api, path_prefix),
             status,
             seconds,

@@ -25,7 +25,7 @@ from sfsync_emulator.tokens import (
     signature,
 )
 
-BAD_TOKEN = "Bad_OAuth_Token"  # noqa: S105 - an error text, not a secret; [U] identity/userinfo answer 403 with this text for a bad token
+BAD_TOKEN = "Bad_OAuth_Token"  # noqa: S105 - an error text, not a secret; [U] identity/userinfo answer 403 with this text for a bad token  # Salesforce's error code  # nosec B105
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:
@@ -177,7 +177,7 @@ def _token_answer(ctx: Context, grant: Grant, app: ConnectedApp | None = None) -
         "scope": access.scope,
         "instance_url": ctx.instance_urls[access.org_id],
         "id": identity,
-        "token_type": "Bearer",
+        "token_type": "Bearer",  # the token type  # nosec B105
         "issued_at": issued_at,
     }
     return json_response(body)

@@ -15,7 +15,7 @@ import requests
 
 from sfsync.errors import AuthorizationError, OAuthServerError, SalesforceUnreachableError
 
-TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret
+TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a URL path, not a secret  # a URL path, not a password  # nosec B105
 REVOKE_PATH = "/services/oauth2/revoke"
 SERVER_ERROR = 500
 # Errors that mean the grant (refresh token, code, assertion) is gone or wrong: only a new

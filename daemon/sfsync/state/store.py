@@ -124,7 +124,7 @@ class StateStore:
                 (connector,),
             )
             connection.execute(
-                f"UPDATE connectors SET {assignments} WHERE connector = ?",  # noqa: S608 - column names are ours, values bound
+                f"UPDATE connectors SET {assignments} WHERE connector = ?",  # noqa: S608 - column names are ours, values bound  # nosec B608
                 (*[_to_sql(value) for value in columns.values()], connector),
             )
 
@@ -336,7 +336,7 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
 
 def _push_record(row: sqlite3.Row) -> PushRecord:
     started = _time(row["started_at"])
-    assert started is not None  # noqa: S101 - NOT NULL in the schema
+    assert started is not None  # noqa: S101 - NOT NULL in the schema  # nosec B101
     return PushRecord(
         id=row["id"],
         connector=row["connector"],
@@ -353,7 +353,7 @@ def _push_record(row: sqlite3.Row) -> PushRecord:
 
 def _build_record(row: sqlite3.Row) -> BuildRecord:
     built = _time(row["built_at"])
-    assert built is not None  # noqa: S101 - NOT NULL in the schema
+    assert built is not None  # noqa: S101 - NOT NULL in the schema  # nosec B101
     return BuildRecord(
         connector=row["connector"],
         sha256=row["sha256"],

@@ -18,8 +18,8 @@ from keyring.backend import KeyringBackend
 from sfsync.config.schema import KeyringSettings
 from sfsync.errors import TokenStoreError
 
-PASSPHRASE_VARIABLE = "SFSYNC_KEYRING_PASSPHRASE"  # noqa: S105 - a variable's name, not a secret
-PASSPHRASE_CREDENTIAL = "keyring-passphrase"  # noqa: S105 - a credential's name, not a secret
+PASSPHRASE_VARIABLE = "SFSYNC_KEYRING_PASSPHRASE"  # noqa: S105 - a variable's name, not a secret  # the variable's name, not its value  # nosec B105
+PASSPHRASE_CREDENTIAL = "keyring-passphrase"  # noqa: S105 - a credential's name, not a secret  # the credential's name, not its value  # nosec B105
 CRYPTFILE = "keyrings.cryptfile.cryptfile.CryptFileKeyring"
 # Backends that cannot keep a secret, or that would prompt on a terminal, are never chosen
 # automatically: "fail" and "null" store nothing, the chainer may reach a prompting file backend,
