@@ -26,3 +26,19 @@ def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def make_private_directories(path: Path) -> None:
+    """Given a folder, create it and every missing parent with mode 0700 (mkdir's `mode`
+    covers only the last one, leaving the parents to the umask).
+
+    Raise OSError if the disk refuses.
+    """
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)

@@ -12,5 +12,7 @@ def retry_delay(failures: int, draw: float) -> float:
     """Given how many cycles in a row have failed (1 for the first) and a draw in [0, 1),
     return the seconds to wait before the next attempt.
     """
-    ceiling = min(LONGEST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0 ** max(0, failures - 1))
+    # The exponent is capped before it is used: a days-long outage must not overflow a float.
+    doublings = min(max(0, failures - 1), 30)
+    ceiling = min(LONGEST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0**doublings)
     return ceiling / 2 + draw * ceiling / 2

@@ -35,9 +35,8 @@ def health(
         if not connector.authorized:
             problems.append(f"{name}: needs authorization")
         elif connector.last_result in _UNHEALTHY_RESULTS:
-            problems.append(
-                f"{name}: {connector.last_result}: {connector.last_error or ''}".strip()
-            )
+            detail = f": {connector.last_error}" if connector.last_error else ""
+            problems.append(f"{name}: {connector.last_result}{detail}")
     if not scheduler_running:
         problems.insert(0, "scheduler is not running")
     body: dict[str, Any] = {

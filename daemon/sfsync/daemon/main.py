@@ -55,7 +55,8 @@ class _Daemon:
             fresh = load_config(self.loaded.path)
         except SfsyncError as error:
             log.error("reload refused; keeping the running config", error=str(error))  # noqa: TRY400 - the one line is the message
-            self.notifier.ready(f"reload refused: {error}"[:200])
+            first_line = (str(error).splitlines() or ["invalid config"])[0]
+            self.notifier.ready(f"reload refused: {first_line}"[:200])
             return
         self.service.stop(RELOAD_GRACE_SECONDS)
         configure_logging(fresh.config.daemon.log_format, stream=sys.stdout)

@@ -58,7 +58,7 @@ _FOLLOW_UP_SECONDS = {
     "gated": 60.0,
     "deferred": 300.0,
     "deploy_pending": 15.0,
-    "needs_authorization": 60.0,
+    "needs_authorization": 15.0,
 }
 _RETRIED = frozenset({"failed", "busy"})
 

@@ -33,9 +33,9 @@ def may_publish(folder: Path, event: FileSystemEvent) -> bool:
     """
     if event.event_type in {"opened", "closed_no_write"}:
         return False
-    paths = [event.dest_path] if event.event_type == "moved" else [event.src_path]
-    if event.event_type == "deleted":
-        paths = [event.src_path]  # a withdrawn package changes which one is newest
+    # A rename counts by both names: into place is a publish, out of place (or to an ignored
+    # name) withdraws a package, which changes which one is newest, as a deletion does.
+    paths = [event.src_path, event.dest_path] if event.event_type == "moved" else [event.src_path]
     for raw in paths:
         path = raw.decode() if isinstance(raw, bytes) else raw
         name = top_level_name(folder, path)

@@ -30,6 +30,7 @@ from sfsync.errors import (
     SalesforceUnreachableError,
     StateError,
 )
+from sfsync.files import make_private_directories
 from sfsync.salesforce.oauth import jwt_assertion, jwt_audience, jwt_grant, refresh_grant
 from sfsync.salesforce.token_endpoint import TokenAnswer, authorize_arguments
 from sfsync.tokens.record import StoredAuthorization
@@ -237,12 +238,12 @@ class ConnectorSession:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         try:
-            self._lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_directories(self._lock_path.parent)
         except OSError as error:
             raise StateError(
                 f"cannot create {self._lock_path.parent} for the refresh lock: {error.strerror}"
             ) from None
-        lock = FileLock(str(self._lock_path), timeout=LOCK_TIMEOUT_SECONDS)
+        lock = FileLock(str(self._lock_path), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
         try:
             lock.acquire()
         except Timeout:

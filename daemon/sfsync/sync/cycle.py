@@ -26,6 +26,7 @@ from sfsync.errors import (
     PackageError,
     SfsyncError,
 )
+from sfsync.files import make_private_directories
 from sfsync.package.build import BuildOptions, BuiltPackage, build_package
 from sfsync.package.cache import CompressionCache
 from sfsync.package.read import read_package
@@ -244,7 +245,9 @@ def _run_connector(
     """Decide and, if needed, push one connector; never raise (failures are results)."""
     connector = job.connector
     lock = FileLock(
-        str(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name)), timeout=0
+        str(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name)),
+        timeout=0,
+        mode=0o600,
     )
     started = time.monotonic()
     slots = deps.push_slots or contextlib.nullcontext()
@@ -290,5 +293,5 @@ def _decide_and_push(
 def _push_lock_path(state_dir: Path, connector: str) -> Path:
     system, environment = connector.split("/", 1)
     folder = state_dir / "locks" / system
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_directories(folder)
     return folder / f"{environment}.push.lock"

@@ -70,22 +70,26 @@ class CachingTokenStore:
 
     def put(self, connector: str, record: StoredAuthorization) -> None:
         """Store the authorization, and remember it without reading it back."""
-        self._inner.put(connector, record)
-        self._remember_own_write(connector, record)
+        self._write(connector, record, lambda: self._inner.put(connector, record))
 
     def delete(self, connector: str) -> bool:
         """Remove the connector's authorization."""
-        existed = self._inner.delete(connector)
-        self._remember_own_write(connector, None)
-        return existed
+        existed: list[bool] = []
+        self._write(connector, None, lambda: existed.append(self._inner.delete(connector)))
+        return existed[0]
 
-    def _remember_own_write(self, connector: str, record: StoredAuthorization | None) -> None:
+    def _write(
+        self, connector: str, record: StoredAuthorization | None, write: Callable[[], None]
+    ) -> None:
         if self._marker is None:
+            write()
             return
+        # Held across the write: another process's change must be noticed before it (and
+        # forget the cache), so that the marker taken after it stands for our write alone.
         with self._lock:
             self._forget_if_changed()
+            write()
             self._records[connector] = record
-            # Our own write moved the marker; take it as seen so other entries stay cached.
             self._seen = self._marker()
 
     def _forget_if_changed(self) -> None:

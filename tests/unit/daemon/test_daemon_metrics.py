@@ -1,0 +1,229 @@
+"""The daemon's Prometheus series: what each record_* call moves, and the exposition."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sfsync.daemon.metrics import SYNC_RESULTS, Metrics
+from sfsync.salesforce.limits import ApiUsage
+
+CONNECTOR = "lightning/prod"
+NOW = 1_767_225_600.0
+
+SPEC_NAMES = [
+    "sfsync_sync_total",
+    "sfsync_push_seconds",
+    "sfsync_package_bytes",
+    "sfsync_last_success_timestamp_seconds",
+    "sfsync_connector_authorized",
+    "sfsync_api_requests_total",
+    "sfsync_api_usage_ratio",
+    "sfsync_token_refresh_total",
+    "sfsync_source_checks_total",
+]
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    """A fresh Metrics with its own registry."""
+    return Metrics()
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
+    """Return one sample's value from the metrics' registry (None if it was never recorded)."""
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def record(
+    metrics: Metrics, result: str, seconds: float | None = 3.0, size: int | None = 5
+) -> None:
+    """Record one cycle result for CONNECTOR at NOW."""
+    metrics.record_result(CONNECTOR, result, seconds=seconds, size=size, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "result",
+    sorted(SYNC_RESULTS),
+)
+def test_every_sync_result_is_counted_under_its_label(metrics: Metrics, result: str) -> None:
+    """Each sync outcome increments sfsync_sync_total for that connector and result only."""
+    record(metrics, result)
+    record(metrics, result)
+    assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result=result) == 2.0
+    others = SYNC_RESULTS - {result}
+    assert all(
+        sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result=other) is None
+        for other in others
+    )
+
+
+def test_spec_results_are_sync_results() -> None:
+    """The results the SPEC names for sfsync_sync_total are all counted."""
+    assert {"pushed", "unchanged", "failed", "gated"} <= SYNC_RESULTS
+
+
+@pytest.mark.parametrize("result", ["busy", "waiting", "planned", "settling", "surprise"])
+def test_states_that_are_not_syncs_are_not_counted(metrics: Metrics, result: str) -> None:
+    """Busy, waiting, planned and unknown results add no sfsync_sync_total series at all."""
+    record(metrics, result)
+    assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result=result) is None
+    assert b"sfsync_sync_total{" not in metrics.render()
+
+
+def test_pushed_sets_bytes_observes_seconds_and_marks_success(metrics: Metrics) -> None:
+    """A push sets the package size, observes the push time and stamps the last success."""
+    record(metrics, "pushed", seconds=3.0, size=123_456)
+    assert sample(metrics, "sfsync_package_bytes", connector=CONNECTOR) == 123_456
+    assert sample(metrics, "sfsync_push_seconds_count", connector=CONNECTOR) == 1.0
+    assert sample(metrics, "sfsync_push_seconds_sum", connector=CONNECTOR) == 3.0
+    assert sample(metrics, "sfsync_push_seconds_bucket", connector=CONNECTOR, le="2.5") == 0.0
+    assert sample(metrics, "sfsync_push_seconds_bucket", connector=CONNECTOR, le="5.0") == 1.0
+    assert sample(metrics, "sfsync_last_success_timestamp_seconds", connector=CONNECTOR) == NOW
+
+
+def test_pushed_without_time_or_size_leaves_those_series_alone(metrics: Metrics) -> None:
+    """A push that reports no time or size observes nothing and sets no size."""
+    record(metrics, "pushed", seconds=None, size=None)
+    assert sample(metrics, "sfsync_push_seconds_count", connector=CONNECTOR) is None
+    assert sample(metrics, "sfsync_package_bytes", connector=CONNECTOR) is None
+    assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result="pushed") == 1.0
+
+
+def test_package_bytes_follows_the_latest_push(metrics: Metrics) -> None:
+    """sfsync_package_bytes is the size of the build pushed last, not a sum."""
+    record(metrics, "pushed", size=1000)
+    record(metrics, "pushed", size=700)
+    assert sample(metrics, "sfsync_package_bytes", connector=CONNECTOR) == 700
+
+
+@pytest.mark.parametrize(
+    ("result", "last_success"),
+    [("pushed", NOW), ("unchanged", NOW), ("failed", None), ("gated", None), ("busy", None)],
+)
+def test_last_success_is_stamped_only_by_pushed_or_unchanged(
+    metrics: Metrics, result: str, last_success: float | None
+) -> None:
+    """Only a push or a confirmed-unchanged connector moves the last-success timestamp."""
+    record(metrics, result)
+    assert sample(metrics, "sfsync_last_success_timestamp_seconds", connector=CONNECTOR) == (
+        last_success
+    )
+
+
+@pytest.mark.parametrize("result", ["unchanged", "failed", "gated"])
+def test_only_pushed_observes_push_time_and_size(metrics: Metrics, result: str) -> None:
+    """Results other than pushed neither observe push seconds nor set the package size."""
+    record(metrics, result, seconds=9.0, size=99)
+    assert sample(metrics, "sfsync_push_seconds_count", connector=CONNECTOR) is None
+    assert sample(metrics, "sfsync_package_bytes", connector=CONNECTOR) is None
+
+
+def test_needs_authorization_result_clears_the_authorized_gauge(metrics: Metrics) -> None:
+    """A cycle that ends in needs_authorization sets sfsync_connector_authorized to 0."""
+    metrics.set_authorized(CONNECTOR, authorized=True)
+    record(metrics, "needs_authorization")
+    assert sample(metrics, "sfsync_connector_authorized", connector=CONNECTOR) == 0.0
+
+
+@pytest.mark.parametrize(("authorized", "value"), [(True, 1.0), (False, 0.0)])
+def test_set_authorized(metrics: Metrics, authorized: bool, value: float) -> None:
+    """set_authorized writes 1 or 0 to the connector's authorized gauge."""
+    metrics.set_authorized(CONNECTOR, authorized=authorized)
+    assert sample(metrics, "sfsync_connector_authorized", connector=CONNECTOR) == value
+
+
+def test_request_counts_per_api_and_sets_usage(metrics: Metrics) -> None:
+    """Each answer counts under its API; a reported usage sets the ratio, an absent one keeps
+    the last.
+    """
+    metrics.record_request(CONNECTOR, "tooling", ApiUsage(used=18, allowed=5000))
+    metrics.record_request(CONNECTOR, "tooling", None)
+    metrics.record_request(CONNECTOR, "oauth", None)
+    assert sample(metrics, "sfsync_api_requests_total", connector=CONNECTOR, api="tooling") == 2
+    assert sample(metrics, "sfsync_api_requests_total", connector=CONNECTOR, api="oauth") == 1
+    assert sample(metrics, "sfsync_api_requests_total", connector=CONNECTOR, api="rest") is None
+    assert sample(metrics, "sfsync_api_usage_ratio", connector=CONNECTOR) == pytest.approx(
+        18 / 5000
+    )
+
+
+def test_usage_without_allowance_is_zero(metrics: Metrics) -> None:
+    """An org reporting no allowance gives a usage ratio of 0, not a division error."""
+    metrics.record_request(CONNECTOR, "rest", ApiUsage(used=3, allowed=0))
+    assert sample(metrics, "sfsync_api_usage_ratio", connector=CONNECTOR) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("result", "label", "authorized"),
+    [
+        ("refreshed", "ok", 1.0),
+        ("rotated", "ok", 1.0),
+        ("needs_authorization", "failed", 0.0),
+        ("failed", "failed", None),  # a network failure says nothing about the authorization
+    ],
+)
+def test_token_refresh_counts_ok_or_failed_and_moves_authorized(
+    metrics: Metrics, result: str, label: str, authorized: float | None
+) -> None:
+    """refreshed/rotated count as ok and set authorized to 1; needs_authorization counts as
+    failed and sets it to 0; other failures count as failed and leave it alone.
+    """
+    metrics.record_refresh(CONNECTOR, result)
+    assert sample(metrics, "sfsync_token_refresh_total", connector=CONNECTOR, result=label) == 1
+    other = "failed" if label == "ok" else "ok"
+    assert sample(metrics, "sfsync_token_refresh_total", connector=CONNECTOR, result=other) is None
+    assert sample(metrics, "sfsync_connector_authorized", connector=CONNECTOR) == authorized
+
+
+def test_failed_refresh_keeps_a_known_authorization(metrics: Metrics) -> None:
+    """A refresh that failed for another reason does not clear an authorized connector."""
+    metrics.set_authorized(CONNECTOR, authorized=True)
+    metrics.record_refresh(CONNECTOR, "failed")
+    assert sample(metrics, "sfsync_connector_authorized", connector=CONNECTOR) == 1.0
+
+
+@pytest.mark.parametrize("result", ["new", "same", "waiting", "settling", "failed"])
+def test_source_checks_count_per_system_and_result(metrics: Metrics, result: str) -> None:
+    """Each look at a source counts under its system and result."""
+    metrics.record_source_check("lightning", result)
+    metrics.record_source_check("lightning", result)
+    metrics.record_source_check("classic", result)
+    assert sample(metrics, "sfsync_source_checks_total", system="lightning", result=result) == 2
+    assert sample(metrics, "sfsync_source_checks_total", system="classic", result=result) == 1
+
+
+def test_render_names_every_spec_metric(metrics: Metrics) -> None:
+    """After one record of each kind, the exposition holds every metric the SPEC lists, plus
+    the process collector's.
+    """
+    record(metrics, "pushed")
+    metrics.set_authorized(CONNECTOR, authorized=True)
+    metrics.record_request(CONNECTOR, "tooling", ApiUsage(used=1, allowed=10))
+    metrics.record_refresh(CONNECTOR, "refreshed")
+    metrics.record_source_check("lightning", "new")
+    text = metrics.render().decode()
+    missing = [name for name in SPEC_NAMES if f"\n{name}" not in text]
+    assert missing == []
+    pushed = [
+        sample
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "sfsync_sync_total"
+    ]
+    assert [(sample.labels, sample.value) for sample in pushed] == [
+        ({"connector": CONNECTOR, "result": "pushed"}, 1.0)
+    ]
+    assert "# TYPE sfsync_push_seconds histogram" in text
+    assert "process_cpu_seconds_total" in text
+    assert "python_info" in text
+
+
+def test_two_instances_do_not_share_series() -> None:
+    """Two Metrics (a reload) build without a duplicate-name error and count separately."""
+    first = Metrics()
+    second = Metrics()
+    first.record_source_check("lightning", "new")
+    assert sample(first, "sfsync_source_checks_total", system="lightning", result="new") == 1
+    assert sample(second, "sfsync_source_checks_total", system="lightning", result="new") is None
+    assert first.registry is not second.registry
