@@ -339,6 +339,8 @@ class Service:
 
     def _on_result(self, result: ConnectorResult) -> None:
         self._last[result.connector] = result
+        if result.result == "pushed":
+            self._authorized[result.connector] = True
         self._metrics.record_result(
             result.connector,
             result.result,
