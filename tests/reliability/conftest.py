@@ -52,7 +52,7 @@ def figures() -> Figures:
 
 @pytest.fixture
 def scale() -> str:
-    """"full" under `make reliability`, else "quick"."""
+    """Return "full" under `make reliability`, else "quick"."""
     return SCALE
 
 
