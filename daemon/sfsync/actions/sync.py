@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sfsync.actions.locate import SourceLocator
 from sfsync.actions.wiring import AuthDeps, auth_deps
-from sfsync.clock import utc_now
+from sfsync.clock import epoch_seconds, utc_now
 from sfsync.config import Connector, LoadedConfig
 from sfsync.errors import ApiError, SfsyncError, UsageError
 from sfsync.package.build import BuiltPackage
@@ -72,7 +72,11 @@ def open_runtime(
                     sessions[connector.name] = auth.session(connector)
                 return sessions[connector.name]
 
-        usage: dict[str, ApiUsage] = {}
+        usage: dict[str, tuple[ApiUsage, float]] = {}
+
+        def remember_usage(connector: str, seen: ApiUsage) -> None:
+            usage[connector] = (seen, epoch_seconds())
+
         archive = PackageArchive(config.daemon.state_dir)
         pusher = Pusher(
             store=store,
@@ -80,7 +84,7 @@ def open_runtime(
             clock=utc_now,
             retry=retry or RetryPolicy(),
             keep_packages=config.daemon.keep_packages,
-            on_usage=usage.__setitem__,
+            on_usage=remember_usage,
         )
         deps = CycleDeps(
             loaded=loaded,

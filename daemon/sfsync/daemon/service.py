@@ -354,6 +354,9 @@ class Service:
     def _on_response(self, connector: str, response: requests.Response) -> None:
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
         self._metrics.record_request(connector, api_of(response.url), usage)
+        if usage is not None and self._runtime is not None:
+            # Every answer counts, token refreshes included, not only the push's own calls.
+            self._runtime.deps.usage[connector] = (usage, time.time())
 
     def _refresh_authorized(self, connector: Connector) -> None:
         deps = self._started(self._runtime).deps

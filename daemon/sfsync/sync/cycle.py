@@ -35,7 +35,7 @@ from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.located import Located
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
-from sfsync.sync.plan import Action, Decision, Gate, authorization_usable, decide
+from sfsync.sync.plan import Action, Decision, Gate, authorization_usable, decide, fresh_usage
 from sfsync.sync.push import Pusher, PushOutcome
 from sfsync.tokens.store import TokenStore
 
@@ -91,7 +91,8 @@ class CycleDeps:
     clock: Callable[[], datetime] = utc_now
     epoch: Callable[[], float] = epoch_seconds
     cache: CompressionCache | None = None
-    usage: dict[str, ApiUsage] = field(default_factory=dict)
+    # The last API usage each connector's org reported, and when (epoch seconds).
+    usage: dict[str, tuple[ApiUsage, float]] = field(default_factory=dict)
     on_result: Callable[[ConnectorResult], None] | None = None
     locate: Callable[[Connector, float], Located] = locate_package
     # Shared by every cycle of a daemon, so that `daemon.concurrency` bounds pushes across
@@ -221,7 +222,7 @@ def _decide(deps: CycleDeps, job: _Build, *, force: bool) -> Decision:
         required = f"{connector.system}/{connector.requires}"
         gate = Gate(requires=required, soak=connector.soak or timedelta(0))
         required_state = deps.store.connector(required)
-    usage = deps.usage.get(connector.name)
+    usage = fresh_usage(deps.usage.get(connector.name), deps.epoch())
     state = deps.store.connector(connector.name)
     record = deps.tokens.get(connector.name)
     return decide(
@@ -232,7 +233,7 @@ def _decide(deps: CycleDeps, job: _Build, *, force: bool) -> Decision:
         gate=gate,
         required_state=required_state,
         authorized=authorization_usable(state, record.issued_at if record else None),
-        api_usage=usage.ratio if usage is not None else None,
+        api_usage=usage,
         api_usage_ceiling=deps.loaded.config.salesforce.api_usage_ceiling,
         now=deps.clock(),
         force=force,

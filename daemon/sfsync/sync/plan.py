@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.records import ConnectorState
 
 
@@ -36,6 +37,23 @@ class Decision:
     connector: str
     action: Action
     reason: str
+
+
+# How long a reported API usage is trusted for deferring pushes: Salesforce's limit is a
+# rolling 24 hours, so usage falls as time passes.
+USAGE_FRESH_SECONDS = 300.0
+
+
+def fresh_usage(seen: tuple[ApiUsage, float] | None, now: float) -> float | None:
+    """Given the last usage an org reported with when (epoch seconds), and the time, return the
+    share to decide on, or None if there is none or it is older than USAGE_FRESH_SECONDS.
+
+    A deferred connector makes no calls, so its usage is never re-read: an old sample must not
+    defer it for ever. Once it is stale the push is tried, and the answers tell anew.
+    """
+    if seen is None or now - seen[1] >= USAGE_FRESH_SECONDS:
+        return None
+    return seen[0].ratio
 
 
 def authorization_usable(state: ConnectorState, issued_at: str | None) -> bool:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.records import ConnectorState
-from sfsync.sync.plan import Action, Gate, authorization_usable, decide
+from sfsync.sync.plan import Action, Gate, authorization_usable, decide, fresh_usage
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 NEW, OLD, CONTENT = "n" * 64, "o" * 64, "c" * 64
@@ -146,3 +147,22 @@ def test_authorization_usable_until_refused_and_again_after_authorize(
 ) -> None:
     """Salesforce's refusal marks one authorization; a new `sfsync authorize` lifts the mark."""
     assert authorization_usable(state, issued_at) is usable
+
+
+@pytest.mark.parametrize(
+    ("seen", "now", "expected"),
+    [
+        (None, 1000.0, None),
+        ((ApiUsage(used=90, allowed=100), 1000.0), 1000.0, 0.9),
+        ((ApiUsage(used=90, allowed=100), 1000.0), 1299.0, 0.9),
+        ((ApiUsage(used=90, allowed=100), 1000.0), 1300.0, None),
+    ],
+    ids=["none", "just-seen", "still-fresh", "stale"],
+)
+def test_reported_usage_defers_only_while_fresh(
+    seen: tuple[ApiUsage, float] | None, now: float, expected: float | None
+) -> None:
+    """Usage older than five minutes no longer defers: a deferred connector makes no calls,
+    so nothing else would ever lift the deferral.
+    """
+    assert fresh_usage(seen, now) == expected
