@@ -80,6 +80,9 @@ def record(
     """Read (GET), update (PATCH) or delete (DELETE) one StaticResource."""
     api_call(ctx, bearer_token(request))
     _check_sobject(sobject)
+    # Read and decode a PATCH body before taking the emulator-wide lock: a multi-megabyte
+    # upload must not hold up every other org's requests while it arrives and is decoded.
+    fields = decode_fields(_json_body(request)) if request.method == "PATCH" else None
     with ctx.backend.lock:
         resources = _org(ctx).resources
         if request.method in ("GET", "HEAD"):
@@ -89,8 +92,8 @@ def record(
                 [soql.field_name(n.strip()) for n in asked.split(",")] if asked else list(READABLE)
             )
             return json_response(record_body(found, names, version, tooling=tooling))
-        if request.method == "PATCH":
-            resources.update(record_id, decode_fields(_json_body(request)), ctx.now())
+        if fields is not None:
+            resources.update(record_id, fields, ctx.now())
             return Response(status=204)
         if request.method == "DELETE":
             resources.delete(record_id)

@@ -6,6 +6,7 @@ line is enough to fix it (borgmatic's `format_json_error` is the model).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -38,10 +39,16 @@ def format_key_path(location: Sequence[str | int]) -> str:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
         elif _needs_quotes(item):
-            parts.append(f'"{item}"')
+            parts.append(_quoted(item))
         else:
             parts.append(item)
     return ".".join(parts) or "(top level)"
+
+
+def _quoted(key: str) -> str:
+    # TOML lets a quoted key hold any character, line breaks included (as escapes); written in
+    # JSON's quoting (which TOML shares) the problem stays on one line.
+    return json.dumps(key, ensure_ascii=not key.isprintable())
 
 
 def _needs_quotes(key: str) -> bool:

@@ -74,6 +74,10 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:
+        # tomllib parses arrays and inline tables recursively: a few hundred levels of nesting
+        # exhaust the stack instead of raising TOMLDecodeError.
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     try:
         config = Config.model_validate(document)
     except ValidationError as error:

@@ -59,14 +59,15 @@ def compress_entries(
     """Given contents by hex SHA-256, a cache (or None), a compressor and a thread count, return
     the raw deflate stream of each content by the same key.
 
-    A cached stream is used only if it inflates back to the content; whatever had to be
-    compressed is put into the cache.
+    A cached stream is used only if it inflates back to the content (checked once per stored
+    stream: the cache remembers which passed); whatever had to be compressed is put into it.
     """
     compressed: dict[str, bytes] = {}
     misses: list[str] = []
     for digest, content in contents.items():
-        cached = cache.get(cache_key(digest)) if cache is not None else None
-        if cached is not None and inflates_to(cached, content):
+        key = cache_key(digest)
+        cached = cache.get_checked(key, content, inflates_to) if cache is not None else None
+        if cached is not None:
             compressed[digest] = cached
         else:
             misses.append(digest)

@@ -6,15 +6,29 @@ every refusal already made.
 
 from __future__ import annotations
 
+import errno
 import io
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sfsync.package.errors import UnreadablePackageError, describe
+from sfsync.errors import PackageError
+from sfsync.package.errors import LinkOrSpecialFileError, UnreadablePackageError, describe
 from sfsync.package.limits import PackageLimits
 from sfsync.package.treeread import read_tree_entries
 from sfsync.package.zipread import read_zip_entries
+
+# O_NOFOLLOW refuses a link instead of following it; O_NONBLOCK keeps a FIFO from blocking the
+# open (it changes nothing for the regular file that is then required).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_SPECIAL_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 @dataclass(frozen=True)
@@ -28,21 +42,26 @@ class PublishedPackage:
 def read_zip(path: Path, limits: PackageLimits) -> PublishedPackage:
     """Given the path of a ZIP and the limits, return its package.
 
-    Raise `UnreadablePackageError` if the file cannot be opened, and another `PackageError`
-    subclass, naming the entry, if the archive is refused.
+    Raise `UnreadablePackageError` if the file cannot be opened, `LinkOrSpecialFileError` if the
+    path is a symbolic link or not a regular file, and another `PackageError` subclass, naming
+    the entry, if the archive is refused.
     """
     origin = str(path)
     try:
-        file = path.open("rb")
+        descriptor = os.open(path, _OPEN_FLAGS)
     except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise UnreadablePackageError(f"{describe(origin)}: cannot read ({reason})") from error
-    with file:
+        if error.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
+            raise _not_a_file(origin, stat.S_IFLNK) from error
+        raise _unreadable(origin, error) from error
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise _not_a_file(origin, mode)
+    with os.fdopen(descriptor, "rb") as file:
         try:
             files = read_zip_entries(file, origin, limits)
         except OSError as error:
-            reason = error.strerror or type(error).__name__
-            raise UnreadablePackageError(f"{describe(origin)}: cannot read ({reason})") from error
+            raise _unreadable(origin, error) from error
     return PublishedPackage(files=files, origin=origin)
 
 
@@ -62,8 +81,31 @@ def read_tree(root: Path, limits: PackageLimits) -> PublishedPackage:
 
 def read_package(path: Path, limits: PackageLimits) -> PublishedPackage:
     """Given a path to a ZIP or to an unpacked package directory and the limits, return its
-    package; raise a `PackageError` subclass if it is refused.
+    package; raise a `PackageError` subclass if it is refused, `LinkOrSpecialFileError` if the
+    path itself is a symbolic link or a special file.
     """
-    if path.is_dir():
+    try:
+        mode = path.lstat().st_mode
+    except OSError as error:
+        raise _unreadable(str(path), error) from error
+    if stat.S_ISDIR(mode):
         return read_tree(path, limits)
     return read_zip(path, limits)
+
+
+def _not_a_file(origin: str, mode: int) -> PackageError:
+    # A link in a drop folder could point at any folder the daemon may read (its credentials
+    # included), which would then be pushed to a Static Resource, or at /dev/zero; a FIFO
+    # would block the open forever. The package itself must be in the folder.
+    if stat.S_ISLNK(mode):
+        reason = "is a symbolic link; publish the ZIP or the folder itself, not a link to it"
+        return LinkOrSpecialFileError(f"{describe(origin)}: {reason}")
+    if stat.S_ISDIR(mode):
+        return UnreadablePackageError(f"{describe(origin)}: cannot read (Is a directory)")
+    kind = _SPECIAL_KINDS.get(stat.S_IFMT(mode), "a special file")
+    return LinkOrSpecialFileError(f"{describe(origin)}: is {kind}, not a ZIP file or a folder")
+
+
+def _unreadable(origin: str, error: OSError) -> UnreadablePackageError:
+    reason = error.strerror or type(error).__name__
+    return UnreadablePackageError(f"{describe(origin)}: cannot read ({reason})")
