@@ -109,11 +109,6 @@ def test_usage_learned_in_a_run_defers_the_push_in_that_run(
     assert site.live_sha256("sandbox") is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="API usage is kept in memory per process: a new `sfsync sync` forgets the usage the "
-    "previous one saw, so it pushes although the org's last answer reported 88%",
-)
 def test_a_new_process_defers_while_the_last_usage_seen_is_above_the_ceiling(
     tmp_path: Path, emu: Emulator
 ) -> None:

@@ -72,10 +72,17 @@ def open_runtime(
                     sessions[connector.name] = auth.session(connector)
                 return sessions[connector.name]
 
+        # Usage carries over from earlier processes through the store; this one's answers
+        # update both.
         usage: dict[str, tuple[ApiUsage, float]] = {}
+        for connector in loaded.connectors:
+            known = store.connector(connector.name).api_usage
+            if known is not None:
+                usage[connector.name] = known
 
         def remember_usage(connector: str, seen: ApiUsage) -> None:
             usage[connector] = (seen, epoch_seconds())
+            store.record_api_usage(connector, seen, usage[connector][1])
 
         archive = PackageArchive(config.daemon.state_dir)
         pusher = Pusher(

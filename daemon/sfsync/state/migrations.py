@@ -55,6 +55,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE connectors ADD COLUMN refused_issued_at TEXT
     """,
+    # 3: the last API usage the org reported and when, so that the next process (a CLI run
+    # after another) defers on it as the daemon's next cycle would.
+    """
+    ALTER TABLE connectors ADD COLUMN api_used INTEGER;
+    ALTER TABLE connectors ADD COLUMN api_allowed INTEGER;
+    ALTER TABLE connectors ADD COLUMN api_usage_at REAL
+    """,
 )
 
 

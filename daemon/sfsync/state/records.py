@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sfsync.salesforce.limits import ApiUsage
+
 
 @dataclass(frozen=True)
 class ConnectorState:
@@ -22,6 +24,7 @@ class ConnectorState:
     pending_deploy_push_id: int | None = None
     needs_authorization: bool = False
     refused_issued_at: str | None = None  # the refused authorization's `issued_at`
+    api_usage: tuple[ApiUsage, float] | None = None  # last reported usage, epoch seconds
     last_refresh_at: datetime | None = None
     last_error: str | None = None
 

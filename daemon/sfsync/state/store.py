@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sfsync.errors import StateError
+from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.migrations import migrate
 from sfsync.state.records import BuildRecord, ConnectorState, PushRecord
 
@@ -266,6 +267,12 @@ class StateStore:
             connector, needs_authorization=needed, refused_issued_at=issued_at if needed else None
         )
 
+    def record_api_usage(self, connector: str, usage: ApiUsage, at: float) -> None:
+        """Remember the API usage the connector's org reported at `at` (epoch seconds)."""
+        self._update_connector(
+            connector, api_used=usage.used, api_allowed=usage.allowed, api_usage_at=at
+        )
+
     def record_refresh(self, connector: str, now: datetime) -> None:
         """Remember when the connector's token was last refreshed (for the keep-alive)."""
         self._update_connector(connector, last_refresh_at=now)
@@ -329,6 +336,11 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
         pending_deploy_push_id=row["pending_deploy_push_id"],
         needs_authorization=bool(row["needs_authorization"]),
         refused_issued_at=row["refused_issued_at"],
+        api_usage=(
+            (ApiUsage(used=row["api_used"], allowed=row["api_allowed"]), row["api_usage_at"])
+            if row["api_usage_at"] is not None
+            else None
+        ),
         last_refresh_at=_time(row["last_refresh_at"]),
         last_error=row["last_error"],
     )

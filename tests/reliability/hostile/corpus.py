@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hostile.craft import LOCAL, STORED, UTF8_FLAG, RawEntry, craft_zip, local_header
+from zip_craft import LOCAL, STORED, UTF8_FLAG, RawEntry, craft_zip, local_header
+
 from sfsync.errors import PackageError
 from sfsync.package.errors import (
     ArchiveLimitError,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from package_craft import DEFLATED, LOCAL, STORED, RawEntry, craft_zip
+from zip_craft import DEFLATED, LOCAL, STORED, RawEntry, craft_zip
 
 from sfsync.errors import PackageError
 from sfsync.package.build import BuildOptions, build_package

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sfsync.errors import StateError
+from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.migrations import MIGRATIONS, schema_version
 from sfsync.state.store import DATABASE_NAME, StateStore
 
@@ -192,3 +193,14 @@ def test_a_failed_transaction_changes_nothing(store: StateStore) -> None:
         store.finish_push(push_id + 100, resource_id="081x", now=T0)
     assert store.connector(CONNECTOR).resource_id is None
     assert store.history(CONNECTOR)[0].outcome == "started"
+
+
+def test_api_usage_survives_reopening_the_store(tmp_path: Path) -> None:
+    """The last usage an org reported, and when, is there for the next process."""
+    first = StateStore.open(tmp_path / "state")
+    assert first.connector(CONNECTOR).api_usage is None
+    first.record_api_usage(CONNECTOR, ApiUsage(used=88, allowed=100), 1234.5)
+    first.close()
+    second = StateStore.open(tmp_path / "state")
+    assert second.connector(CONNECTOR).api_usage == (ApiUsage(used=88, allowed=100), 1234.5)
+    second.close()
