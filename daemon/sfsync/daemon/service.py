@@ -117,7 +117,7 @@ class Service:
         try:
             auth = auth_deps(self.loaded)
             auth.on_response = self._on_response
-            auth.on_refresh = self._metrics.record_refresh
+            auth.on_refresh = self._on_refresh
             self._runtime = self._stack.enter_context(
                 open_runtime(
                     self.loaded,
@@ -338,9 +338,13 @@ class Service:
     # -- observers ----------------------------------------------------------------------------
 
     def _on_result(self, result: ConnectorResult) -> None:
+        # Health state first, metrics second: whoever sees the gauge move must find /healthz
+        # already agreeing with it.
         self._last[result.connector] = result
         if result.result == "pushed":
             self._authorized[result.connector] = True
+        elif result.result == "needs_authorization":
+            self._authorized[result.connector] = False
         self._metrics.record_result(
             result.connector,
             result.result,
@@ -350,6 +354,14 @@ class Service:
         )
         if result.result == "pushed":
             self._last_push = (result.connector, time.time())
+
+    def _on_refresh(self, connector: str, result: str) -> None:
+        # Same order as _on_result: the health map moves before the gauge does.
+        if result in {"refreshed", "rotated"}:
+            self._authorized[connector] = True
+        elif result == "needs_authorization":
+            self._authorized[connector] = False
+        self._metrics.record_refresh(connector, result)
 
     def _on_response(self, connector: str, response: requests.Response) -> None:
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
