@@ -82,6 +82,8 @@ def state_columns(state: ConnectorState, last: PushRecord | None) -> dict[str, A
         "paused": state.paused,
         "paused_reason": state.paused_reason,
         "pending_deploy_id": state.pending_deploy_id,
+        # A write's outcome is unknown: the org's body is checked after this time.
+        "recheck_after": state.recheck_after.isoformat() if state.recheck_after else None,
     }
 
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sfsync.actions.locate import SourceLocator
 from sfsync.actions.wiring import AuthDeps, auth_deps
@@ -26,6 +27,18 @@ from sfsync.state.store import StateStore
 from sfsync.sync.cycle import ConnectorResult, CycleDeps, CycleReport, run_cycle
 from sfsync.sync.push import Pusher
 from sfsync.tokens.caching import cached
+
+# A write the client gave up on is assumed settled (applied or dropped by the org) once the
+# org has had as long again as the client waited, plus this margin. Salesforce documents no
+# bound; an org that held a write longer would need a longer `timeout`.
+DOUBT_MARGIN_SECONDS = 10.0
+
+
+def doubt_seconds(timeout: timedelta) -> float:
+    """Given the per-request timeout, return how long after giving up on a write it may still
+    land in the org.
+    """
+    return 2 * timeout.total_seconds() + DOUBT_MARGIN_SECONDS
 
 
 @dataclass
@@ -59,7 +72,8 @@ def open_runtime(
     auth.store = cached(auth.store)
     store = StateStore.open(config.daemon.state_dir)
     try:
-        store.abandon_unfinished(utc_now())
+        doubt = timedelta(seconds=doubt_seconds(config.salesforce.timeout))
+        store.abandon_unfinished(utc_now(), recheck_after=utc_now() + doubt)
         sessions: dict[str, ConnectorSession] = {}
         sessions_lock = threading.Lock()
 
@@ -91,6 +105,7 @@ def open_runtime(
             clock=utc_now,
             retry=retry or RetryPolicy(),
             keep_packages=config.daemon.keep_packages,
+            doubt_seconds=doubt.total_seconds(),
             on_usage=remember_usage,
         )
         deps = CycleDeps(

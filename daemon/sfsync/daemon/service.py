@@ -314,7 +314,8 @@ class Service:
 
     def _follow_up(self, system: str, work: _SystemWork, report: CycleReport) -> None:
         """Schedule the next check if the cycle left work: backoff after failures, a slower
-        look for gates, deferrals, deploys and authorizations.
+        look for gates, deferrals, deploys and authorizations, and a check of the org after a
+        write whose outcome is unknown.
         """
         kinds = {result.result for result in report.results}
         for connector in work.connectors:
@@ -324,6 +325,8 @@ class Service:
             return
         work.failures = 0
         waits = [_FOLLOW_UP_SECONDS[kind] for kind in kinds if kind in _FOLLOW_UP_SECONDS]
+        # A write whose outcome is unknown: look at the org once it can no longer land.
+        waits += [result.recheck_in for result in report.results if result.recheck_in is not None]
         work.rerun = bool(waits)
         if waits:
             self.trigger(system, min(waits))

@@ -181,6 +181,10 @@ class ToolingClient:
                 f"{self._session.connector}: download of {resource_id} failed: "
                 f"HTTP {response.status_code}"
             )
+        if response.status_code == 404:  # noqa: PLR2004 - HTTP Not Found
+            raise ResourceNotFoundError(
+                f"{self._session.connector}: Static Resource {resource_id} is not in the org"
+            )
         if response.status_code != 200:  # noqa: PLR2004 - HTTP OK
             raise ApiError(
                 f"{self._session.connector}: download of {resource_id} failed: "

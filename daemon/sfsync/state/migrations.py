@@ -62,6 +62,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE connectors ADD COLUMN api_allowed INTEGER;
     ALTER TABLE connectors ADD COLUMN api_usage_at REAL
     """,
+    # 4: when a write whose outcome is unknown (a timeout, a reset, a killed process) can no
+    # longer land, so that the org's body is checked once after it even if nothing changes.
+    """
+    ALTER TABLE connectors ADD COLUMN recheck_after TEXT
+    """,
 )
 
 

@@ -27,6 +27,8 @@ class ConnectorState:
     api_usage: tuple[ApiUsage, float] | None = None  # last reported usage, epoch seconds
     last_refresh_at: datetime | None = None
     last_error: str | None = None
+    # A write to the org may still land until then (its outcome is unknown): check the body.
+    recheck_after: datetime | None = None
 
 
 @dataclass(frozen=True)

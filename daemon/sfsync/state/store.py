@@ -216,19 +216,45 @@ class StateStore:
                 "UPDATE connectors SET last_error = ? WHERE connector = ?", (error, row[0])
             )
 
-    def abandon_unfinished(self, now: datetime) -> list[PushRecord]:
+    def abandon_unfinished(self, now: datetime, *, recheck_after: datetime) -> list[PushRecord]:
         """Mark every push still 'started' (its process died) as abandoned; return them.
 
         The next cycle pushes again: a Tooling PATCH of the same body is idempotent. A push
         waiting on a Metadata deploy that may still run stays 'started' until that deploy is
-        checked (`pending_deploy_push_id`).
+        checked (`pending_deploy_push_id`). The dead process may have left a write in flight,
+        so each such connector's org is checked once `recheck_after` has passed.
         """
         with self._transaction() as connection:
             cursor = connection.execute(_SELECT_UNFINISHED)
             cursor.row_factory = sqlite3.Row
             unfinished = [_push_record(row) for row in cursor.fetchall()]
             connection.execute(_ABANDON_UNFINISHED, (now.isoformat(),))
+            for connector in sorted({push.connector for push in unfinished}):
+                _postpone_recheck(connection, connector, recheck_after)
         return unfinished
+
+    def doubt_writes(self, connector: str, *, until: datetime) -> None:
+        """Record that a write to the connector's org may land until `until` (a timeout or a
+        reset left its outcome unknown); a later recheck never moves earlier.
+        """
+        with self._transaction() as connection:
+            _postpone_recheck(connection, connector, until)
+
+    def clear_doubt(self, connector: str, *, settled_by: datetime) -> bool:
+        """Forget the connector's doubt if every doubted write had settled by `settled_by` (the
+        moment a check or a push that proves the org's body began); return whether it did.
+        """
+        with self._transaction() as connection:
+            row = connection.execute(
+                "SELECT recheck_after FROM connectors WHERE connector = ?", (connector,)
+            ).fetchone()
+            due = _time(row[0]) if row is not None else None
+            if due is None or due > settled_by:
+                return False
+            connection.execute(
+                "UPDATE connectors SET recheck_after = NULL WHERE connector = ?", (connector,)
+            )
+            return True
 
     # Connector flags ---------------------------------------------------------------------------
 
@@ -310,6 +336,21 @@ class StateStore:
             )
 
 
+def _postpone_recheck(connection: sqlite3.Connection, connector: str, until: datetime) -> None:
+    connection.execute(
+        "INSERT INTO connectors (connector) VALUES (?) ON CONFLICT DO NOTHING", (connector,)
+    )
+    row = connection.execute(
+        "SELECT recheck_after FROM connectors WHERE connector = ?", (connector,)
+    ).fetchone()
+    known = _time(row[0])
+    if known is None or known < until:
+        connection.execute(
+            "UPDATE connectors SET recheck_after = ? WHERE connector = ?",
+            (until.isoformat(), connector),
+        )
+
+
 def _to_sql(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -343,6 +384,7 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
         ),
         last_refresh_at=_time(row["last_refresh_at"]),
         last_error=row["last_error"],
+        recheck_after=_time(row["recheck_after"]),
     )
 
 

@@ -57,6 +57,8 @@ class ConnectorResult:
     sha256: str | None = None
     size: int | None = None
     seconds: float | None = None
+    # An earlier write's outcome is unknown: check the org again in this many seconds.
+    recheck_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,26 @@ def _run_connector(
         sha256=job.built.sha256,
         size=job.built.size,
         seconds=time.monotonic() - started,
+        recheck_in=None if dry_run else _recheck_in(deps, connector, outcome),
     )
+
+
+def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> float | None:
+    """Given a connector's outcome, return in how many seconds its org should be checked
+    because an earlier write's outcome is unknown (None: no need, or another wait applies).
+    """
+    # Only these leave the build live and the connector otherwise idle; failures back off and
+    # waiting states have their own follow-ups, which end in one of these.
+    if outcome.result not in {"pushed", "unchanged"}:
+        return None
+    try:
+        due = deps.store.connector(connector.name).recheck_after
+    except SfsyncError:
+        return None
+    if due is None:
+        return None
+    # At least a second, so that clocks a hair apart never spin a daemon on it.
+    return max(1.0, (due - deps.clock()).total_seconds())
 
 
 def _decide_and_push(
@@ -277,18 +298,28 @@ def _decide_and_push(
 ) -> PushOutcome:
     decision = _decide(deps, job, force=force)
     if dry_run:
-        if decision.action == Action.PUSH:
-            return PushOutcome("planned", f"would push: {decision.reason}")
-        return PushOutcome(decision.action.value, decision.reason)
+        return _planned(decision)
     if decision.action == Action.DEPLOY_PENDING:
         pending = pusher.settle_pending_deploy(job.connector, deps.session_for(job.connector))
         if pending is not None:
             return pending
         decision = _decide(deps, job, force=force)
+    if decision.action == Action.RECHECK:
+        session = deps.session_for(job.connector)
+        return pusher.recheck(job.connector, job.built, job.source_version, session)
     if decision.action != Action.PUSH:
         return PushOutcome(decision.action.value, decision.reason)
     session = deps.session_for(job.connector)
     return pusher.push(job.connector, job.built, job.source_version, session)
+
+
+def _planned(decision: Decision) -> PushOutcome:
+    """What a dry run reports for a decision."""
+    if decision.action == Action.PUSH:
+        return PushOutcome("planned", f"would push: {decision.reason}")
+    if decision.action == Action.RECHECK:
+        return PushOutcome("planned", f"would check the org: {decision.reason}")
+    return PushOutcome(decision.action.value, decision.reason)
 
 
 def _push_lock_path(state_dir: Path, connector: str) -> Path:

@@ -20,6 +20,7 @@ class Action(StrEnum):
     NEEDS_AUTHORIZATION = "needs_authorization"
     DEPLOY_PENDING = "deploy_pending"  # a Metadata deploy may still run: check it first
     DEFERRED = "deferred"  # API usage is above the ceiling
+    RECHECK = "recheck"  # a write whose outcome was unknown may have landed: read the body
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def decide(  # noqa: PLR0911 - one return per rule reads as the decision table i
     """Given one connector's new build, its state, its gate and the state of the environment
     the gate requires, return whether to push it now and why.
 
-    An unchanged build is never pushed unless `force`; a pause, a missing authorization and a
-    deploy that may still be running always win, even over `force`.
+    An unchanged build is never pushed unless `force`, but once an earlier write whose outcome
+    was unknown can no longer land, the org's body is read once (RECHECK). A pause, a missing
+    authorization and a deploy that may still be running always win, even over `force`.
     """
 
     def verdict(action: Action, reason: str) -> Decision:
@@ -101,21 +103,56 @@ def decide(  # noqa: PLR0911 - one return per rule reads as the decision table i
         return verdict(
             Action.DEPLOY_PENDING, f"Metadata deploy {state.pending_deploy_id} may still be running"
         )
+    deferred = (
+        Decision(
+            connector,
+            Action.DEFERRED,
+            f"API usage {api_usage:.0%} is above the ceiling of {api_usage_ceiling:.0%}",
+        )
+        if api_usage is not None and api_usage > api_usage_ceiling
+        else None
+    )
     if state.live_sha256 == built_sha256 and not force:
-        return verdict(Action.UNCHANGED, f"{built_sha256[:12]} is already live")
+        return _live(connector, built_sha256, state.recheck_after, now, deferred)
     if gate is not None:
         closed = gate_closed_reason(gate, built_content_sha256, required_state, now)
         if closed is not None:
             return verdict(Action.GATED, closed)
-    if api_usage is not None and api_usage > api_usage_ceiling:
-        return verdict(
-            Action.DEFERRED,
-            f"API usage {api_usage:.0%} is above the ceiling of {api_usage_ceiling:.0%}",
-        )
+    if deferred is not None:
+        return deferred
     if state.live_sha256 == built_sha256:
         return verdict(Action.PUSH, f"{built_sha256[:12]} is live; pushing again (--force)")
     was = state.live_sha256[:12] if state.live_sha256 else "nothing"
     return verdict(Action.PUSH, f"{built_sha256[:12]} replaces {was}")
+
+
+def _live(
+    connector: str,
+    sha256: str,
+    recheck_after: datetime | None,
+    now: datetime,
+    deferred: Decision | None,
+) -> Decision:
+    """The decision for a build that is already live: nothing, unless it is in doubt and the
+    check is due (and API usage allows that one read).
+    """
+    if recheck_after is None:
+        return Decision(connector, Action.UNCHANGED, f"{sha256[:12]} is already live")
+    if now < recheck_after:
+        return Decision(
+            connector,
+            Action.UNCHANGED,
+            f"{sha256[:12]} is live; an earlier write's outcome is unknown, "
+            f"so the org is checked after {recheck_after.isoformat(timespec='seconds')}",
+        )
+    if deferred is not None:
+        return deferred
+    return Decision(
+        connector,
+        Action.RECHECK,
+        f"{sha256[:12]} should be live; an earlier write's outcome was unknown: "
+        "checking what the org serves",
+    )
 
 
 def gate_closed_reason(

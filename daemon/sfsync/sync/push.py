@@ -5,6 +5,11 @@ recorded before Salesforce is called; the push becomes 'pushed' (and the build l
 Salesforce confirmed it, in one transaction. A restart finds at worst a 'started' push, marks it
 abandoned and pushes again; a Tooling PATCH of the same body is idempotent, and a Metadata
 deploy that may still run is checked before anything is deployed anew.
+
+A write that got no answer (a timeout, a reset, a 5xx, a killed process) may still be applied
+by the org later, even after a newer push: such a connector is "in doubt" until
+`doubt_seconds` after the write was given up, and its org's body is read back once after that
+(`recheck`), unless a push that began after it proved the body anyway.
 """
 
 from __future__ import annotations
@@ -13,22 +18,35 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
+import structlog
+
 from sfsync.config import Connector
-from sfsync.errors import ApiError, AuthorizationError, DeployError, SfsyncError
+from sfsync.errors import (
+    ApiError,
+    AuthorizationError,
+    DeployError,
+    SalesforceUnreachableError,
+    SfsyncError,
+)
 from sfsync.package.build import BuiltPackage
 from sfsync.salesforce.deploy_zip import deploy_zip
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.salesforce.metadata import DeployStatus, MetadataClient
-from sfsync.salesforce.retry import RetryPolicy, with_retries
+from sfsync.salesforce.retry import RetryPolicy, TransientApiError, with_retries
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.salesforce.tooling import DuplicateResourceError, ResourceNotFoundError, ToolingClient
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 
 T = TypeVar("T")
+
+log = structlog.get_logger("sfsync.push")
+
+# Errors after which a write may still be applied: no answer, or a server error mid-write.
+_UNANSWERED = (SalesforceUnreachableError, TransientApiError)
 
 
 @dataclass(frozen=True)
@@ -49,11 +67,32 @@ class Pusher:
     retry: RetryPolicy
     keep_packages: int
     deploy_patience_seconds: float = 300.0
+    # How long a write that got no answer may still land in the org (see the module's doc).
+    doubt_seconds: float = 60.0
     sleep: Callable[[float], None] = time.sleep
     on_usage: Callable[[str, ApiUsage], None] | None = None
 
     def _retrying(self, operation: Callable[[], T]) -> T:
         return with_retries(operation, self.retry, sleep=self.sleep)
+
+    def _writing(self, connector: Connector, operation: Callable[[], T]) -> T:
+        """Run a write with retries, putting the connector in doubt for every attempt that
+        got no answer: it may be applied later, after whatever is written next.
+        """
+
+        def doubt(_retry: int, error: BaseException, _delay: float) -> None:
+            if isinstance(error, _UNANSWERED):
+                self._doubt(connector)
+
+        try:
+            return with_retries(operation, self.retry, sleep=self.sleep, on_retry=doubt)
+        except _UNANSWERED:
+            self._doubt(connector)
+            raise
+
+    def _doubt(self, connector: Connector) -> None:
+        until = self.clock() + timedelta(seconds=self.doubt_seconds)
+        self.store.doubt_writes(connector.name, until=until)
 
     def _usage_for(self, connector: str) -> Callable[[ApiUsage], None] | None:
         report = self.on_usage
@@ -95,6 +134,7 @@ class Pusher:
             now=self.clock(),
         )
         description = f"sfsync {connector.name} {built.sha256[:12]} ({source_version})"[:255]
+        started = self.clock()
         try:
             if connector.api == "metadata":
                 return self._deploy(connector, built, session, push_id, description)
@@ -103,8 +143,62 @@ class Pusher:
             self.store.finish_push(push_id, resource_id=resource_id, now=self.clock())
         except SfsyncError as error:
             return self._failed(connector, push_id, error, session)
+        # Written after every doubted write had settled: this body is the one the org keeps.
+        self.store.clear_doubt(connector.name, settled_by=started)
         self._prune(connector)
         return PushOutcome("pushed", f"{built.sha256[:12]} is live ({built.size:,} bytes)")
+
+    def recheck(
+        self,
+        connector: Connector,
+        built: BuiltPackage,
+        source_version: str,
+        session: ConnectorSession,
+    ) -> PushOutcome:
+        """Given a connector in doubt whose live build is `built`, read what its org serves:
+        if it is that build, the doubt ends; if a late write replaced it, push it again.
+
+        Never raises for a Salesforce or state problem; the doubt stays until a check succeeds.
+        """
+        checked_from = self.clock()
+        client = ToolingClient(session, self._usage_for(connector.name))
+        try:
+            served = self._served_sha256(connector, client)
+        except SfsyncError as error:
+            if isinstance(error, AuthorizationError):
+                self.store.set_needs_authorization(
+                    connector.name, needed=True, issued_at=session.issued_at
+                )
+                return PushOutcome("needs_authorization", str(error))
+            return PushOutcome("failed", f"checking the org after an unanswered write: {error}")
+        if served == built.sha256:
+            self.store.clear_doubt(connector.name, settled_by=checked_from)
+            return PushOutcome("unchanged", f"{built.sha256[:12]} is live (checked in the org)")
+        log.warning(
+            "a late write replaced the live build",
+            connector=connector.name,
+            served=served[:12] if served else None,
+            live=built.sha256[:12],
+        )
+        outcome = self.push(connector, built, source_version, session)
+        was = f"the org served {served[:12]}" if served else "the org had no resource"
+        return PushOutcome(outcome.result, f"{was}, not the live build: {outcome.detail}")
+
+    def _served_sha256(self, connector: Connector, client: ToolingClient) -> str | None:
+        resource_id = self.store.connector(connector.name).resource_id
+        if resource_id is None:
+            found = self._retrying(lambda: client.find_resource(connector.resource))
+            if found is None:
+                return None
+            resource_id = found.id
+            self.store.set_resource_id(connector.name, resource_id)
+        known_id = resource_id
+        try:
+            body = self._retrying(lambda: client.download_body(known_id))
+        except ResourceNotFoundError:
+            self.store.set_resource_id(connector.name, None)
+            return None
+        return hashlib.sha256(body).hexdigest()
 
     def _failed(
         self, connector: Connector, push_id: int, error: SfsyncError, session: ConnectorSession
@@ -144,13 +238,14 @@ class Pusher:
         found = self._retrying(lambda: client.find_resource(connector.resource))
         if found is None:
             try:
-                created = self._retrying(
+                created = self._writing(
+                    connector,
                     lambda: client.create_resource(
                         connector.resource,
                         built.data,
                         cache_control=connector.cache_control,
                         description=description,
-                    )
+                    ),
                 )
             except DuplicateResourceError:
                 # A create that timed out may have succeeded before its retry: find it.
@@ -172,13 +267,14 @@ class Pusher:
         built: BuiltPackage,
         description: str,
     ) -> None:
-        self._retrying(
+        self._writing(
+            connector,
             lambda: client.update_body(
                 resource_id,
                 built.data,
                 cache_control=connector.cache_control,
                 description=description,
-            )
+            ),
         )
 
     def _verify(
@@ -220,7 +316,7 @@ class Pusher:
             description=description,
             api_version=session.api_version,
         )
-        deploy_id = self._retrying(lambda: client.start_deploy(archive))
+        deploy_id = self._writing(connector, lambda: client.start_deploy(archive))
         self.store.set_pending_deploy(connector.name, deploy_id, built.sha256, push_id)
         status = client.wait(
             deploy_id, patience_seconds=self.deploy_patience_seconds, sleep=self.sleep

@@ -129,11 +129,42 @@ def test_unfinished_pushes_are_abandoned_on_restart(tmp_path: Path) -> None:
     begin(store)
     store.close()
     reopened = StateStore.open(tmp_path)
-    (abandoned,) = reopened.abandon_unfinished(T0 + timedelta(minutes=5))
+    restart = T0 + timedelta(minutes=5)
+    (abandoned,) = reopened.abandon_unfinished(restart, recheck_after=restart + timedelta(1))
     assert abandoned.outcome == "started"
     assert reopened.history(CONNECTOR)[0].outcome == "abandoned"
     assert reopened.connector(CONNECTOR).live_sha256 is None
-    assert reopened.abandon_unfinished(T0) == []
+    # The dead process may have left a write in flight: the org is checked after it settles.
+    assert reopened.connector(CONNECTOR).recheck_after == restart + timedelta(1)
+    assert reopened.abandon_unfinished(T0, recheck_after=T0 + timedelta(days=9)) == []
+    assert reopened.connector(CONNECTOR).recheck_after == restart + timedelta(1)
+    reopened.close()
+
+
+def test_doubt_only_grows_and_clears_once_settled(store: StateStore) -> None:
+    """A connector's recheck time moves only later; it clears only for a proof that began at
+    or after it, and says whether it did.
+    """
+    assert store.connector(CONNECTOR).recheck_after is None
+    assert store.clear_doubt(CONNECTOR, settled_by=T0) is False
+    store.doubt_writes(CONNECTOR, until=T0 + timedelta(seconds=60))
+    store.doubt_writes(CONNECTOR, until=T0 + timedelta(seconds=30))
+    assert store.connector(CONNECTOR).recheck_after == T0 + timedelta(seconds=60)
+    assert store.clear_doubt(CONNECTOR, settled_by=T0 + timedelta(seconds=59)) is False
+    assert store.connector(CONNECTOR).recheck_after == T0 + timedelta(seconds=60)
+    store.doubt_writes(CONNECTOR, until=T0 + timedelta(seconds=90))
+    assert store.clear_doubt(CONNECTOR, settled_by=T0 + timedelta(seconds=60)) is False
+    assert store.clear_doubt(CONNECTOR, settled_by=T0 + timedelta(seconds=90)) is True
+    assert store.connector(CONNECTOR).recheck_after is None
+
+
+def test_doubt_survives_a_reopen(tmp_path: Path) -> None:
+    """The recheck time is in the store, so a restarted daemon still checks the org."""
+    store = StateStore.open(tmp_path)
+    store.doubt_writes(CONNECTOR, until=T0)
+    store.close()
+    reopened = StateStore.open(tmp_path)
+    assert reopened.connector(CONNECTOR).recheck_after == T0
     reopened.close()
 
 

@@ -166,3 +166,43 @@ def test_reported_usage_defers_only_while_fresh(
     so nothing else would ever lift the deferral.
     """
     assert fresh_usage(seen, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("recheck_after", "usage", "force", "expected"),
+    [
+        (None, 0.1, False, Action.UNCHANGED),  # no doubt: zero calls
+        (NOW + timedelta(seconds=1), 0.1, False, Action.UNCHANGED),  # the write may still land
+        (NOW, 0.1, False, Action.RECHECK),  # it can no longer land: read the body once
+        (NOW - timedelta(hours=1), 0.1, False, Action.RECHECK),
+        (NOW, 0.9, False, Action.DEFERRED),  # even that one read waits for the budget
+        (NOW + timedelta(seconds=1), 0.9, False, Action.UNCHANGED),
+        (NOW, 0.1, True, Action.PUSH),  # --force pushes, which proves the body anyway
+    ],
+)
+def test_a_live_build_in_doubt_is_checked_once_the_write_cannot_land(
+    recheck_after: datetime | None, usage: float, force: bool, expected: Action
+) -> None:
+    """A live build whose org may have taken a late write is read back once `recheck_after`
+    has passed, and not before; API usage above the ceiling defers that read.
+    """
+    state = ConnectorState("x", live_sha256=NEW, recheck_after=recheck_after)
+    assert plan(state=state, api_usage=usage, force=force) == expected
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        ConnectorState("x", live_sha256=NEW, recheck_after=NOW, paused=True),
+        ConnectorState("x", live_sha256=NEW, recheck_after=NOW, pending_deploy_id="0Af1"),
+    ],
+)
+def test_a_pause_or_a_running_deploy_wins_over_a_recheck(state: ConnectorState) -> None:
+    """A paused connector is left alone, and a deploy that may run is settled first."""
+    assert plan(state=state) in {Action.PAUSED, Action.DEPLOY_PENDING}
+
+
+def test_a_changed_build_in_doubt_is_pushed() -> None:
+    """Doubt about the old build does not hold back a new one: the push goes ahead."""
+    state = ConnectorState("x", live_sha256=OLD, recheck_after=NOW - timedelta(seconds=5))
+    assert plan(state=state) == Action.PUSH
