@@ -131,15 +131,17 @@ CRASH_POINTS = (
         outcomes=("pushed",),
         deploys=1,
     ),
-    # sfsync saw the deploy succeed and dies verifying it: the next run cannot know that deploy
-    # was its own, so it deploys the same build again.
+    # sfsync saw the deploy succeed and dies verifying it: the deploy's id is still recorded
+    # (it is forgotten only with the push's outcome), so the next run checks that deploy,
+    # verifies and finishes the same push without deploying again.
     CrashPoint(
         "metadata-verify-after-deploy-done",
         hold=TOOLING_QUERY,
         api="metadata",
         verify=True,
         org_before_rerun="new",
-        deploys=2,
+        outcomes=("pushed",),
+        deploys=1,
     ),
 )
 
@@ -181,14 +183,23 @@ def org_serves(site: SyncSite, what: str, old: str | None, new: str) -> None:
 def assert_converged(
     site: SyncSite, org: OrgHandle, point: CrashPoint, tmp_path: Path, new: str
 ) -> None:
-    """Assert the state a converged connector is in, and that one more run costs nothing."""
+    """Assert the state a converged connector is in, and that one more run costs nothing (or
+    the one read that ends a kill's doubt, once it is due).
+    """
     before = len(org.request_log)
     again = site.site.start("sync")  # runs while `sfsync build`, which calls no API, does
     expected = built_sha256(site, tmp_path)
     out, err = site.site.finish(again)
     assert again.returncode == 0, out + err
     assert " unchanged " in out, out
-    assert len(org.request_log) == before, "a converged connector must cost zero requests"
+    # Zero requests; or, when the kill's write could still land until now (its doubt is due,
+    # as on a slow machine), exactly one read of the body that proves it did not matter.
+    extra = [(entry.method, entry.path) for entry in org.request_log[before:]]
+    if extra:
+        assert len(extra) == 1, extra
+        assert extra[0][0] == "GET", extra
+        assert extra[0][1].endswith("/Body"), extra
+        assert "checked in the org" in out, out
     assert expected == new, "the killed run pushed another build than `sfsync build` makes"
     assert site.live_sha256("sandbox") == expected
 

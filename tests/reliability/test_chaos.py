@@ -235,11 +235,14 @@ class Chaos:
         )
         daemon = self.daemon = start_daemon(self.site)
         self.logs.append(daemon.log_path)
-        wait_for(
-            lambda: daemon.notify.seen("READY", "1") or daemon.process.poll() is not None,
-            READY_SECONDS,
-            "READY=1",
-        )
+        try:
+            wait_for(
+                lambda: daemon.notify.seen("READY", "1") or daemon.process.poll() is not None,
+                READY_SECONDS,
+                "READY=1",
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the daemon's log:\n{tail(daemon.log_path)}") from None
         self.running()
 
     def running(self) -> RunningDaemon:

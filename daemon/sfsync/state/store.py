@@ -33,6 +33,14 @@ _ABANDON_UNFINISHED = (
     "(SELECT pending_deploy_push_id FROM connectors WHERE pending_deploy_push_id IS NOT NULL)"
 )
 
+# A push's Metadata deploy is forgotten when the push succeeds, in the same transaction: a crash
+# between the deploy's end and that leaves the deploy to be checked again, not redone. (A failed
+# push keeps it: a poll that failed says nothing about the deploy, which may still run.)
+_FORGET_DEPLOY_OF_PUSH = (
+    "UPDATE connectors SET pending_deploy_id = NULL, pending_deploy_sha256 = NULL, "
+    "pending_deploy_push_id = NULL WHERE connector = ? AND pending_deploy_push_id = ?"
+)
+
 
 def ensure_private_directory(path: Path) -> None:
     """Given a directory path, create it (and parents) if needed and make it 0700.
@@ -199,6 +207,7 @@ class StateStore:
                 "needs_authorization = 0, refused_issued_at = NULL WHERE connector = ?",
                 (sha256, content_sha256, sha256, now.isoformat(), resource_id, connector),
             )
+            connection.execute(_FORGET_DEPLOY_OF_PUSH, (connector, push_id))
 
     def fail_push(self, push_id: int, *, error: str, now: datetime) -> None:
         """Record that push `push_id` failed with `error`; what was live stays live."""

@@ -354,6 +354,9 @@ class Pusher:
                 api="metadata",
                 now=self.clock(),
             )
+            self.store.set_pending_deploy(
+                connector.name, state.pending_deploy_id, state.pending_deploy_sha256, push_id
+            )
         outcome = self._conclude(
             connector, status, push_id, state.pending_deploy_sha256 or "", session
         )
@@ -372,16 +375,20 @@ class Pusher:
                 "deploy_pending",
                 f"deploy {status.deploy_id} is {status.status}; checked again next cycle",
             )
-        self.store.set_pending_deploy(connector.name, None)
+        # The deploy has ended; it is forgotten only once its push's outcome is recorded, so a
+        # crash before that checks it again instead of deploying again.
         if not status.success:
-            return self._failed(
-                connector, push_id, DeployError(f"{connector.name}: {status.describe()}"), session
-            )
+            error: SfsyncError = DeployError(f"{connector.name}: {status.describe()}")
+            failed = self._failed(connector, push_id, error, session)
+            self.store.set_pending_deploy(connector.name, None)
+            return failed
         try:
             self._verify(connector, sha256, session, None)
         except SfsyncError as error:
-            return self._failed(connector, push_id, error, session)
-        self.store.finish_push(push_id, resource_id=None, now=self.clock())
+            failed = self._failed(connector, push_id, error, session)
+            self.store.set_pending_deploy(connector.name, None)
+            return failed
+        self.store.finish_push(push_id, resource_id=None, now=self.clock())  # forgets the deploy
         self._prune(connector)
         return PushOutcome("pushed", f"{sha256[:12]} is live (deploy {status.deploy_id})")
 

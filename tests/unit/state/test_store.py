@@ -235,3 +235,20 @@ def test_api_usage_survives_reopening_the_store(tmp_path: Path) -> None:
     second = StateStore.open(tmp_path / "state")
     assert second.connector(CONNECTOR).api_usage == (ApiUsage(used=88, allowed=100), 1234.5)
     second.close()
+
+
+def test_a_pushed_deploy_is_forgotten_with_its_push_only(store: StateStore) -> None:
+    """finish_push forgets the Metadata deploy of that push in the same transaction, and leaves
+    one recorded for another push alone; fail_push keeps it (a failed poll says nothing about
+    whether the deploy still runs).
+    """
+    first = begin(store)
+    store.set_pending_deploy(CONNECTOR, "0Af1", "a" * 64, first)
+    store.fail_push(first, error="poll timed out", now=T0)
+    assert store.connector(CONNECTOR).pending_deploy_id == "0Af1"
+    store.finish_push(first, resource_id=None, now=T0)
+    assert store.connector(CONNECTOR).pending_deploy_id is None
+    second, third = begin(store, "b" * 64), begin(store, "c" * 64)
+    store.set_pending_deploy(CONNECTOR, "0Af2", "c" * 64, third)
+    store.finish_push(second, resource_id=None, now=T0)
+    assert store.connector(CONNECTOR).pending_deploy_push_id == third
