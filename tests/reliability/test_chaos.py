@@ -57,11 +57,7 @@ from sfsync.tokens.record import StoredAuthorization
 from sfsync_emulator import Emulator, OrgHandle
 from sfsync_emulator.faults import Decision, FaultBook
 
-# `known_bug`: at full scale this fails in about half the seeds on a real bug (a push whose
-# PATCH timed out can land in the org after a newer one, and nothing notices, because an
-# unchanged build costs no call). `make reliability` runs it; `make test` leaves it out until
-# the bug is fixed, so CI stays a verdict on what is fixed.
-pytestmark = [pytest.mark.slow, pytest.mark.known_bug, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @dataclass(frozen=True)
