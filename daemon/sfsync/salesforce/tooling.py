@@ -60,12 +60,19 @@ def describe_library_error(error: LibrarySalesforceError) -> tuple[str, str]:
 def translate_error(connector: str, action: str, error: LibrarySalesforceError) -> ApiError:
     """Given a failed call, return the sfsync error for it: transient ones can be retried."""
     code, message = describe_library_error(error)
-    text = f"{connector}: {action} failed: HTTP {error.status}" + (
+    return classify_error(connector, action, error.status, code, message)
+
+
+def classify_error(connector: str, action: str, status: int, code: str, message: str) -> ApiError:
+    """Given a failed call's HTTP status and Salesforce's (errorCode, message), return the
+    sfsync error for it: transient ones can be retried.
+    """
+    text = f"{connector}: {action} failed: HTTP {status}" + (
         f" {code}: {message}" if code else f": {message}"
     )
-    if error.status >= _SERVER_ERROR or code in _RETRYABLE_CODES:
+    if status >= _SERVER_ERROR or code in _RETRYABLE_CODES:
         return TransientApiError(text)
-    if code == "NOT_FOUND" or error.status == 404:  # noqa: PLR2004 - HTTP status, named above
+    if code == "NOT_FOUND" or status == 404:  # noqa: PLR2004 - HTTP status, named above
         return ResourceNotFoundError(text)
     if code in {"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"}:
         return DuplicateResourceError(text)
@@ -176,18 +183,26 @@ class ToolingClient:
             usage = parse_limit_info(usage_header)
             if usage is not None:
                 self._on_usage(usage)
-        if response.status_code >= _SERVER_ERROR:
-            raise TransientApiError(
-                f"{self._session.connector}: download of {resource_id} failed: "
-                f"HTTP {response.status_code}"
-            )
-        if response.status_code == 404:  # noqa: PLR2004 - HTTP Not Found
-            raise ResourceNotFoundError(
-                f"{self._session.connector}: Static Resource {resource_id} is not in the org"
-            )
         if response.status_code != 200:  # noqa: PLR2004 - HTTP OK
-            raise ApiError(
-                f"{self._session.connector}: download of {resource_id} failed: "
-                f"HTTP {response.status_code}: {response.text[:300]}"
+            code, message = _error_of(response)
+            raise classify_error(
+                self._session.connector,
+                f"download of Static Resource {resource_id}",
+                response.status_code,
+                code,
+                message,
             )
         return response.content
+
+
+def _error_of(response: requests.Response) -> tuple[str, str]:
+    """Given a failed raw answer, return Salesforce's (errorCode, message) from its JSON list,
+    or ("", the start of the text) when it is not one.
+    """
+    try:
+        content = response.json()
+    except ValueError:
+        return "", response.text.strip()[:300]
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
+    return "", response.text.strip()[:300]

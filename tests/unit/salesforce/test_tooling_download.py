@@ -33,7 +33,7 @@ def test_body_is_returned_as_served(client: ToolingClient) -> None:
 def test_a_deleted_resource_is_not_found(client: ToolingClient) -> None:
     """404: the Id is gone (deleted in the org), which the caller handles by looking it up."""
     responses.get(BODY, status=404, json=MISSING)
-    with pytest.raises(ResourceNotFoundError, match="081xx0000000001 is not in the org"):
+    with pytest.raises(ResourceNotFoundError, match="HTTP 404 NOT_FOUND: The requested"):
         client.download_body("081xx0000000001")
 
 
@@ -46,3 +46,19 @@ def test_other_failures_keep_their_kind(
     with pytest.raises(error) as raised:
         client.download_body("081xx0000000001")
     assert not isinstance(raised.value, ResourceNotFoundError)
+
+
+@responses.activate
+def test_a_spent_budget_is_retryable(client: ToolingClient) -> None:
+    """REQUEST_LIMIT_EXCEEDED (403) on the read is transient, as on every other call."""
+    spent = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    responses.get(BODY, status=403, json=spent)
+    with pytest.raises(TransientApiError, match="REQUEST_LIMIT_EXCEEDED: TotalRequests"):
+        client.download_body("081xx0000000001")
+
+
+@responses.activate
+def test_a_non_json_failure_keeps_its_text(client: ToolingClient) -> None:
+    responses.get(BODY, status=400, body="<html>bad gateway page</html>")
+    with pytest.raises(ApiError, match="HTTP 400: <html>bad gateway page"):
+        client.download_body("081xx0000000001")
