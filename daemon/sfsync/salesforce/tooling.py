@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -72,6 +73,39 @@ def translate_error(connector: str, action: str, error: LibrarySalesforceError) 
     return ApiError(text)
 
 
+def resource_body(fields: Mapping[str, str], data: bytes) -> bytes:
+    """Given a Static Resource's fields other than its body, and the body's bytes, return the
+    JSON request body with the body base64-encoded into a "Body" field, as bytes.
+
+    Base64 needs no JSON escaping, so it goes in as bytes once; simple-salesforce's
+    `toolingexecute` would take it through a str, `json.dumps` and an encode, each a copy of up
+    to 7 MB per push and the dumps alone a tenth of a fan-out's CPU.
+    """
+    head = json.dumps(dict(fields), ensure_ascii=True)  # "{...}": the body goes before the "}"
+    separator = b", " if fields else b""
+    return b"".join(
+        (head[:-1].encode("ascii"), separator, b'"Body": "', base64.b64encode(data), b'"}')
+    )
+
+
+def _send_json(client: Salesforce, method: str, action: str, body: bytes) -> Any:
+    """Given a client, a method, a Tooling action and a JSON body already encoded, send it as
+    `toolingexecute` would (the same headers and error routing) and return the parsed answer,
+    or None for an empty one.
+    """
+    # The client's own sender: its headers, its 401 handling and its Sforce-Limit-Info reading
+    # apply as for toolingexecute, which only takes a dict to encode.
+    answer = client._call_salesforce(  # noqa: SLF001 - see above
+        method, client.tooling_url + action, name="toolingexecute", data=body
+    )
+    if not answer.content:
+        return None
+    try:
+        return answer.json()
+    except ValueError:  # as toolingexecute does: the caller judges what came
+        return answer.text
+
+
 class ToolingClient:
     """Find, create, update and read one org's Static Resources; one API call per method."""
 
@@ -133,13 +167,11 @@ class ToolingClient:
             "ContentType": CONTENT_TYPE,
             "CacheControl": cache_control,
             "Description": description[:255],
-            "Body": base64.b64encode(data).decode("ascii"),
         }
+        body = resource_body(fields, data)
         answer = self._call(
             f"create of Static Resource {name}",
-            lambda client: client.toolingexecute(
-                "sobjects/StaticResource", method="POST", data=fields
-            ),
+            lambda client: _send_json(client, "POST", "sobjects/StaticResource", body),
         )
         if not isinstance(answer, dict) or not answer.get("id"):
             raise ApiError(f"{self._session.connector}: create of {name} answered {answer!r}")
@@ -153,12 +185,12 @@ class ToolingClient:
             "ContentType": CONTENT_TYPE,
             "CacheControl": cache_control,
             "Description": description[:255],
-            "Body": base64.b64encode(data).decode("ascii"),
         }
+        body = resource_body(fields, data)
         self._call(
             f"update of Static Resource {resource_id}",
-            lambda client: client.toolingexecute(
-                f"sobjects/StaticResource/{resource_id}", method="PATCH", data=fields
+            lambda client: _send_json(
+                client, "PATCH", f"sobjects/StaticResource/{resource_id}", body
             ),
         )
 
