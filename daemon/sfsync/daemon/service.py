@@ -43,6 +43,8 @@ from sfsync.sources.directory import list_candidates
 from sfsync.sources.located import Located
 from sfsync.sync.cycle import ConnectorResult, CycleReport, run_cycle
 from sfsync.sync.plan import authorization_usable
+from sfsync.tokens.snapshot import TokenSnapshot
+from sfsync.tokens.store import TokenStore
 
 log = structlog.get_logger("sfsync.daemon")
 T = TypeVar("T")
@@ -127,8 +129,11 @@ class Service:
                     push_slots=threading.BoundedSemaphore(config.daemon.concurrency),
                 )
             )
+            tokens = TokenSnapshot(
+                self._runtime.deps.tokens, [c.name for c in self.loaded.connectors]
+            )
             for connector in self.loaded.connectors:
-                self._refresh_authorized(connector)
+                self._refresh_authorized(connector, tokens)
             self._scheduler = self._new_scheduler()
             self._watcher = FolderWatcher()
             for system, work in self._systems.items():
@@ -283,10 +288,12 @@ class Service:
         runtime = self._started(self._runtime)
         if located is None:  # a signature without a package: nothing to build
             return
-        deps = replace(runtime.deps, locate=lambda _connector, _now: located)
+        # One keyring pass for the cycle and the authorized gauges after it.
+        tokens = TokenSnapshot(runtime.deps.tokens, [c.name for c in work.connectors])
+        deps = replace(runtime.deps, locate=lambda _connector, _now: located, tokens=tokens)
         report = run_cycle(deps, runtime.pusher, only={c.name for c in work.connectors})
         work.signature = signature
-        self._follow_up(system, work, report)
+        self._follow_up(system, work, report, tokens)
 
     def _look(
         self, system: str, source: DirSource | HttpSource
@@ -312,13 +319,15 @@ class Service:
         chosen = choice.chosen
         return Located(source.path / chosen.name), (chosen.name, chosen.modified), None
 
-    def _follow_up(self, system: str, work: _SystemWork, report: CycleReport) -> None:
+    def _follow_up(
+        self, system: str, work: _SystemWork, report: CycleReport, tokens: TokenStore
+    ) -> None:
         """Schedule the next check if the cycle left work: backoff after failures, a slower
         look for gates, deferrals, deploys and authorizations.
         """
         kinds = {result.result for result in report.results}
         for connector in work.connectors:
-            self._refresh_authorized(connector)
+            self._refresh_authorized(connector, tokens)
         if kinds & _RETRIED:
             self._after_failure(system, work)
             return
@@ -370,10 +379,10 @@ class Service:
             # Every answer counts, token refreshes included, not only the push's own calls.
             self._runtime.deps.usage[connector] = (usage, time.time())
 
-    def _refresh_authorized(self, connector: Connector) -> None:
+    def _refresh_authorized(self, connector: Connector, tokens: TokenStore | None = None) -> None:
         deps = self._started(self._runtime).deps
         try:
-            record = deps.tokens.get(connector.name)
+            record = (tokens or deps.tokens).get(connector.name)
         except SfsyncError as error:
             log.warning("cannot read the keyring", connector=connector.name, error=str(error))
             record = None

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.plan import Action, Decision, Gate, authorization_usable, decide, fresh_usage
 from sfsync.sync.push import Pusher, PushOutcome
+from sfsync.tokens.snapshot import TokenSnapshot
 from sfsync.tokens.store import TokenStore
 
 log = structlog.get_logger("sfsync.sync")
@@ -145,6 +146,8 @@ def run_cycle(
     With `dry_run`, build and decide but call no API and change no state.
     """
     selected = [c for c in deps.loaded.connectors if only is None or c.name in only]
+    # The keyring is read once for the whole cycle; a new authorization counts from the next.
+    deps = replace(deps, tokens=TokenSnapshot(deps.tokens, [c.name for c in selected]))
     results: dict[str, ConnectorResult] = {}
 
     def report(result: ConnectorResult) -> None:
