@@ -147,7 +147,8 @@ def run_cycle(
     """
     selected = [c for c in deps.loaded.connectors if only is None or c.name in only]
     # The keyring is read once for the whole cycle; a new authorization counts from the next.
-    deps = replace(deps, tokens=TokenSnapshot(deps.tokens, [c.name for c in selected]))
+    tokens = TokenSnapshot(deps.tokens, [c.name for c in selected])
+    deps = replace(deps, tokens=tokens)
     results: dict[str, ConnectorResult] = {}
 
     def report(result: ConnectorResult) -> None:
@@ -163,6 +164,12 @@ def run_cycle(
             deps.on_result(result)
 
     jobs = _read_sources(deps, selected, report)
+    if jobs:
+        # Made by the first push thread instead, the pass competed with every other thread
+        # for the GIL while they all waited for it. A failure is left for each connector's
+        # decision to report.
+        with contextlib.suppress(SfsyncError):
+            tokens.read()
     for wave in _waves([job.connector for job in jobs.values()]):
         batch = [jobs[connector.name] for connector in wave]
         concurrency = max(1, min(deps.loaded.config.daemon.concurrency, len(batch)))

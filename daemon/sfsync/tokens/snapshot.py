@@ -30,15 +30,20 @@ class TokenSnapshot:
         """Return the inner store's description."""
         return self._inner.describe()
 
-    def get(self, connector: str) -> StoredAuthorization | None:
-        """Return the connector's authorization as read in this snapshot's pass (a connector
-        outside it is read on its own, once).
-        """
+    def read(self) -> None:
+        """Make the pass now, if it was not made yet; raise TokenStoreError if it fails."""
         with self._lock:
             # Held during the pass: the other threads of the cycle wait for it, not repeat it.
             if self._records is None:
                 self._records = dict(self._inner.get_many(self._connectors))
-            if connector in self._records:
+
+    def get(self, connector: str) -> StoredAuthorization | None:
+        """Return the connector's authorization as read in this snapshot's pass (a connector
+        outside it is read on its own, once).
+        """
+        self.read()
+        with self._lock:
+            if self._records is not None and connector in self._records:
                 return self._records[connector]
         record = self._inner.get(connector)
         self._remember(connector, record)
