@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -73,22 +73,42 @@ def translate_error(connector: str, action: str, error: LibrarySalesforceError) 
     return ApiError(text)
 
 
-def resource_body(fields: Mapping[str, str], data: bytes) -> bytes:
-    """Given a Static Resource's fields other than its body, and the body's bytes, return the
-    JSON request body with the body base64-encoded into a "Body" field, as bytes.
+# Multiple of 3, so each piece encodes to whole base64 quanta; 4 bytes out per 3 in.
+_PIECE_BYTES = 3 * 64 * 1024
+_TAIL = b'"}'
 
-    Base64 needs no JSON escaping, so it goes in as bytes once; simple-salesforce's
-    `toolingexecute` would take it through a str, `json.dumps` and an encode, each a copy of up
-    to 7 MB per push and the dumps alone a tenth of a fan-out's CPU.
+
+class ResourceBody:
+    """The JSON body of a Static Resource write: the other fields, then the ZIP base64-encoded
+    into "Body", produced in pieces as it is sent (with its length known up front, so it goes as
+    one Content-Length request). The base64 of a 5 MB ZIP is 7 MB; held whole, with
+    simple-salesforce's str and JSON copies, it cost four such copies per push in flight.
     """
-    head = json.dumps(dict(fields), ensure_ascii=True)  # "{...}": the body goes before the "}"
-    separator = b", " if fields else b""
-    return b"".join(
-        (head[:-1].encode("ascii"), separator, b'"Body": "', base64.b64encode(data), b'"}')
-    )
+
+    def __init__(self, fields: Mapping[str, str], data: bytes) -> None:
+        head = json.dumps(dict(fields), ensure_ascii=True)  # "{...}": Body goes before the "}"
+        separator = ", " if fields else ""
+        self._head = f'{head[:-1]}{separator}"Body": "'.encode("ascii")
+        self._data = data
+
+    def __len__(self) -> int:
+        """Return the body's length in bytes."""
+        return len(self._head) + 4 * ((len(self._data) + 2) // 3) + len(_TAIL)
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield the body in pieces; each iteration starts from the beginning (a resend)."""
+        yield self._head
+        view = memoryview(self._data)
+        for start in range(0, len(view), _PIECE_BYTES):
+            yield binascii.b2a_base64(view[start : start + _PIECE_BYTES], newline=False)
+        yield _TAIL
+
+    def __bytes__(self) -> bytes:
+        """Return the whole body at once (for tests and logs of small bodies)."""
+        return b"".join(self)
 
 
-def _send_json(client: Salesforce, method: str, action: str, body: bytes) -> Any:
+def _send_json(client: Salesforce, method: str, action: str, body: ResourceBody) -> Any:
     """Given a client, a method, a Tooling action and a JSON body already encoded, send it as
     `toolingexecute` would (the same headers and error routing) and return the parsed answer,
     or None for an empty one.
@@ -168,7 +188,7 @@ class ToolingClient:
             "CacheControl": cache_control,
             "Description": description[:255],
         }
-        body = resource_body(fields, data)
+        body = ResourceBody(fields, data)
         answer = self._call(
             f"create of Static Resource {name}",
             lambda client: _send_json(client, "POST", "sobjects/StaticResource", body),
@@ -186,7 +206,7 @@ class ToolingClient:
             "CacheControl": cache_control,
             "Description": description[:255],
         }
-        body = resource_body(fields, data)
+        body = ResourceBody(fields, data)
         self._call(
             f"update of Static Resource {resource_id}",
             lambda client: _send_json(

@@ -12,23 +12,25 @@ import responses
 from sf_helpers import ACCESS_NEW, ACCESS_OLD, INSTANCE, TOKEN_URL, token_answer
 
 from sfsync.salesforce.session import ConnectorSession
-from sfsync.salesforce.tooling import (
-    DuplicateResourceError,
-    ToolingClient,
-    resource_body,
-)
+from sfsync.salesforce.tooling import DuplicateResourceError, ResourceBody, ToolingClient
 
 SOBJECTS = INSTANCE + "/services/data/v64.0/tooling/sobjects/StaticResource"
 EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
-ZIP = bytes(range(256)) * 40
+ZIP = bytes(range(256)) * 3000  # over two pieces, and not a multiple of 3
 
 
 def test_resource_body_is_the_json_of_the_fields_and_the_base64_body() -> None:
-    """The bytes parse as the fields plus a base64 "Body" holding the data exactly."""
+    """The pieces parse as the fields plus a base64 "Body" holding the data exactly; the
+    declared length is the pieces' length, and a second iteration gives the same bytes.
+    """
     fields = {"Name": "Guide", "Description": 'quote " and \u00e9'}
-    document = json.loads(resource_body(fields, ZIP))
-    assert document == {**fields, "Body": base64.b64encode(ZIP).decode("ascii")}
-    assert json.loads(resource_body({}, b"")) == {"Body": ""}
+    for data in (ZIP, ZIP[:-1], ZIP[:-2], b"x", b""):
+        body = ResourceBody(fields, data)
+        whole = b"".join(body)
+        assert len(body) == len(whole)
+        assert bytes(body) == whole
+        assert json.loads(whole) == {**fields, "Body": base64.b64encode(data).decode("ascii")}
+    assert json.loads(bytes(ResourceBody({}, b"ab"))) == {"Body": "YWI="}
 
 
 @responses.activate
@@ -45,9 +47,9 @@ def test_update_sends_bytes_and_refreshes_an_expired_session(session: ConnectorS
     sent = responses.calls[2].request
     assert sent.headers["Authorization"] == f"Bearer {ACCESS_NEW}"
     assert sent.headers["Content-Type"] == "application/json"
-    assert isinstance(sent.body, bytes)
-    assert base64.b64decode(json.loads(sent.body)["Body"]) == ZIP
-    assert responses.calls[0].request.body == sent.body
+    assert sent.headers["Content-Length"] == str(len(sent.body))
+    assert base64.b64decode(json.loads(bytes(sent.body))["Body"]) == ZIP
+    assert bytes(responses.calls[0].request.body) == bytes(sent.body)
 
 
 @responses.activate
@@ -59,7 +61,7 @@ def test_create_returns_the_id_and_routes_errors(session: ConnectorSession) -> N
     assert client.create_resource("Guide", ZIP, cache_control="Public", description="d") == (
         "081000000000002"
     )
-    body = json.loads(responses.calls[0].request.body)
+    body = json.loads(bytes(responses.calls[0].request.body))
     assert body["Name"] == "Guide"
     assert body["ContentType"] == "application/zip"
     responses.post(
