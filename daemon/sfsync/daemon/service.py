@@ -30,6 +30,7 @@ from sfsync.config import Connector, LoadedConfig
 from sfsync.config.schema import DirSource, HttpSource
 from sfsync.daemon.backoff import retry_delay
 from sfsync.daemon.health import ConnectorHealth, health
+from sfsync.daemon.memory import release_free_memory
 from sfsync.daemon.metrics import Metrics
 from sfsync.daemon.notify import Notifier
 from sfsync.daemon.watch import FolderWatcher
@@ -87,11 +88,13 @@ class Service:
         notifier: Notifier,
         *,
         draw: Callable[[], float] = random.random,
+        release_memory: Callable[[], object] = release_free_memory,
     ) -> None:
         self.loaded = loaded
         self._metrics = metrics
         self._notifier = notifier
         self._draw = draw
+        self._release_memory = release_memory
         self._stack = ExitStack()
         self._runtime: SyncRuntime | None = None
         self._scheduler: BackgroundScheduler | None = None
@@ -292,6 +295,8 @@ class Service:
         tokens = TokenSnapshot(runtime.deps.tokens, [c.name for c in work.connectors])
         deps = replace(runtime.deps, locate=lambda _connector, _now: located, tokens=tokens)
         report = run_cycle(deps, runtime.pusher, only={c.name for c in work.connectors})
+        # The packages the push threads held are freed now; give the pages back while idle.
+        self._release_memory()
         work.signature = signature
         self._follow_up(system, work, report, tokens)
 
