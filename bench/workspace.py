@@ -31,6 +31,19 @@ RESOURCE = "WalkMeBench"
 SFSYNC = Path(sys.executable).with_name("sfsync")
 # The shipped unit's WatchdogSec=2min: the daemon pings every 5 s, as in production.
 WATCHDOG_USEC = "120000000"
+UNIT = Path(__file__).resolve().parents[1] / "systemd" / "sfsync.service"
+
+
+def unit_environment(unit: Path = UNIT) -> dict[str, str]:
+    """Return the variables the shipped unit sets (its Environment= lines), so the benchmark's
+    daemon runs as systemd runs it (MALLOC_ARENA_MAX changes its memory figures).
+    """
+    variables: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            variables[name] = value
+    return variables
 
 
 def start_emulator(latency: float) -> Emulator:
@@ -98,9 +111,16 @@ class Workspace:
         )
 
     def start_daemon(self) -> Daemon:
-        """Start `sfsync run` under a stand-in for systemd's notify socket."""
+        """Start `sfsync run` under a stand-in for systemd's notify socket, with the
+        environment the shipped unit sets.
+        """
         notify = NotifySocket()
-        env = {**self.env, "NOTIFY_SOCKET": notify.name, "WATCHDOG_USEC": WATCHDOG_USEC}
+        env = {
+            **self.env,
+            **unit_environment(),
+            "NOTIFY_SOCKET": notify.name,
+            "WATCHDOG_USEC": WATCHDOG_USEC,
+        }
         log_path = self.root / f"daemon-{uuid.uuid4().hex[:8]}.log"
         with log_path.open("w") as log_file:
             process = subprocess.Popen(

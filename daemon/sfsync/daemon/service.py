@@ -30,6 +30,7 @@ from sfsync.config import Connector, LoadedConfig
 from sfsync.config.schema import DirSource, HttpSource
 from sfsync.daemon.backoff import retry_delay
 from sfsync.daemon.health import ConnectorHealth, health
+from sfsync.daemon.memory import release_free_memory
 from sfsync.daemon.metrics import Metrics
 from sfsync.daemon.notify import Notifier
 from sfsync.daemon.watch import FolderWatcher
@@ -43,6 +44,8 @@ from sfsync.sources.directory import list_candidates
 from sfsync.sources.located import Located
 from sfsync.sync.cycle import ConnectorResult, CycleReport, run_cycle
 from sfsync.sync.plan import authorization_usable
+from sfsync.tokens.snapshot import TokenSnapshot
+from sfsync.tokens.store import TokenStore
 
 log = structlog.get_logger("sfsync.daemon")
 T = TypeVar("T")
@@ -85,11 +88,13 @@ class Service:
         notifier: Notifier,
         *,
         draw: Callable[[], float] = random.random,
+        release_memory: Callable[[], object] = release_free_memory,
     ) -> None:
         self.loaded = loaded
         self._metrics = metrics
         self._notifier = notifier
         self._draw = draw
+        self._release_memory = release_memory
         self._stack = ExitStack()
         self._runtime: SyncRuntime | None = None
         self._scheduler: BackgroundScheduler | None = None
@@ -127,8 +132,11 @@ class Service:
                     push_slots=threading.BoundedSemaphore(config.daemon.concurrency),
                 )
             )
+            tokens = TokenSnapshot(
+                self._runtime.deps.tokens, [c.name for c in self.loaded.connectors]
+            )
             for connector in self.loaded.connectors:
-                self._refresh_authorized(connector)
+                self._refresh_authorized(connector, tokens)
             self._scheduler = self._new_scheduler()
             self._watcher = FolderWatcher()
             for system, work in self._systems.items():
@@ -283,10 +291,14 @@ class Service:
         runtime = self._started(self._runtime)
         if located is None:  # a signature without a package: nothing to build
             return
-        deps = replace(runtime.deps, locate=lambda _connector, _now: located)
+        # One keyring pass for the cycle and the authorized gauges after it.
+        tokens = TokenSnapshot(runtime.deps.tokens, [c.name for c in work.connectors])
+        deps = replace(runtime.deps, locate=lambda _connector, _now: located, tokens=tokens)
         report = run_cycle(deps, runtime.pusher, only={c.name for c in work.connectors})
+        # The packages the push threads held are freed now; give the pages back while idle.
+        self._release_memory()
         work.signature = signature
-        self._follow_up(system, work, report)
+        self._follow_up(system, work, report, tokens)
 
     def _look(
         self, system: str, source: DirSource | HttpSource
@@ -312,14 +324,16 @@ class Service:
         chosen = choice.chosen
         return Located(source.path / chosen.name), (chosen.name, chosen.modified), None
 
-    def _follow_up(self, system: str, work: _SystemWork, report: CycleReport) -> None:
+    def _follow_up(
+        self, system: str, work: _SystemWork, report: CycleReport, tokens: TokenStore
+    ) -> None:
         """Schedule the next check if the cycle left work: backoff after failures, a slower
         look for gates, deferrals, deploys and authorizations, and a check of the org after a
         write whose outcome is unknown.
         """
         kinds = {result.result for result in report.results}
         for connector in work.connectors:
-            self._refresh_authorized(connector)
+            self._refresh_authorized(connector, tokens)
         if kinds & _RETRIED:
             self._after_failure(system, work)
             return
@@ -373,10 +387,10 @@ class Service:
             # Every answer counts, token refreshes included, not only the push's own calls.
             self._runtime.deps.usage[connector] = (usage, time.time())
 
-    def _refresh_authorized(self, connector: Connector) -> None:
+    def _refresh_authorized(self, connector: Connector, tokens: TokenStore | None = None) -> None:
         deps = self._started(self._runtime).deps
         try:
-            record = deps.tokens.get(connector.name)
+            record = (tokens or deps.tokens).get(connector.name)
         except SfsyncError as error:
             log.warning("cannot read the keyring", connector=connector.name, error=str(error))
             record = None

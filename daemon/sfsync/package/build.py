@@ -1,4 +1,9 @@
-"""Build the deterministic ZIP pushed to one connector from a published package."""
+"""Build the deterministic ZIP pushed to one connector from a published package.
+
+Connectors of one system differ only in the settings file and the manifest, so the published
+files are hashed, CRC'd and compressed once (`prepare_package`) and each connector's build
+(`build_prepared`) adds only its own two entries.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from sfsync.package.cache import CompressionCache
 from sfsync.package.compress import DEFAULT_WORKERS, Compressor, compress_entries, deflate
 from sfsync.package.errors import PackageTooLargeError, describe
 from sfsync.package.limits import PackageLimits
+from sfsync.package.manifest import content_hash_of_digests
 from sfsync.package.plan import plan_contents
 from sfsync.package.read import PublishedPackage
 from sfsync.package.zipwrite import ZipMember, write_zip, zip_size
@@ -41,22 +47,67 @@ class BuiltPackage:
     entries: tuple[str, ...]  # paths in the ZIP, in order
 
 
-def build_package(
+@dataclass(frozen=True)
+class PreparedPackage:
+    """A published package with every file's ZIP member made once, for all its connectors."""
+
+    package: PublishedPackage
+    content_sha256: str
+    members: Mapping[str, ZipMember]  # by path, for the files as published
+
+
+def prepare_package(
     package: PublishedPackage,
-    options: BuildOptions,
     cache: CompressionCache | None = None,
     *,
     compressor: Compressor = deflate,
     workers: int = DEFAULT_WORKERS,
+    flush: bool = True,
+) -> PreparedPackage:
+    """Given a published package, an optional compression cache, a compressor and a thread
+    count, return the package with each file hashed, CRC'd and compressed (each distinct content
+    once, taken from the cache where it already is); the cache is flushed unless `flush` is
+    false.
+    """
+    files = package.files
+    digests = {path: hashlib.sha256(content).digest() for path, content in files.items()}
+    distinct = {digest.hex(): files[path] for path, digest in digests.items()}
+    compressed = compress_entries(
+        MappingProxyType(distinct), cache, compressor, workers, flush=flush
+    )
+    members = {
+        path: ZipMember(
+            name=path,
+            crc=zlib.crc32(content),
+            size=len(content),
+            compressed=compressed[digests[path].hex()],
+        )
+        for path, content in files.items()
+    }
+    return PreparedPackage(
+        package=package,
+        content_sha256=content_hash_of_digests(digests),
+        members=MappingProxyType(members),
+    )
+
+
+def build_prepared(
+    prepared: PreparedPackage,
+    options: BuildOptions,
+    cache: CompressionCache | None = None,
+    *,
+    compressor: Compressor = deflate,
 ) -> BuiltPackage:
-    """Given a published package, one connector's options and an optional compression cache,
-    return the connector's ZIP: entries sorted by path, each content compressed once and taken
-    from the cache where it already is.
+    """Given a prepared package, one connector's options and an optional compression cache for
+    the connector's own entries, return the connector's ZIP: entries sorted by path, the
+    published files' members as prepared, and only the connector's own entries (its settings,
+    the manifest) made here.
 
     Raise `SettingsError` or `ReservedEntryError` (see `plan.plan_contents`) and
     `PackageTooLargeError` if the ZIP would exceed limits.max_result_bytes; nothing is returned
     in part.
     """
+    package = prepared.package
     contents, content_sha256 = plan_contents(
         package.files,
         package.origin,
@@ -66,18 +117,32 @@ def build_package(
         sfsync_version=options.sfsync_version,
         settings_file=options.settings_file,
         max_settings_bytes=options.limits.max_settings_bytes,
+        content_sha256=prepared.content_sha256,
+    )
+    # The plan hands the published contents through as the very objects it was given; any
+    # other object is the connector's own (merged settings, manifest).
+    own = {
+        path: content
+        for path, content in contents.items()
+        if package.files.get(path) is not content
+    }
+    own_digests = {path: hashlib.sha256(content).hexdigest() for path, content in own.items()}
+    compressed = compress_entries(
+        MappingProxyType({own_digests[path]: content for path, content in own.items()}),
+        cache,
+        compressor,
+        workers=1,  # a few hundred bytes: threads would cost more than they save
     )
     entries = tuple(sorted(contents))
-    digests = {path: hashlib.sha256(contents[path]).hexdigest() for path in entries}
-    distinct = {digests[path]: contents[path] for path in entries}
-    compressed = compress_entries(MappingProxyType(distinct), cache, compressor, workers)
     members = [
         ZipMember(
             name=path,
-            crc=zlib.crc32(contents[path]),
-            size=len(contents[path]),
-            compressed=compressed[digests[path]],
+            crc=zlib.crc32(own[path]),
+            size=len(own[path]),
+            compressed=compressed[own_digests[path]],
         )
+        if path in own
+        else prepared.members[path]
         for path in entries
     ]
     size = zip_size(members)
@@ -95,3 +160,20 @@ def build_package(
         content_sha256=content_sha256,
         entries=entries,
     )
+
+
+def build_package(
+    package: PublishedPackage,
+    options: BuildOptions,
+    cache: CompressionCache | None = None,
+    *,
+    compressor: Compressor = deflate,
+    workers: int = DEFAULT_WORKERS,
+) -> BuiltPackage:
+    """Given a published package, one connector's options and an optional compression cache,
+    return the connector's ZIP (see `build_prepared`); to build for several connectors,
+    prepare the package once and call `build_prepared` for each.
+    """
+    # One flush for the whole build: the cache writes what both steps put as one pack.
+    prepared = prepare_package(package, cache, compressor=compressor, workers=workers, flush=False)
+    return build_prepared(prepared, options, cache, compressor=compressor)

@@ -55,12 +55,15 @@ def compress_entries(
     cache: CompressionCache | None,
     compressor: Compressor = deflate,
     workers: int = DEFAULT_WORKERS,
+    *,
+    flush: bool = True,
 ) -> dict[str, bytes]:
     """Given contents by hex SHA-256, a cache (or None), a compressor and a thread count, return
     the raw deflate stream of each content by the same key.
 
     A cached stream is used only if it inflates back to the content (checked once per stored
-    stream: the cache remembers which passed); whatever had to be compressed is put into it.
+    stream: the cache remembers which passed); whatever had to be compressed is put into it,
+    and the cache is flushed unless `flush` is false (a caller about to put more flushes once).
     """
     compressed: dict[str, bytes] = {}
     misses: list[str] = []
@@ -76,7 +79,7 @@ def compress_entries(
         compressed[digest] = stream
         if cache is not None:
             cache.put(cache_key(digest), stream)
-    if cache is not None:
+    if cache is not None and flush:
         cache.flush()
     return compressed
 

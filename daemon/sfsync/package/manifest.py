@@ -16,10 +16,19 @@ def content_hash(files: Mapping[str, bytes]) -> str:
     Paths are hashed in sorted order, each NUL-terminated (no path may hold a NUL) and followed
     by the 32-byte SHA-256 of its content, so no two different packages share the framing.
     """
+    return content_hash_of_digests(
+        {path: hashlib.sha256(content).digest() for path, content in files.items()}
+    )
+
+
+def content_hash_of_digests(digests: Mapping[str, bytes]) -> str:
+    """Given each file's 32-byte SHA-256 by path, return the package's content hash, as
+    `content_hash` gives it for the files themselves.
+    """
     digest = hashlib.sha256()
-    for path in sorted(files):
+    for path in sorted(digests):
         digest.update(path.encode("utf-8") + b"\0")
-        digest.update(hashlib.sha256(files[path]).digest())
+        digest.update(digests[path])
     return digest.hexdigest()
 
 

@@ -24,6 +24,7 @@ def plan_contents(
     sfsync_version: str,
     settings_file: str,
     max_settings_bytes: int,
+    content_sha256: str | None = None,
 ) -> tuple[dict[str, bytes], str]:
     """Given a package's files and origin and one connector's build options, return the files
     the built ZIP holds (path -> content) and the published content's hash.
@@ -55,7 +56,8 @@ def plan_contents(
             "package has no such settings file",
             entry=settings_path,
         )
-    content_sha256 = content_hash(files)
+    if content_sha256 is None:
+        content_sha256 = content_hash(files)
     planned[MANIFEST_NAME] = render_manifest(
         content_sha256=content_sha256,
         source_version=source_version,

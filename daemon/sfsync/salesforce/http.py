@@ -44,14 +44,25 @@ class HttpSettings:
         )
 
 
+def system_trust() -> ssl.SSLContext:
+    """Return a new TLS context trusting the system's CAs, to share between sessions: each
+    context holds its own copy of the CA store (almost 1 MB), and the daemon keeps a session
+    per connector.
+    """
+    return ssl.create_default_context()
+
+
 class _ExtraTrustAdapter(HTTPAdapter):
     """Trusts the system's CAs plus the bundle given as `verify`, instead of that bundle only:
     `ca_bundle` names an extra CA (a TLS-intercepting proxy's), not a replacement.
     """
 
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context  # before super().__init__, which builds the pool manager
+        super().__init__()
+
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        context = ssl.create_default_context()
-        kwargs["ssl_context"] = context
+        kwargs["ssl_context"] = self._context
         super().init_poolmanager(*args, **kwargs)
 
 
@@ -60,13 +71,13 @@ class SalesforceHttpSession(requests.Session):
     out after `default_timeout` unless told otherwise.
     """
 
-    def __init__(self, settings: HttpSettings) -> None:
+    def __init__(self, settings: HttpSettings, trust: ssl.SSLContext | None = None) -> None:
         super().__init__()
         self.verify = str(settings.verify) if isinstance(settings.verify, Path) else settings.verify
         self.default_timeout = settings.timeout
         self.headers["User-Agent"] = USER_AGENT
         if isinstance(settings.verify, Path):
-            self.mount("https://", _ExtraTrustAdapter())
+            self.mount("https://", _ExtraTrustAdapter(trust or system_trust()))
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
@@ -99,8 +110,11 @@ class SalesforceHttpSession(requests.Session):
         return super().merge_environment_settings(url, proxies, stream, verify, cert)
 
 
-def new_http_session(settings: HttpSettings) -> SalesforceHttpSession:
-    """Given the HTTP settings, return a fresh session for Salesforce calls.
+def new_http_session(
+    settings: HttpSettings, trust: ssl.SSLContext | None = None
+) -> SalesforceHttpSession:
+    """Given the HTTP settings and optionally a `system_trust()` context shared with other
+    sessions, return a fresh session for Salesforce calls.
 
     Raise ConfigError if the configured CA bundle is not a readable file.
     """
@@ -108,4 +122,4 @@ def new_http_session(settings: HttpSettings) -> SalesforceHttpSession:
         raise ConfigError(
             f"[oauth] ca_bundle {settings.verify} is not a file; give the PEM file of the extra CA"
         )
-    return SalesforceHttpSession(settings)
+    return SalesforceHttpSession(settings, trust)

@@ -1,5 +1,5 @@
-"""One sync cycle: read each system's source once, build per connector, decide, push what
-changed with bounded concurrency, and isolate every failure to its connector.
+"""One sync cycle: read each system's source once, build per connector as its push slot comes,
+decide, push what changed with bounded concurrency, and isolate every failure to its connector.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,8 +27,15 @@ from sfsync.errors import (
     SfsyncError,
 )
 from sfsync.files import make_private_directories
-from sfsync.package.build import BuildOptions, BuiltPackage, build_package
+from sfsync.package.build import (
+    BuildOptions,
+    BuiltPackage,
+    PreparedPackage,
+    build_prepared,
+    prepare_package,
+)
 from sfsync.package.cache import CompressionCache
+from sfsync.package.limits import PackageLimits
 from sfsync.package.read import read_package
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.salesforce.session import ConnectorSession
@@ -37,6 +44,7 @@ from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.plan import Action, Decision, Gate, authorization_usable, decide, fresh_usage
 from sfsync.sync.push import Pusher, PushOutcome
+from sfsync.tokens.snapshot import TokenSnapshot
 from sfsync.tokens.store import TokenStore
 
 log = structlog.get_logger("sfsync.sync")
@@ -103,6 +111,23 @@ class CycleDeps:
 
 
 @dataclass(frozen=True)
+class _Source:
+    """A system's package for one cycle: read, validated and prepared once for all its
+    connectors (the published files compressed once; each connector adds its own entries).
+    """
+
+    prepared: PreparedPackage
+    version: str
+    limits: PackageLimits
+
+
+@dataclass(frozen=True)
+class _Job:
+    connector: Connector
+    source: _Source
+
+
+@dataclass(frozen=True)
 class _Build:
     connector: Connector
     built: BuiltPackage
@@ -123,6 +148,9 @@ def run_cycle(
     With `dry_run`, build and decide but call no API and change no state.
     """
     selected = [c for c in deps.loaded.connectors if only is None or c.name in only]
+    # The keyring is read once for the whole cycle; a new authorization counts from the next.
+    tokens = TokenSnapshot(deps.tokens, [c.name for c in selected])
+    deps = replace(deps, tokens=tokens)
     results: dict[str, ConnectorResult] = {}
 
     def report(result: ConnectorResult) -> None:
@@ -137,24 +165,35 @@ def run_cycle(
         if deps.on_result is not None:
             deps.on_result(result)
 
-    builds = _build_all(deps, selected, report)
-    for wave in _waves([build.connector for build in builds.values()]):
-        jobs = [builds[connector.name] for connector in wave]
-        concurrency = max(1, min(deps.loaded.config.daemon.concurrency, len(jobs)))
+    jobs = _read_sources(deps, selected, report)
+    if jobs:
+        # Made by the first push thread instead, the pass competed with every other thread
+        # for the GIL while they all waited for it. A failure is left for each connector's
+        # decision to report.
+        with contextlib.suppress(SfsyncError):
+            tokens.read()
+    for wave in _waves([job.connector for job in jobs.values()]):
+        batch = [jobs[connector.name] for connector in wave]
+        concurrency = max(1, min(deps.loaded.config.daemon.concurrency, len(batch)))
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push") as pool:
             for result in pool.map(
-                lambda job: _run_connector(deps, pusher, job, dry_run=dry_run, force=force), jobs
+                lambda job: _run_connector(deps, pusher, job, dry_run=dry_run, force=force), batch
             ):
                 report(result)
     return CycleReport(tuple(results[c.name] for c in selected if c.name in results))
 
 
-def _build_all(
+def _read_sources(
     deps: CycleDeps, selected: list[Connector], report: Callable[[ConnectorResult], None]
-) -> dict[str, _Build]:
-    """Read each system's package once and build it for each selected connector."""
+) -> dict[str, _Job]:
+    """Read and prepare each system's package once; return a job per selected connector whose
+    system has one (the others are reported waiting, invalid or failed).
+
+    Each connector's package is built later, under its push slot, and dropped once pushed:
+    holding every connector's ZIP until the cycle ends cost a package's size per connector.
+    """
     limits = package_limits(deps.loaded.config)
-    builds: dict[str, _Build] = {}
+    jobs: dict[str, _Job] = {}
     by_system: dict[str, list[Connector]] = {}
     for connector in selected:
         by_system.setdefault(connector.system, []).append(connector)
@@ -163,26 +202,31 @@ def _build_all(
             located = deps.locate(connectors[0], deps.epoch())
             published = read_package(located.path, limits)
             version = located.version or source_version(located.path, published)
+            prepared = prepare_package(published, deps.cache)
         except SfsyncError as error:
             for connector in connectors:
                 report(ConnectorResult(connector.name, _result_of(error), str(error)))
             continue
+        source = _Source(prepared, version, limits)
         for connector in connectors:
-            options = BuildOptions(
-                connector=connector.name,
-                overrides=connector.overrides,
-                source_version=version,
-                sfsync_version=__version__,
-                settings_file=connector.settings_file,
-                limits=limits,
-            )
-            try:
-                built = build_package(published, options, deps.cache)
-            except PackageError as error:
-                report(ConnectorResult(connector.name, "invalid", str(error)))
-                continue
-            builds[connector.name] = _Build(connector, built, version)
-    return builds
+            jobs[connector.name] = _Job(connector, source)
+    return jobs
+
+
+def _build(job: _Job) -> BuiltPackage:
+    """Given a connector's job, return its package; raise PackageError if it is refused."""
+    connector = job.connector
+    options = BuildOptions(
+        connector=connector.name,
+        overrides=connector.overrides,
+        source_version=job.source.version,
+        sfsync_version=__version__,
+        settings_file=connector.settings_file,
+        limits=job.source.limits,
+    )
+    # No cache for the connector's own entries: a few hundred bytes each, compressed in
+    # microseconds, while putting them would write a pack per connector.
+    return build_prepared(job.source.prepared, options)
 
 
 def _result_of(error: SfsyncError) -> str:
@@ -243,9 +287,13 @@ def _decide(deps: CycleDeps, job: _Build, *, force: bool) -> Decision:
 
 
 def _run_connector(
-    deps: CycleDeps, pusher: Pusher, job: _Build, *, dry_run: bool, force: bool
+    deps: CycleDeps, pusher: Pusher, job: _Job, *, dry_run: bool, force: bool
 ) -> ConnectorResult:
-    """Decide and, if needed, push one connector; never raise (failures are results)."""
+    """Build, decide and, if needed, push one connector; never raise (failures are results).
+
+    The build happens under the push slot, so at most `daemon.concurrency` packages are held
+    at once, and is dropped on return: the result keeps its hash and size only.
+    """
     connector = job.connector
     lock = FileLock(
         str(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name)),
@@ -254,9 +302,21 @@ def _run_connector(
     )
     started = time.monotonic()
     slots = deps.push_slots or contextlib.nullcontext()
+    built: BuiltPackage | None = None
     try:
-        with slots, lock:
-            outcome = _decide_and_push(deps, pusher, job, dry_run=dry_run, force=force)
+        with slots:
+            try:
+                built = _build(job)
+            except PackageError as error:
+                return ConnectorResult(connector.name, "invalid", str(error))
+            with lock:
+                outcome = _decide_and_push(
+                    deps,
+                    pusher,
+                    _Build(connector, built, job.source.version),
+                    dry_run=dry_run,
+                    force=force,
+                )
     except Timeout:
         outcome = PushOutcome("busy", "another sfsync process is pushing to this connector")
     except SfsyncError as error:
@@ -268,8 +328,8 @@ def _run_connector(
         connector=connector.name,
         result=outcome.result,
         detail=outcome.detail,
-        sha256=job.built.sha256,
-        size=job.built.size,
+        sha256=built.sha256 if built is not None else None,
+        size=built.size if built is not None else None,
         seconds=time.monotonic() - started,
         recheck_in=None if dry_run else _recheck_in(deps, connector, outcome),
     )

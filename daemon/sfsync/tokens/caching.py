@@ -12,7 +12,7 @@ milliseconds anyway.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from pathlib import Path
 
 from sfsync.tokens.keyring_store import KeyringTokenStore
@@ -67,6 +67,14 @@ class CachingTokenStore:
         with self._lock:
             self._records[connector] = record
         return record
+
+    def get_many(self, connectors: Collection[str]) -> dict[str, StoredAuthorization | None]:
+        """Return each connector's authorization, from the cache where the keyring is
+        unchanged, else as the inner store reads them in one pass.
+        """
+        if self._marker is None:
+            return dict(self._inner.get_many(connectors))
+        return {connector: self.get(connector) for connector in connectors}
 
     def put(self, connector: str, record: StoredAuthorization) -> None:
         """Store the authorization, and remember it without reading it back."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
+from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 from keyring.errors import KeyringError, PasswordDeleteError
 
 from sfsync.errors import TokenStoreError
@@ -36,6 +38,27 @@ class KeyringTokenStore:
         except (KeyringError, OSError, ValueError) as error:
             raise self._failure("read", connector, error) from None
         return None if text is None else StoredAuthorization.from_json(text, connector)
+
+    def get_many(self, connectors: Collection[str]) -> dict[str, StoredAuthorization | None]:
+        """Return each connector's authorization (None when it has none): from the Secret
+        Service in one pass, from other backends one by one; raise TokenStoreError if the
+        keyring cannot be read.
+        """
+        if not isinstance(self._backend, SecretServiceKeyring):
+            return {connector: self.get(connector) for connector in connectors}
+        # secretstorage is installed only where the Secret Service is (Linux).
+        from sfsync.tokens.secret_service import read_passwords  # noqa: PLC0415
+
+        try:
+            texts = read_passwords(self._backend, SERVICE, connectors)
+        except (KeyringError, OSError, ValueError) as error:
+            raise self._failure("read", "*", error) from None
+        return {
+            connector: StoredAuthorization.from_json(texts[connector], connector)
+            if connector in texts
+            else None
+            for connector in connectors
+        }
 
     def put(self, connector: str, record: StoredAuthorization) -> None:
         """Store the connector's authorization; raise TokenStoreError if the backend refuses."""

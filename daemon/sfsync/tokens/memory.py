@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sfsync.tokens.record import StoredAuthorization
@@ -17,6 +18,10 @@ class MemoryTokenStore:
     def get(self, connector: str) -> StoredAuthorization | None:
         """Return the connector's authorization, or None."""
         return self.records.get(connector)
+
+    def get_many(self, connectors: Collection[str]) -> dict[str, StoredAuthorization | None]:
+        """Return each connector's authorization, or None."""
+        return {connector: self.records.get(connector) for connector in connectors}
 
     def put(self, connector: str, record: StoredAuthorization) -> None:
         """Store the connector's authorization."""

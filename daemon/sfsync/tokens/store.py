@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Protocol
 
 from sfsync.tokens.record import StoredAuthorization
@@ -12,6 +13,12 @@ class TokenStore(Protocol):
 
     def get(self, connector: str) -> StoredAuthorization | None:
         """Return the connector's authorization, or None when it has none."""
+        ...
+
+    def get_many(self, connectors: Collection[str]) -> Mapping[str, StoredAuthorization | None]:
+        """Return each connector's authorization (None when it has none), in one pass over the
+        backend where it allows.
+        """
         ...
 
     def put(self, connector: str, record: StoredAuthorization) -> None:

@@ -1,0 +1,45 @@
+"""Reading many authorizations from a real Secret Service in one pass gives what reading them
+one by one gives, including a record written by another client meanwhile.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import keyring.backends.SecretService
+
+from sfsync.config.schema import KeyringSettings
+from sfsync.tokens.backends import open_backend
+from sfsync.tokens.keyring_store import KeyringTokenStore
+from sfsync.tokens.record import StoredAuthorization
+
+
+def record(index: int) -> StoredAuthorization:
+    """Return a web-flow authorization told apart by its refresh token."""
+    return StoredAuthorization(
+        flow="web",
+        instance_url="https://acme.my.salesforce.com",
+        identity_url="https://login.salesforce.com/id/00D/005",
+        login_url="https://test.salesforce.com",
+        client_id="3MVG9client",
+        issued_at=datetime(2026, 1, 1, tzinfo=UTC).isoformat(),
+        refresh_token=f"5Aep861-{index}",
+    )
+
+
+def test_get_many_matches_get_and_sees_new_writes(secret_service_env: dict[str, str]) -> None:
+    """get_many answers each connector as get does, None for the missing, and reads afresh."""
+    store = KeyringTokenStore(
+        open_backend(KeyringSettings(backend="keyring.backends.SecretService.Keyring"))
+    )
+    names = [f"lightning/env{index}" for index in range(5)]
+    for index, name in enumerate(names[:4]):
+        store.put(name, record(index))
+    # Another service's entry under a connector's name is not an authorization.
+    keyring.backends.SecretService.Keyring().set_password("other", names[4], "not json")
+    many = store.get_many([*names, "lightning/unknown"])
+    assert many == {name: store.get(name) for name in [*names, "lightning/unknown"]}
+    assert many[names[0]] == record(0)
+    assert many[names[4]] is None
+    store.put(names[4], record(4))  # as `sfsync authorize` would, from another process
+    assert store.get_many(names)[names[4]] == record(4)

@@ -1,0 +1,73 @@
+"""The Static Resource writes send their JSON body as bytes built once, with the same headers,
+session handling and error routing as simple-salesforce's toolingexecute.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import responses
+from sf_helpers import ACCESS_NEW, ACCESS_OLD, INSTANCE, TOKEN_URL, token_answer
+
+from sfsync.salesforce.session import ConnectorSession
+from sfsync.salesforce.tooling import DuplicateResourceError, ResourceBody, ToolingClient
+
+SOBJECTS = INSTANCE + "/services/data/v64.0/tooling/sobjects/StaticResource"
+EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+ZIP = bytes(range(256)) * 3000  # over two pieces, and not a multiple of 3
+
+
+def test_resource_body_is_the_json_of_the_fields_and_the_base64_body() -> None:
+    """The pieces parse as the fields plus a base64 "Body" holding the data exactly; the
+    declared length is the pieces' length, and a second iteration gives the same bytes.
+    """
+    fields = {"Name": "Guide", "Description": 'quote " and \u00e9'}
+    for data in (ZIP, ZIP[:-1], ZIP[:-2], b"x", b""):
+        body = ResourceBody(fields, data)
+        whole = b"".join(body)
+        assert len(body) == len(whole)
+        assert bytes(body) == whole
+        assert json.loads(whole) == {**fields, "Body": base64.b64encode(data).decode("ascii")}
+    assert json.loads(bytes(ResourceBody({}, b"ab"))) == {"Body": "YWI="}
+
+
+@responses.activate
+def test_update_sends_bytes_and_refreshes_an_expired_session(session: ConnectorSession) -> None:
+    """A PATCH answered INVALID_SESSION_ID is sent again, whole, after one refresh."""
+    session._token = ACCESS_OLD
+    url = f"{SOBJECTS}/081000000000001"
+    responses.patch(url, status=401, json=EXPIRED)
+    responses.post(TOKEN_URL, json=token_answer())
+    responses.patch(url, status=204)
+    ToolingClient(session).update_body(
+        "081000000000001", ZIP, cache_control="Public", description="sfsync test"
+    )
+    sent = responses.calls[2].request
+    assert sent.headers["Authorization"] == f"Bearer {ACCESS_NEW}"
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["Content-Length"] == str(len(sent.body))
+    assert base64.b64decode(json.loads(bytes(sent.body))["Body"]) == ZIP
+    assert bytes(responses.calls[0].request.body) == bytes(sent.body)
+
+
+@responses.activate
+def test_create_returns_the_id_and_routes_errors(session: ConnectorSession) -> None:
+    """A create answers the new Id; a duplicate name is a DuplicateResourceError."""
+    session._token = ACCESS_OLD
+    responses.post(SOBJECTS, status=201, json={"id": "081000000000002", "success": True})
+    client = ToolingClient(session)
+    assert client.create_resource("Guide", ZIP, cache_control="Public", description="d") == (
+        "081000000000002"
+    )
+    body = json.loads(bytes(responses.calls[0].request.body))
+    assert body["Name"] == "Guide"
+    assert body["ContentType"] == "application/zip"
+    responses.post(
+        SOBJECTS,
+        status=400,
+        json=[{"message": "duplicate value found", "errorCode": "DUPLICATE_VALUE"}],
+    )
+    with pytest.raises(DuplicateResourceError, match="DUPLICATE_VALUE"):
+        client.create_resource("Guide", ZIP, cache_control="Public", description="d")
