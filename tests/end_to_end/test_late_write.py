@@ -125,7 +125,7 @@ def test_a_doubt_that_finds_the_live_build_costs_one_read(site: SyncSite) -> Non
     doubt finds the live build, clears the doubt, and pushes nothing.
     """
     org = site.orgs["sandbox"]
-    org.faults.hang_next(1, seconds=2.0, api="tooling", path_prefix=TOOLING)
+    org.faults.hang_next(1, seconds=TIMEOUT_SECONDS + 2, api="tooling", path_prefix=TOOLING)
     publish(site, 2)
     code, out, err = site.run("sync")  # the retry pushes v2; the held attempt lands later
     assert code == 0, out + err
