@@ -43,6 +43,7 @@ TOOLING_RESOURCE = f"{DATA}/tooling/sobjects/StaticResource"  # POST creates; /{
 DEPLOY = f"{DATA}/metadata/deployRequest"  # POST starts a deploy; /{id} is a poll
 HOLD_SECONDS = 600.0  # past pytest's timeout: a held request is released at teardown only
 RELEASE_SECONDS = 4.0  # long enough for the kill to land first, short enough to wait for
+ANSWER_LOST_BODY_SECONDS = 0.5  # for a held request's body to follow its headers
 DEPLOY_SECONDS = 0.2  # a deploy that finishes while sfsync polls
 RUNNING_DEPLOY_SECONDS = 3600.0  # a deploy that runs until the test shortens it
 WAIT_SECONDS = 60.0
@@ -250,6 +251,10 @@ def test_a_kill_at_this_step_converges_on_the_next_run(
     def finish_the_deploy() -> None:
         if point.deploy == "done":
             org.deploy_seconds = 0.0  # the deploy, submitted just before the poll, is done now
+        if point.answer_lost:
+            # The request is held as soon as its headers arrive, and sfsync streams the body
+            # after them: let the (small) body arrive too, or the org has nothing to apply.
+            time.sleep(ANSWER_LOST_BODY_SECONDS)
 
     held_path = sync_killed_while_held(site, held, finish_the_deploy)
     assert held_path.startswith(point.hold)
