@@ -51,10 +51,17 @@ class ResourceInfo:
 def describe_library_error(error: LibrarySalesforceError) -> tuple[str, str]:
     """Given a simple-salesforce error, return Salesforce's (errorCode, message), verbatim."""
     content: Any = error.content
+    text = content.decode(errors="replace") if isinstance(content, bytes) else str(content)
+    return _first_error(content, text)
+
+
+def _first_error(content: object, text: str) -> tuple[str, str]:
+    """Given a decoded error answer and its text, return the first (errorCode, message) of
+    Salesforce's JSON list, or ("", the start of the text) when it is not one.
+    """
     if isinstance(content, list) and content and isinstance(content[0], dict):
         first = content[0]
         return str(first.get("errorCode", "")), str(first.get("message", ""))
-    text = content.decode(errors="replace") if isinstance(content, bytes) else str(content)
     return "", text.strip()[:300]
 
 
@@ -248,13 +255,11 @@ class ToolingClient:
 
 
 def _error_of(response: requests.Response) -> tuple[str, str]:
-    """Given a failed raw answer, return Salesforce's (errorCode, message) from its JSON list,
-    or ("", the start of the text) when it is not one.
+    """Given a failed raw answer, return Salesforce's (errorCode, message), as for the calls
+    simple-salesforce makes.
     """
     try:
-        content = response.json()
+        content: object = response.json()
     except ValueError:
-        return "", response.text.strip()[:300]
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
-    return "", response.text.strip()[:300]
+        content = None
+    return _first_error(content, response.text)

@@ -163,14 +163,10 @@ class Pusher:
         checked_from = self.clock()
         client = ToolingClient(session, self._usage_for(connector.name))
         try:
-            served = self._served_sha256(connector, client)
+            body = self._served_body(connector, client, None)
         except SfsyncError as error:
-            if isinstance(error, AuthorizationError):
-                self.store.set_needs_authorization(
-                    connector.name, needed=True, issued_at=session.issued_at
-                )
-                return PushOutcome("needs_authorization", str(error))
-            return PushOutcome("failed", f"checking the org after an unanswered write: {error}")
+            return self._outcome_of(connector, error, session)
+        served = hashlib.sha256(body).hexdigest() if body is not None else None
         if served == built.sha256:
             self.store.clear_doubt(connector.name, settled_by=checked_from)
             return PushOutcome("unchanged", f"{built.sha256[:12]} is live (checked in the org)")
@@ -184,26 +180,38 @@ class Pusher:
         was = f"the org served {served[:12]}" if served else "the org had no resource"
         return PushOutcome(outcome.result, f"{was}, not the live build: {outcome.detail}")
 
-    def _served_sha256(self, connector: Connector, client: ToolingClient) -> str | None:
-        resource_id = self.store.connector(connector.name).resource_id
-        if resource_id is None:
-            found = self._retrying(lambda: client.find_resource(connector.resource))
-            if found is None:
-                return None
-            resource_id = found.id
-            self.store.set_resource_id(connector.name, resource_id)
-        known_id = resource_id
-        try:
-            body = self._retrying(lambda: client.download_body(known_id))
-        except ResourceNotFoundError:
-            self.store.set_resource_id(connector.name, None)
+    def _served_body(
+        self, connector: Connector, client: ToolingClient, resource_id: str | None
+    ) -> bytes | None:
+        """Return the body the org serves for the connector's resource (looked up by name
+        when its Id is not given or not known), or None when the org has no such resource.
+        """
+        resource_id = resource_id or self.store.connector(connector.name).resource_id
+        if resource_id is not None:
+            known_id = resource_id
+            try:
+                return self._retrying(lambda: client.download_body(known_id))
+            except ResourceNotFoundError:
+                # Deleted (or recreated) in the org since: forget the Id, look it up by name.
+                self.store.set_resource_id(connector.name, None)
+        found = self._retrying(lambda: client.find_resource(connector.resource))
+        if found is None:
             return None
-        return hashlib.sha256(body).hexdigest()
+        self.store.set_resource_id(connector.name, found.id)
+        return self._retrying(lambda: client.download_body(found.id))
 
     def _failed(
         self, connector: Connector, push_id: int, error: SfsyncError, session: ConnectorSession
     ) -> PushOutcome:
         self.store.fail_push(push_id, error=str(error), now=self.clock())
+        return self._outcome_of(connector, error, session)
+
+    def _outcome_of(
+        self, connector: Connector, error: SfsyncError, session: ConnectorSession
+    ) -> PushOutcome:
+        """Given why a call failed, return the outcome: a refused authorization marks the
+        connector (naming the refused one), anything else is a failure.
+        """
         if isinstance(error, AuthorizationError):
             self.store.set_needs_authorization(
                 connector.name, needed=True, issued_at=session.issued_at
@@ -283,14 +291,9 @@ class Pusher:
         if not connector.verify:
             return
         client = ToolingClient(session, self._usage_for(connector.name))
-        if resource_id is None:
-            found = self._retrying(lambda: client.find_resource(connector.resource))
-            if found is None:
-                raise ApiError(f"{connector.name}: verify found no {connector.resource} in the org")
-            resource_id = found.id
-            self.store.set_resource_id(connector.name, resource_id)
-        known_id = resource_id
-        body = self._retrying(lambda: client.download_body(known_id))
+        body = self._served_body(connector, client, resource_id)
+        if body is None:
+            raise ApiError(f"{connector.name}: verify found no {connector.resource} in the org")
         served = hashlib.sha256(body).hexdigest()
         if served != sha256:
             raise ApiError(
@@ -338,12 +341,7 @@ class Pusher:
         try:
             status = self._retrying(lambda: client.deploy_status(state.pending_deploy_id or ""))
         except SfsyncError as error:
-            if isinstance(error, AuthorizationError):
-                self.store.set_needs_authorization(
-                    connector.name, needed=True, issued_at=session.issued_at
-                )
-                return PushOutcome("needs_authorization", str(error))
-            return PushOutcome("failed", str(error))
+            return self._outcome_of(connector, error, session)
         push_id = state.pending_deploy_push_id
         if push_id is None:  # written by nothing but a damaged store; record the outcome anew
             push_id = self.store.begin_push(
