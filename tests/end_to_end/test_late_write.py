@@ -26,28 +26,39 @@ from sfsync_emulator import Emulator
 
 pytestmark = pytest.mark.slow
 
-TOOLING = f"/services/data/v{SalesforceSettings().api_version}/tooling/sobjects/StaticResource/"
+DATA = f"/services/data/v{SalesforceSettings().api_version}"
+TOOLING = f"{DATA}/tooling/sobjects/StaticResource/"
+DEPLOY = f"{DATA}/metadata/deployRequest"
 CONNECTOR = "lightning/sandbox"
 TIMEOUT_SECONDS = 2.0  # so a write given up on may land for 2 x 2 + 10 = 14 s
 HELD_SECONDS = 10.0  # past the timeout, past the next sync's PATCH, within the doubt
+# A deploy runs this long in the org: a deploy queued by a held request ends well after the
+# 14 s that a Tooling write is given, but within the deploy patience added for Metadata.
+DEPLOY_SECONDS = 8.0
+PATIENCE_SECONDS = 20.0
 
 
-def pushes(site: SyncSite) -> list[tuple[str, str]]:
+def pushes(site: SyncSite, connector: str = CONNECTOR) -> list[tuple[str, str]]:
     """Return the connector's push history, oldest first, as (outcome, sha256)."""
     with closing(sqlite3.connect(site.site.state_dir / "state.sqlite3")) as database:
         rows = database.execute(
-            "SELECT outcome, sha256 FROM pushes WHERE connector = ? ORDER BY id", (CONNECTOR,)
+            "SELECT outcome, sha256 FROM pushes WHERE connector = ? ORDER BY id", (connector,)
         )
         return [(outcome, sha256) for outcome, sha256 in rows]
 
 
-def recheck_after(site: SyncSite) -> datetime | None:
+def recheck_after(site: SyncSite, connector: str = CONNECTOR) -> datetime | None:
     """Return when the store says the connector's org is to be checked, or None."""
     with closing(sqlite3.connect(site.site.state_dir / "state.sqlite3")) as database:
         (value,) = database.execute(
-            "SELECT recheck_after FROM connectors WHERE connector = ?", (CONNECTOR,)
+            "SELECT recheck_after FROM connectors WHERE connector = ?", (connector,)
         ).fetchone()
     return datetime.fromisoformat(value) if value else None
+
+
+def sleep_until(due: datetime) -> None:
+    """Sleep until a moment has passed (and a little more)."""
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.2)
 
 
 def publish(site: SyncSite, version: int) -> None:
@@ -101,7 +112,7 @@ def test_a_late_write_over_a_newer_push_is_found_and_undone(site: SyncSite) -> N
     assert code == 0, out + err
     (row,) = json.loads(out)["connectors"]
     assert row["recheck_after"] == due.isoformat()
-    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.2)
+    sleep_until(due)
     calls = site.api_calls("sandbox")
     code, out, err = site.run("sync")
     assert code == 0, out + err
@@ -133,7 +144,7 @@ def test_a_doubt_that_finds_the_live_build_costs_one_read(site: SyncSite) -> Non
     wait_for(lambda: site.live_sha256("sandbox") == v2, 10, "v2")
     due = recheck_after(site)
     assert due is not None
-    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.2)
+    sleep_until(due)
     calls = site.api_calls("sandbox")
     history = pushes(site)
     code, out, err = site.run("sync")
@@ -142,3 +153,60 @@ def test_a_doubt_that_finds_the_live_build_costs_one_read(site: SyncSite) -> Non
     assert site.api_calls("sandbox") - calls == 1
     assert pushes(site) == history
     assert recheck_after(site) is None
+
+
+def test_a_deploy_queued_by_a_lost_request_is_covered_by_the_doubt(
+    tmp_path: Path, emu: Emulator
+) -> None:
+    """A deploy request held past the timeout queues its deploy only when the hold ends, behind
+    the newer build's deploy, and the org runs it for a while after that: the older build lands
+    later than a Tooling write could. The Metadata connector's doubt lasts the deploy patience
+    longer, so the check after it finds the late build and deploys the live one again.
+    """
+    connector = "lightning/staging"
+    org = emu.add_org(name="staging")
+    site = sync_site(tmp_path, emu, {"staging": org}, {"staging": 'api = "metadata"'})
+    config = site.site.config
+    config.write_text(
+        config.read_text().replace(
+            'timeout = "10s"',
+            f'timeout = "{TIMEOUT_SECONDS:.0f}s"\ndeploy_patience = "{PATIENCE_SECONDS:.0f}s"',
+        )
+    )
+    site.authorize("staging")
+    publish(site, 1)
+    code, out, err = site.run("sync")
+    assert code == 0, out + err
+    org.deploy_seconds = DEPLOY_SECONDS
+    org.faults.hang_next(1, seconds=HELD_SECONDS, api="metadata", path_prefix=DEPLOY)
+    org.faults.fail_next(1, status=400, api="metadata", path_prefix=DEPLOY)
+    publish(site, 2)
+    code, out, err = site.run("sync")
+    assert code == 1, out + err
+    given_up = datetime.now(UTC)
+    (_, v1), (failed, v2) = pushes(site, connector)
+    assert failed == "failed"
+    publish(site, 3)
+    code, out, err = site.run("sync")
+    assert code == 0, out + err
+    v3 = pushes(site, connector)[-1][1]
+    assert pushes(site, connector)[-1] == ("pushed", v3)
+    assert len({v1, v2, v3}) == 3, (pushes(site, connector), out)
+    # The held request's deploy runs after v3's and the org goes back to v2, later than the
+    # 14 s a Tooling write may still land after it was given up.
+    wait_for(lambda: site.live_sha256("staging") == v2, 4 * HELD_SECONDS, "the late v2 deploy")
+    landed = datetime.now(UTC)
+    assert (landed - given_up).total_seconds() > 2 * TIMEOUT_SECONDS + 10
+    due = recheck_after(site, connector)
+    assert due is not None
+    assert due > landed, (due, landed)
+    org.deploy_seconds = 0.3
+    sleep_until(due)
+    code, out, err = site.run("sync")
+    assert code == 0, out + err
+    line = next(line for line in out.splitlines() if line.startswith(connector))
+    assert "pushed" in line, out
+    assert f"served {v2[:12]}" in line, out
+    assert site.live_sha256("staging") == v3
+    assert pushes(site, connector)[-1] == ("pushed", v3)
+    assert recheck_after(site, connector) is None

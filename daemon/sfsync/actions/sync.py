@@ -72,8 +72,6 @@ def open_runtime(
     auth.store = cached(auth.store)
     store = StateStore.open(config.daemon.state_dir)
     try:
-        doubt = timedelta(seconds=doubt_seconds(config.salesforce.timeout))
-        store.abandon_unfinished(utc_now(), recheck_after=utc_now() + doubt)
         sessions: dict[str, ConnectorSession] = {}
         sessions_lock = threading.Lock()
 
@@ -105,9 +103,13 @@ def open_runtime(
             clock=utc_now,
             retry=retry or RetryPolicy(),
             keep_packages=config.daemon.keep_packages,
-            doubt_seconds=doubt.total_seconds(),
+            deploy_patience_seconds=config.salesforce.deploy_patience.total_seconds(),
+            doubt_seconds=doubt_seconds(config.salesforce.timeout),
             on_usage=remember_usage,
         )
+        now = utc_now()
+        doubts = {api: now + pusher.doubt_window(api) for api in ("tooling", "metadata")}
+        store.abandon_unfinished(now, recheck_after=doubts)
         deps = CycleDeps(
             loaded=loaded,
             store=store,

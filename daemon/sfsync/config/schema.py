@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from sfsync.config.durations import parse_duration
 from sfsync.config.names import label_problem, resource_name_problem
@@ -101,6 +108,9 @@ class SalesforceSettings(_Section):
     api_version: Annotated[str, Field(pattern=r"^[1-9][0-9]\.0$")] = "64.0"
     timeout: Duration = timedelta(seconds=60)
     api_usage_ceiling: Annotated[float, Field(gt=0, le=1)] = 0.8
+    # How long one push polls its Metadata deploy before leaving it to the next cycle; also
+    # how long a deploy whose request got no answer may still run in the org (see the doubt).
+    deploy_patience: Duration = timedelta(minutes=5)
 
     @field_validator("api_usage_ceiling", mode="before")
     @classmethod
@@ -108,11 +118,11 @@ class SalesforceSettings(_Section):
         # TOML writes 1 as an integer; a share of 1 is as meaningful as 1.0.
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
-    @field_validator("timeout")
+    @field_validator("timeout", "deploy_patience")
     @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
+    def _positive(cls, value: timedelta, info: ValidationInfo) -> timedelta:
         if value <= timedelta(0):
-            raise ValueError("timeout must be longer than zero")
+            raise ValueError(f"{info.field_name} must be longer than zero")
         return value
 
 

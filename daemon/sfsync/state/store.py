@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -233,21 +233,26 @@ class StateStore:
                 "UPDATE connectors SET last_error = ? WHERE connector = ?", (error, row[0])
             )
 
-    def abandon_unfinished(self, now: datetime, *, recheck_after: datetime) -> list[PushRecord]:
+    def abandon_unfinished(
+        self, now: datetime, *, recheck_after: Mapping[str, datetime]
+    ) -> list[PushRecord]:
         """Mark every push still 'started' (its process died) as abandoned; return them.
 
         The next cycle pushes again: a Tooling PATCH of the same body is idempotent. A push
         waiting on a Metadata deploy that may still run stays 'started' until that deploy is
         checked (`pending_deploy_push_id`). The dead process may have left a write in flight,
-        so each such connector's org is checked once `recheck_after` has passed.
+        so each such connector's org is checked once `recheck_after[push.api]` has passed.
         """
         with self._transaction() as connection:
             cursor = connection.execute(_SELECT_UNFINISHED)
             cursor.row_factory = sqlite3.Row
             unfinished = [_push_record(row) for row in cursor.fetchall()]
             connection.execute(_ABANDON_UNFINISHED, (now.isoformat(),))
-            for connector in sorted({push.connector for push in unfinished}):
-                _postpone_recheck(connection, connector, recheck_after)
+            latest = max(recheck_after.values())
+            for push in unfinished:
+                # A row from another version may name an API not given: the longest wait covers it.
+                due = recheck_after.get(push.api, latest)
+                _postpone_recheck(connection, push.connector, due)
         return unfinished
 
     def doubt_writes(self, connector: str, *, until: datetime) -> None:

@@ -8,8 +8,10 @@ deploy that may still run is checked before anything is deployed anew.
 
 A write that got no answer (a timeout, a reset, a 5xx, a killed process) may still be applied
 by the org later, even after a newer push: such a connector is "in doubt" until
-`doubt_seconds` after the write was given up, and its org's body is read back once after that
-(`recheck`), unless a push that began after it proved the body anyway.
+`doubt_window(api)` after the write was given up, and its org's body is read back once after
+that (`recheck`), unless a push that began after it proved the body anyway. A deploy request
+that got no answer may have queued a deploy that runs for a while yet, so a Metadata
+connector's doubt also covers the deploy patience.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class Pusher:
     retry: RetryPolicy
     keep_packages: int
     deploy_patience_seconds: float = 300.0
-    # How long a write that got no answer may still land in the org (see the module's doc).
+    # How long a request that got no answer may still reach the org (see the module's doc).
     doubt_seconds: float = 60.0
     sleep: Callable[[float], None] = time.sleep
     on_usage: Callable[[str, ApiUsage], None] | None = None
@@ -90,8 +92,15 @@ class Pusher:
             self._doubt(connector)
             raise
 
+    def doubt_window(self, api: str) -> timedelta:
+        """Given an API, return how long after giving up on a write to it the write may still
+        change what the org serves.
+        """
+        queued = self.deploy_patience_seconds if api == "metadata" else 0.0
+        return timedelta(seconds=self.doubt_seconds + queued)
+
     def _doubt(self, connector: Connector) -> None:
-        until = self.clock() + timedelta(seconds=self.doubt_seconds)
+        until = self.clock() + self.doubt_window(connector.api)
         self.store.doubt_writes(connector.name, until=until)
 
     def _usage_for(self, connector: str) -> Callable[[ApiUsage], None] | None:
@@ -137,16 +146,21 @@ class Pusher:
         started = self.clock()
         try:
             if connector.api == "metadata":
-                return self._deploy(connector, built, session, push_id, description)
-            resource_id = self._write_tooling(connector, built, session, description)
-            self._verify(connector, built.sha256, session, resource_id)
-            self.store.finish_push(push_id, resource_id=resource_id, now=self.clock())
+                outcome = self._deploy(connector, built, session, push_id, description)
+            else:
+                resource_id = self._write_tooling(connector, built, session, description)
+                self._verify(connector, built.sha256, session, resource_id)
+                self.store.finish_push(push_id, resource_id=resource_id, now=self.clock())
+                self._prune(connector)
+                outcome = PushOutcome(
+                    "pushed", f"{built.sha256[:12]} is live ({built.size:,} bytes)"
+                )
         except SfsyncError as error:
             return self._failed(connector, push_id, error, session)
-        # Written after every doubted write had settled: this body is the one the org keeps.
-        self.store.clear_doubt(connector.name, settled_by=started)
-        self._prune(connector)
-        return PushOutcome("pushed", f"{built.sha256[:12]} is live ({built.size:,} bytes)")
+        if outcome.result == "pushed":
+            # Written after every doubted write had settled: this body is the one the org keeps.
+            self.store.clear_doubt(connector.name, settled_by=started)
+        return outcome
 
     def recheck(
         self,

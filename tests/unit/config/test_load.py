@@ -234,6 +234,11 @@ def test_resource_name_rules(name: str, reason: str) -> None:
         pytest.param(
             '[salesforce]\ntimeout = "0s"', "timeout must be longer than zero", id="zero-timeout"
         ),
+        pytest.param(
+            '[salesforce]\ndeploy_patience = "0s"',
+            "at 'salesforce.deploy_patience': deploy_patience must be longer than zero",
+            id="zero-deploy-patience",
+        ),
         pytest.param("[package]\nmax_entries = 0", "at 'package.max_entries'", id="max-entries"),
         pytest.param("[oauth.x]\n", "at 'oauth.x': unknown key", id="oauth-unknown"),
     ],

@@ -130,15 +130,38 @@ def test_unfinished_pushes_are_abandoned_on_restart(tmp_path: Path) -> None:
     store.close()
     reopened = StateStore.open(tmp_path)
     restart = T0 + timedelta(minutes=5)
-    (abandoned,) = reopened.abandon_unfinished(restart, recheck_after=restart + timedelta(1))
+    due = {"tooling": restart + timedelta(1), "metadata": restart + timedelta(2)}
+    (abandoned,) = reopened.abandon_unfinished(restart, recheck_after=due)
     assert abandoned.outcome == "started"
     assert reopened.history(CONNECTOR)[0].outcome == "abandoned"
     assert reopened.connector(CONNECTOR).live_sha256 is None
     # The dead process may have left a write in flight: the org is checked after it settles.
     assert reopened.connector(CONNECTOR).recheck_after == restart + timedelta(1)
-    assert reopened.abandon_unfinished(T0, recheck_after=T0 + timedelta(days=9)) == []
+    later = {"tooling": T0 + timedelta(days=9), "metadata": T0 + timedelta(days=9)}
+    assert reopened.abandon_unfinished(T0, recheck_after=later) == []
     assert reopened.connector(CONNECTOR).recheck_after == restart + timedelta(1)
     reopened.close()
+
+
+def test_an_abandoned_deploy_is_in_doubt_for_its_api_window(tmp_path: Path) -> None:
+    """A deploy request in flight when its process died may queue a deploy that runs later:
+    its connector is checked after the Metadata window, not the Tooling one; a row naming an
+    API not given gets the longest window.
+    """
+    store = StateStore.open(tmp_path)
+    store.begin_push(
+        CONNECTOR, sha256="a" * 64, content_sha256="c" * 64, source_version="v1",
+        api="metadata", now=T0,
+    )  # fmt: skip
+    store.begin_push(
+        "lightning/uat", sha256="a" * 64, content_sha256="c" * 64, source_version="v1",
+        api="bulk", now=T0,
+    )  # fmt: skip
+    due = {"tooling": T0 + timedelta(seconds=30), "metadata": T0 + timedelta(minutes=6)}
+    assert len(store.abandon_unfinished(T0, recheck_after=due)) == 2
+    assert store.connector(CONNECTOR).recheck_after == due["metadata"]
+    assert store.connector("lightning/uat").recheck_after == due["metadata"]
+    store.close()
 
 
 def test_doubt_only_grows_and_clears_once_settled(store: StateStore) -> None:
