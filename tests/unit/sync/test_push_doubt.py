@@ -14,8 +14,8 @@ from sfsync.sync.push import Pusher
 def pusher() -> Pusher:
     # doubt_window reads neither the store nor the kept builds.
     return Pusher(
-        store=cast(StateStore, None),
-        archive=cast(PackageArchive, None),
+        store=cast("StateStore", None),
+        archive=cast("PackageArchive", None),
         clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
         retry=RetryPolicy(),
         keep_packages=3,
