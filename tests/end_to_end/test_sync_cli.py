@@ -9,12 +9,18 @@ import json
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sync_support import RESOURCE, SyncSite, sync_site
 
+import sfsync_emulator.deploys
+from sfsync.config.schema import SalesforceSettings
 from sfsync_emulator import Emulator
+from sfsync_emulator.deploy_zip import DeployPlan, Problem, read_deploy_zip
+
+DEPLOY = f"/services/data/v{SalesforceSettings().api_version}/metadata/deployRequest"
 
 pytestmark = pytest.mark.slow
 
@@ -199,16 +205,75 @@ def test_metadata_deploy_path(tmp_path: Path, emu: Emulator) -> None:
     assert kept_build(site, "sandbox", data_sha)
 
 
-def test_metadata_component_failure_is_reported(tmp_path: Path, emu: Emulator) -> None:
-    """A deploy that fails reports Salesforce's component problem and exits 1."""
+def test_metadata_deploy_request_500_is_retried(tmp_path: Path, emu: Emulator) -> None:
+    """A 500 on the deploy request is transient: retried once, and that deploy goes live."""
     orgs = {"sandbox": emu.add_org(name="sandbox", deploy_seconds=0.1)}
     site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'})
     site.authorize("sandbox")
     site.publish(1)
     orgs["sandbox"].faults.fail_next(1, status=500, api="metadata", path_prefix="/services/data")
     code, out, err = site.run("sync")
-    # A 500 on the deploy request is transient: retried, and the deploy then succeeds.
     assert code == 0, out + err
+    posts = [
+        e.status for e in orgs["sandbox"].request_log if e.method == "POST" and e.api == "metadata"
+    ]
+    assert posts == [500, 201]
+    assert site.live_sha256("sandbox") is not None
+
+
+def test_metadata_deploy_poll_fault_is_retried(tmp_path: Path, emu: Emulator) -> None:
+    """A 503 on a deploy status poll is retried within the push: the deploy is followed to its
+    end, the push is recorded as pushed and nothing is deployed twice.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox", deploy_seconds=0.3)}
+    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'})
+    site.authorize("sandbox")
+    site.publish(1)
+    org = orgs["sandbox"]
+    org.faults.fail_next(1, status=503, api="metadata", path_prefix=f"{DEPLOY}/")
+    code, out, err = site.run("sync")
+    assert code == 0, out + err
+    assert "pushed" in out, out
+    assert org.count(api="metadata", method="POST") == 1
+    log = org.request_log
+    polls = [entry.status for entry in log if entry.method == "GET" and entry.api == "metadata"]
+    assert polls[0] == 503, polls
+    assert polls[-1] == 200, polls
+    assert site.live_sha256("sandbox") is not None
+    assert site.run("sync")[0] == 0
+    assert org.count(api="metadata", method="POST") == 1
+
+
+def test_metadata_component_failure_is_reported(
+    tmp_path: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy that fails reports Salesforce's component problem verbatim (output and
+    `last_error`), exits 1, and what was live stays live.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox", deploy_seconds=0.1)}
+    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'})
+    site.authorize("sandbox")
+    site.publish(1)
+    assert site.run("sync")[0] == 0
+    v1 = site.live_sha256("sandbox")
+    problem = "static resource cannot exceed 5MB"
+
+    def failing_plan(data: bytes, *, single_package: bool) -> DeployPlan:
+        plan = read_deploy_zip(data, single_package=single_package)
+        name = f"staticresources/{RESOURCE}.resource"
+        return replace(plan, problems=(*plan.problems, Problem(name, RESOURCE, problem)))
+
+    monkeypatch.setattr(sfsync_emulator.deploys, "read_deploy_zip", failing_plan)
+    site.publish(2)
+    code, out, err = site.run("sync")
+    assert code == 1, out + err
+    line = next(line for line in out.splitlines() if line.startswith("lightning/sandbox"))
+    assert f"StaticResource {RESOURCE}: {problem}" in line, out
+    assert site.live_sha256("sandbox") == v1
+    code, out, err = site.run("status", "--json")
+    assert code == 0, out + err
+    (row,) = json.loads(out)["connectors"]
+    assert problem in row["last_error"], row
 
 
 def test_gate_holds_production_until_soak(tmp_path: Path, emu: Emulator) -> None:

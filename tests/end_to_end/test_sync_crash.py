@@ -113,6 +113,16 @@ CRASH_POINTS = (
         outcomes=("pushed", "abandoned", "pushed"),
     ),
     CrashPoint("metadata-deploy-post", hold=DEPLOY, api="metadata", deploys=1),
+    # The org queued and ran the deploy; sfsync never heard its id, so it deploys again (the
+    # connector stays in doubt for the deploy patience, in case the lost deploy runs later).
+    CrashPoint(
+        "metadata-deploy-post-answer-lost",
+        hold=DEPLOY,
+        api="metadata",
+        answer_lost=True,
+        org_before_rerun="new",
+        deploys=2,
+    ),
     # The deploy was accepted and its id recorded; it still runs when the next run starts.
     CrashPoint(
         "metadata-poll-deploy-running",

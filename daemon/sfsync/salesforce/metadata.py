@@ -71,6 +71,10 @@ def parse_deploy_result(deploy_id: str, body: dict[str, Any]) -> DeployStatus:
     )
 
 
+def _once(poll: Callable[[], DeployStatus]) -> DeployStatus:
+    return poll()
+
+
 class MetadataClient:
     """Start one org's deploys and follow them."""
 
@@ -139,14 +143,16 @@ class MetadataClient:
         patience_seconds: float,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        retrying: Callable[[Callable[[], DeployStatus]], DeployStatus] = _once,
     ) -> DeployStatus:
         """Given a deploy id, poll with backoff (0.5 s doubling to 8 s) until it is done or
-        `patience_seconds` pass; return the last status seen, done or not.
+        `patience_seconds` pass; return the last status seen, done or not. Each poll goes
+        through `retrying`, so one lost answer does not end the wait.
         """
         deadline = monotonic() + patience_seconds
         delay = 0.5
         while True:
-            status = self.deploy_status(deploy_id)
+            status = retrying(lambda: self.deploy_status(deploy_id))
             if status.done or monotonic() + delay > deadline:
                 return status
             sleep(delay)

@@ -335,9 +335,22 @@ class Pusher:
         )
         deploy_id = self._writing(connector, lambda: client.start_deploy(archive))
         self.store.set_pending_deploy(connector.name, deploy_id, built.sha256, push_id)
-        status = client.wait(
-            deploy_id, patience_seconds=self.deploy_patience_seconds, sleep=self.sleep
-        )
+        try:
+            status = client.wait(
+                deploy_id,
+                patience_seconds=self.deploy_patience_seconds,
+                sleep=self.sleep,
+                retrying=self._retrying,
+            )
+        except SfsyncError as error:
+            # The org took the deploy, which may run to its end whatever this poll met: it
+            # stays pending (its push 'started') and is checked before any new deploy.
+            if isinstance(error, AuthorizationError):
+                return self._outcome_of(connector, error, session)
+            return PushOutcome(
+                "deploy_pending",
+                f"deploy {deploy_id} started, its status unknown ({error}); checked again",
+            )
         return self._conclude(connector, status, push_id, built.sha256, session)
 
     def settle_pending_deploy(
