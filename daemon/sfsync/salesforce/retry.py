@@ -32,7 +32,8 @@ def backoff_delay(retry_number: int, policy: RetryPolicy, draw: Callable[[], flo
     """Given the retry's number (0 for the first), the policy and a draw in [0, 1), return how
     long to wait: "full jitter", so that many connectors retrying at once spread out.
     """
-    ceiling = min(policy.cap_seconds, policy.base_seconds * (2.0**retry_number))
+    # 2.0 ** 1024 overflows a float; any cap is reached long before 2 ** 64.
+    ceiling = min(policy.cap_seconds, policy.base_seconds * (2.0 ** min(retry_number, 64)))
     return ceiling * draw()
 
 
