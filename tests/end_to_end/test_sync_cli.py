@@ -5,15 +5,17 @@ real cryptfile keyring; API calls counted on the emulator's request log.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sqlite3
 import threading
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sync_support import RESOURCE, SyncSite, sync_site
+from sync_support import RESOURCE, SyncSite, package_bytes, sync_site
 
 import sfsync_emulator.deploys
 from sfsync.config.schema import SalesforceSettings
@@ -167,7 +169,39 @@ def test_client_errors_are_not_retried_and_reported_verbatim(two_orgs: SyncSite)
     assert code == 1
     assert "failed" in out
     assert "HTTP 400" in out
+    # The errorCode and message of Salesforce's answer, as the org sent them.
+    line = next(line for line in out.splitlines() if line.startswith("lightning/sandbox"))
+    assert "UNKNOWN_EXCEPTION: An unexpected error occurred. Please include this ErrorId" in line
     assert sandbox.count(api="tooling") == 1, "a 4xx must not be retried"
+
+
+def test_an_unpacked_tree_is_published_as_its_zip_would_be(tmp_path: Path, emu: Emulator) -> None:
+    """A folder dropped in the drop folder is a package: it goes live byte-equal to what
+    `sfsync build` makes of it, and a newer ZIP beside it wins the next sync.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox")}
+    site = sync_site(tmp_path, emu, orgs, {})
+    site.authorize("sandbox")
+    zipped = tmp_path / "walkme-1.zip"
+    zipped.write_bytes(package_bytes(1))
+    part = site.drop / "walkme-tree.part"
+    with zipfile.ZipFile(zipped) as archive:
+        archive.extractall(part)
+    part.rename(site.drop / "walkme-tree")  # published as publishers do: renamed into place
+    code, out, err = site.run("sync")
+    assert code == 0, out + err
+    expected = tmp_path / "expected.zip"
+    tree = site.drop / "walkme-tree"
+    code, out, err = site.run(
+        "build", "--connector", "lightning/sandbox", "--package", str(tree), "-o", str(expected)
+    )
+    assert code == 0, out + err
+    assert site.live_sha256("sandbox") == hashlib.sha256(expected.read_bytes()).hexdigest()
+    site.publish(2)
+    assert site.run("sync")[0] == 0
+    served = orgs["sandbox"].static_resources[RESOURCE].body
+    with zipfile.ZipFile(io.BytesIO(served)) as archive:
+        assert json.loads(archive.read("settings.json"))["version"] == 2
 
 
 def test_verify_adds_exactly_one_read(tmp_path: Path, emu: Emulator) -> None:
