@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 import structlog
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from sfsync import __version__
@@ -21,6 +22,7 @@ from sfsync.actions.connectors import select_by_environment
 from sfsync.actions.locate import SourceLocator
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_rows
+from sfsync.actions.status_table import HEADERS, fact_rows, rich_status, status_cells
 from sfsync.actions.sync import open_runtime, resume, rollback, verify
 from sfsync.actions.wiring import auth_deps
 from sfsync.clock import epoch_seconds
@@ -218,33 +220,21 @@ def revoke_command(state: CliContext, environment: str, system: str | None) -> N
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
 @click.pass_obj
 def status_command(state: CliContext, as_json: bool) -> int:
-    """Show each connector: authorized or not, and as whom. Exits 3 if any needs authorization."""
+    """Show each connector: authorization, what is live, the last push, pause, gate, doubt and
+    last error. Exits 3 if any needs authorization.
+    """
     loaded = state.loaded
     rows = status_rows(loaded.connectors, auth_deps(loaded))
     if as_json:
         click.echo(json.dumps({"connectors": rows}, indent=2))
+    elif sys.stdout.isatty():
+        Console().print(rich_status(rows))
     else:
-        table = [("CONNECTOR", "AUTHORIZED", "USER", "ORG", "NOTE")]
-        for row in rows:
-            note = row["auth_error"] or ""
-            if row["needs_authorization"] and not note:
-                note = "run sfsync authorize"
-            table.append(
-                (
-                    row["connector"],
-                    "yes" if row["authorized"] else "no",
-                    row["user"] or "-",
-                    row["org_id"] or "-",
-                    note,
-                )
-            )
-        widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
-        for line in table:
-            click.echo(
-                "  ".join(
-                    cell.ljust(width) for cell, width in zip(line, widths, strict=True)
-                ).rstrip()
-            )
+        _print_table([HEADERS, *(status_cells(row) for row in rows)])
+        facts = fact_rows(rows)
+        if facts:
+            click.echo()
+            _print_table(facts)
     needs = any(row["needs_authorization"] for row in rows)
     return int(ExitStatus.NEEDS_AUTHORIZATION) if needs else int(ExitStatus.OK)
 

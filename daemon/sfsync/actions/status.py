@@ -1,9 +1,11 @@
 """`sfsync status`: one row per connector, from the keyring (authorization), the org (who the
-token belongs to) and the state store (what is live, the last push, pauses).
+token belongs to), the state store (what is live, the last push, pauses) and the config (what a
+promotion gate holds back).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sfsync.actions.wiring import AuthDeps
@@ -12,10 +14,14 @@ from sfsync.errors import AuthorizationError, SalesforceError, StateError
 from sfsync.salesforce.identity import fetch_identity
 from sfsync.state.records import ConnectorState, PushRecord
 from sfsync.state.store import DATABASE_NAME, StateStore
-from sfsync.sync.plan import authorization_usable
+from sfsync.sync.plan import authorization_usable, gate_of, gate_waiting
 
-# SPEC section 5's keys that a later issue fills; null means "not known yet".
-_NOT_YET_KNOWN = (
+# Pushes read per connector for the contents it has had live (see `gate_column`).
+_HISTORY_READ = 20
+
+# SPEC section 5's keys that the state store fills; null until it holds them (no store yet,
+# nothing pushed, no gate waiting).
+_FROM_STATE = (
     "live_sha256",
     "live_since",
     "last_push_at",
@@ -43,7 +49,7 @@ def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True)
         "instance_url": None,
         "auth_error": None,
     }
-    row.update(dict.fromkeys(_NOT_YET_KNOWN))
+    row.update(dict.fromkeys(_FROM_STATE))
     row["content_url"] = None
     record = deps.store.get(connector.name)
     if record is None:
@@ -87,6 +93,23 @@ def state_columns(state: ConnectorState, last: PushRecord | None) -> dict[str, A
     }
 
 
+def gate_column(
+    connector: Connector,
+    state: ConnectorState,
+    history: list[PushRecord],
+    store: StateStore,
+    now: datetime,
+) -> str | None:
+    """Given a connector, its state and recent pushes, the store and the time, return what its
+    promotion gate holds back (`gated`), or None if it has no gate or nothing is held back.
+    """
+    gate = gate_of(connector)
+    if gate is None:
+        return None
+    had_live = {push.content_sha256 for push in history if push.outcome == "pushed"}
+    return gate_waiting(gate, state, store.connector(gate.requires), now, had_live=had_live)
+
+
 def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[dict[str, Any]]:
     """Return the status row of every connector, in config order; one connector's failure
     never hides the others'. The state store is read only if it exists: status never creates it.
@@ -96,11 +119,13 @@ def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[dict[
     if not (state_dir / DATABASE_NAME).exists():
         return rows
     store = StateStore.open(state_dir)
+    now = deps.clock()
     try:
-        for row in rows:
-            history = store.history(row["connector"], limit=1)
-            state = store.connector(row["connector"])
+        for connector, row in zip(connectors, rows, strict=True):
+            history = store.history(connector.name, limit=_HISTORY_READ)
+            state = store.connector(connector.name)
             row.update(state_columns(state, history[0] if history else None))
+            row["gated"] = gate_column(connector, state, history, store, now)
             refused = not authorization_usable(state, row["authorized_at"])
             if refused and row["authorized"] and row["auth_error"] is None:
                 row["auth_error"] = "the last push was refused authorization"

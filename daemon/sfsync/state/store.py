@@ -229,6 +229,10 @@ class StateStore:
                 "UPDATE pushes SET outcome = 'failed', finished_at = ?, error = ? WHERE id = ?",
                 (now.isoformat(), error, push_id),
             )
+            # A connector's first push may fail before anything else gave it a row.
+            connection.execute(
+                "INSERT INTO connectors (connector) VALUES (?) ON CONFLICT DO NOTHING", (row[0],)
+            )
             connection.execute(
                 "UPDATE connectors SET last_error = ? WHERE connector = ?", (error, row[0])
             )

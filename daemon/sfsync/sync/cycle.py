@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -42,7 +42,14 @@ from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.located import Located
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
-from sfsync.sync.plan import Action, Decision, Gate, authorization_usable, decide, fresh_usage
+from sfsync.sync.plan import (
+    Action,
+    Decision,
+    authorization_usable,
+    decide,
+    fresh_usage,
+    gate_of,
+)
 from sfsync.sync.push import Pusher, PushOutcome
 from sfsync.tokens.snapshot import TokenSnapshot
 from sfsync.tokens.store import TokenStore
@@ -262,12 +269,8 @@ def _waves(connectors: list[Connector]) -> Iterable[list[Connector]]:
 
 def _decide(deps: CycleDeps, job: _Build, *, force: bool) -> Decision:
     connector = job.connector
-    gate = None
-    required_state = None
-    if connector.requires is not None:
-        required = f"{connector.system}/{connector.requires}"
-        gate = Gate(requires=required, soak=connector.soak or timedelta(0))
-        required_state = deps.store.connector(required)
+    gate = gate_of(connector)
+    required_state = deps.store.connector(gate.requires) if gate is not None else None
     usage = fresh_usage(deps.usage.get(connector.name), deps.epoch())
     state = deps.store.connector(connector.name)
     record = deps.tokens.get(connector.name)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.records import ConnectorState
+
+if TYPE_CHECKING:
+    from sfsync.config import Connector
 
 
 class Action(StrEnum):
@@ -29,6 +34,15 @@ class Gate:
 
     requires: str  # the required connector's full name, "system/environment"
     soak: timedelta
+
+
+def gate_of(connector: Connector) -> Gate | None:
+    """Given a connector, return its promotion gate, or None if it has none."""
+    if connector.requires is None:
+        return None
+    return Gate(
+        requires=f"{connector.system}/{connector.requires}", soak=connector.soak or timedelta(0)
+    )
 
 
 @dataclass(frozen=True)
@@ -166,10 +180,7 @@ def gate_closed_reason(
     """
     if required is None or required.live_content_sha256 != content_sha256:
         return f"waiting for this content to go live on {gate.requires}"
-    since = required.live_since
-    if since is None:  # live but never timed: treat as just now
-        since = now
-    opens_at = since + gate.soak
+    opens_at = soak_ends(gate, required, now)
     if now < opens_at:
         remaining = opens_at - now
         return (
@@ -177,6 +188,48 @@ def gate_closed_reason(
             f"({_short(remaining)} left)"
         )
     return None
+
+
+def soak_ends(gate: Gate, required: ConnectorState, now: datetime) -> datetime:
+    """Given a gate, the required connector's state and the time, return when what is live
+    there has soaked long enough to be promoted.
+    """
+    since = required.live_since
+    if since is None:  # live but never timed: treat as just now
+        since = now
+    return since + gate.soak
+
+
+def gate_waiting(
+    gate: Gate,
+    state: ConnectorState,
+    required: ConnectorState | None,
+    now: datetime,
+    *,
+    had_live: Collection[str] = (),
+) -> str | None:
+    """Given a connector's gate and state, the required connector's state and the time, return
+    what the connector waits for, for `sfsync status`: content live on the required connector
+    that this one does not have, while it soaks there. Return None when nothing waits: nothing
+    new is live upstream, or its soak is over (the next cycle promotes it).
+
+    `had_live` holds the contents the connector has had live before: upstream content it
+    already had (the required connector was rolled back) is not waited for. Whether the gate
+    is closed is `gate_closed_reason`'s answer, the one `decide` acts on.
+    """
+    if required is None or required.live_sha256 is None:
+        return None
+    content = required.live_content_sha256
+    if content is None or content == state.live_content_sha256 or content in had_live:
+        return None
+    if gate_closed_reason(gate, content, required, now) is None:
+        return None
+    since = required.live_since
+    return (
+        f"waiting for {gate.requires}: {required.live_sha256[:12]} live since "
+        f"{since.isoformat(timespec='seconds') if since else 'an unknown time'}, "
+        f"soak until {soak_ends(gate, required, now).isoformat(timespec='seconds')}"
+    )
 
 
 def _short(delta: timedelta) -> str:

@@ -123,6 +123,14 @@ def test_failed_push_keeps_what_was_live(store: StateStore) -> None:
     assert [record.outcome for record in store.history(CONNECTOR)] == ["failed", "pushed"]
 
 
+def test_first_push_failing_records_its_error(store: StateStore) -> None:
+    """A connector's very first push failing leaves its error for status (no row existed yet)."""
+    store.fail_push(begin(store), error="connection refused", now=T0)
+    state = store.connector(CONNECTOR)
+    assert state.last_error == "connection refused"
+    assert state.live_sha256 is None
+
+
 def test_unfinished_pushes_are_abandoned_on_restart(tmp_path: Path) -> None:
     """A push whose process died is marked abandoned on the next open, and nothing became live."""
     store = StateStore.open(tmp_path)
