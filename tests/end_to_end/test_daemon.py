@@ -23,6 +23,13 @@ from sfsync_emulator import Emulator
 
 pytestmark = pytest.mark.slow
 
+# Start-up reads the keyring (Argon2 for the cryptfile) and imports everything: on a loaded
+# 2-core box that once took over 20 s.
+READY_SECONDS = 60
+# The notify socket is read by a thread of the test: a message the daemon has sent may not be
+# in `notify.messages` yet when the test looks, so every check of one waits this long for it.
+NOTIFY_SECONDS = 5
+
 
 @pytest.fixture
 def site(tmp_path: Path, emu: Emulator) -> SyncSite:
@@ -39,7 +46,7 @@ def daemon(site: SyncSite) -> Iterator[RunningDaemon]:
     """`sfsync run` started and READY."""
     running = start_daemon(site)
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
         yield running
     finally:
         kill_quietly(running)
@@ -68,7 +75,7 @@ def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: 
     """READY=1 and a STATUS line come first; a package renamed into the drop folder goes live
     in both orgs within seconds; the metrics and the health check say so.
     """
-    assert daemon.notify.seen("STATUS")
+    wait_for(lambda: daemon.notify.seen("STATUS"), NOTIFY_SECONDS, "STATUS=")
     started = time.monotonic()
     daemon.publish(1)
     wait_for(lambda: served_version(site, "production") == 1, 15, "production to serve v1")
@@ -99,14 +106,15 @@ def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: 
     pushed = [line for line in lines if line.get("result") == "pushed"]
     assert {line["connector"] for line in pushed} == {"lightning/sandbox", "lightning/production"}
     assert daemon.stop() == 0
-    assert daemon.notify.seen("STOPPING", "1")
+    wait_for(lambda: daemon.notify.seen("STOPPING", "1"), NOTIFY_SECONDS, "STOPPING=1")
 
 
 def test_watchdog_pings_while_the_scheduler_runs(daemon: RunningDaemon) -> None:
     """With WATCHDOG_USEC=3s, WATCHDOG=1 comes at least every second or so."""
     first = len(daemon.notify.seen("WATCHDOG", "1"))
     time.sleep(3.5)
-    assert len(daemon.notify.seen("WATCHDOG", "1")) - first >= 3
+    # A second more for the reader thread to catch up with what was sent by now.
+    wait_for(lambda: len(daemon.notify.seen("WATCHDOG", "1")) - first >= 3, 1, "three WATCHDOG=1")
 
 
 def test_a_burst_of_ten_publishes_yields_at_most_two_pushes_of_the_newest(
@@ -120,7 +128,7 @@ def test_a_burst_of_ten_publishes_yields_at_most_two_pushes_of_the_newest(
     site.authorize("sandbox")
     running = start_daemon(site)
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
         for version in range(1, 11):
             running.publish(version)
         wait_for(lambda: served_version(site, "sandbox") == 10, 20, "v10 live")
@@ -159,7 +167,7 @@ def test_sighup_with_a_broken_config_keeps_running(daemon: RunningDaemon, site: 
         10,
         "the refusal in the log",
     )
-    assert daemon.notify.seen("RELOADING", "1")
+    wait_for(lambda: daemon.notify.seen("RELOADING", "1"), NOTIFY_SECONDS, "RELOADING=1")
     assert daemon.process.poll() is None
     refusal = next(line for line in daemon.log_lines() if "reload refused" in line["event"])
     assert str(config) in refusal["error"]
@@ -222,7 +230,7 @@ def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
     running = start_daemon(site)
     latencies = []
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
         for version in range(1, 11):
             started = time.monotonic()
             running.publish(version)
