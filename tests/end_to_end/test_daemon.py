@@ -71,6 +71,14 @@ def writes(site: SyncSite, environment: str) -> int:
     )
 
 
+def rescan_every(site: SyncSite, period: str) -> None:
+    """Set how often the daemon re-scans the site's drop folder (`rescan` of the dir source)."""
+    config = site.site.config
+    text = config.read_text()
+    assert 'settle = "0s" }' in text
+    config.write_text(text.replace('settle = "0s" }', f'settle = "0s", rescan = "{period}" }}'))
+
+
 def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: SyncSite) -> None:
     """READY=1 and a STATUS line come first; a package renamed into the drop folder goes live
     in both orgs within seconds; the metrics and the health check say so.
@@ -241,3 +249,34 @@ def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
     median = statistics.median(latencies)
     print(f"publish-to-live: median {median:.3f}s, max {max(latencies):.3f}s over 10")  # noqa: T201
     assert median < 5, latencies
+
+
+def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu: Emulator) -> None:
+    """The drop folder does not exist when the daemon starts, so inotify cannot watch it: the
+    daemon starts anyway and says so, and once the folder exists, a package published there
+    goes live through the periodic re-scan alone.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox")}
+    site = sync_site(tmp_path, emu, orgs, {})
+    rescan_every(site, "1s")
+    site.authorize("sandbox")
+    site.drop.rmdir()
+    running = start_daemon(site)
+    try:
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+        wait_for(
+            lambda: [
+                line
+                for line in running.log_lines()
+                if line.get("event", "").startswith("cannot watch the source folder")
+            ],
+            10,
+            "the warning that the folder cannot be watched",
+        )
+        site.drop.mkdir()
+        running.publish(1)
+        wait_for(lambda: served_version(site, "sandbox") == 1, 15, "v1 live through the re-scan")
+        assert running.metric("sfsync_source_checks_total", system="lightning", result="new")
+        assert running.stop() == 0
+    finally:
+        kill_quietly(running)

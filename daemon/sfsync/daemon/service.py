@@ -50,8 +50,6 @@ from sfsync.tokens.store import TokenStore
 log = structlog.get_logger("sfsync.daemon")
 T = TypeVar("T")
 
-# A lost inotify event (a full queue, a network file system) is caught by this re-scan.
-RESCAN_SECONDS = 30.0
 KEEPALIVE_CHECK_SECONDS = 3600.0
 HEARTBEAT_SECONDS = 5.0
 # In-push retries stay short: longer trouble becomes a scheduled retry of the whole check.
@@ -139,6 +137,9 @@ class Service:
                 self._refresh_authorized(connector, tokens)
             self._scheduler = self._new_scheduler()
             self._watcher = FolderWatcher()
+            # Started before any folder is watched, so that a folder that cannot be watched
+            # (missing, unreadable) fails its own watch, not the start of the whole daemon.
+            self._watcher.start()
             for system, work in self._systems.items():
                 source = work.connectors[0].source
                 if isinstance(source, DirSource):
@@ -160,7 +161,6 @@ class Service:
                 next_run_time=datetime.now(UTC) + timedelta(seconds=10),
             )
             self._scheduler.start()
-            self._watcher.start()
         except BaseException:
             self._close_parts()
             raise
@@ -227,8 +227,13 @@ class Service:
             watcher.watch(source.path, lambda: self.trigger(system))
         except OSError as error:
             # The folder may appear later; the re-scan will find what is published there.
-            log.warning("cannot watch the source folder", system=system, error=str(error))
-        self._add_interval(f"rescan:{system}", RESCAN_SECONDS, system)
+            log.warning(
+                "cannot watch the source folder; the re-scan will find what is published",
+                system=system,
+                error=str(error),
+                rescan_seconds=source.rescan.total_seconds(),
+            )
+        self._add_interval(f"rescan:{system}", source.rescan.total_seconds(), system)
 
     def _add_interval(self, job_id: str, seconds: float, system: str) -> None:
         self._started(self._scheduler).add_job(
