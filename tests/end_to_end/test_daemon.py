@@ -19,6 +19,7 @@ import pytest
 from daemon_support import RunningDaemon, kill_quietly, start_daemon, wait_for
 from sync_support import RESOURCE, SyncSite, sync_site
 
+from sfsync.config.schema import SalesforceSettings
 from sfsync_emulator import Emulator
 
 pytestmark = pytest.mark.slow
@@ -29,6 +30,9 @@ READY_SECONDS = 60
 # The notify socket is read by a thread of the test: a message the daemon has sent may not be
 # in `notify.messages` yet when the test looks, so every check of one waits this long for it.
 NOTIFY_SECONDS = 5
+STATIC_RESOURCES = (
+    f"/services/data/v{SalesforceSettings().api_version}/tooling/sobjects/StaticResource"
+)
 
 
 @pytest.fixture
@@ -68,6 +72,15 @@ def writes(site: SyncSite, environment: str) -> int:
         1
         for entry in org.request_log
         if entry.api == "tooling" and entry.method in {"POST", "PATCH"} and entry.status < 300
+    )
+
+
+def refused_writes(site: SyncSite, environment: str) -> int:
+    """Return how many Static Resource writes the org refused with a 400."""
+    return sum(
+        1
+        for entry in site.orgs[environment].request_log
+        if entry.api == "tooling" and entry.method in {"POST", "PATCH"} and entry.status == 400
     )
 
 
@@ -249,6 +262,56 @@ def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
     median = statistics.median(latencies)
     print(f"publish-to-live: median {median:.3f}s, max {max(latencies):.3f}s over 10")  # noqa: T201
     assert median < 5, latencies
+
+
+def test_a_connector_refused_with_a_400_backs_off_while_the_other_keeps_pushing(
+    tmp_path: Path, emu: Emulator
+) -> None:
+    """uat's org refuses every write with a 400. With a re-scan every second, uat is tried
+    again only as its backoff allows (5 s doubling), not at each re-scan; sandbox takes each
+    publish at once; a new publish is tried on uat at once too; once the org accepts writes
+    again, the next publish goes live on both.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox"), "uat": emu.add_org(name="uat")}
+    site = sync_site(tmp_path, emu, orgs, {})
+    rescan_every(site, "1s")
+    site.authorize("sandbox")
+    site.authorize("uat")
+    orgs["uat"].faults.fail_next(10_000, status=400, api="tooling", path_prefix=STATIC_RESOURCES)
+    running = start_daemon(site)
+
+    def rescans() -> float:
+        return running.metric("sfsync_source_checks_total", system="lightning", result="same") or 0
+
+    try:
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+        running.publish(1)
+        wait_for(lambda: served_version(site, "sandbox") == 1, 15, "sandbox to serve v1")
+        wait_for(lambda: refused_writes(site, "uat"), 15, "uat's first refusal")
+        rescans_before = rescans()
+        # The first retry comes 2.5-5 s after the first refusal, the second 5-10 s after that,
+        # the third 10-20 s later: at most three tries in these 10 s, against ten re-scans.
+        time.sleep(10)
+        assert rescans() - rescans_before >= 6, "the re-scan did not run every second"
+        assert 2 <= refused_writes(site, "uat") <= 3, refused_writes(site, "uat")
+        retries = [
+            line for line in running.log_lines() if line.get("event") == "connector retry scheduled"
+        ]
+        assert {line["connector"] for line in retries} == {"lightning/uat"}, retries
+        assert [line["failures"] for line in retries[:2]] == [1, 2], retries
+        refused = refused_writes(site, "uat")
+        running.publish(2)
+        wait_for(lambda: served_version(site, "sandbox") == 2, 15, "sandbox to serve v2")
+        wait_for(lambda: refused_writes(site, "uat") > refused, 5, "uat tried at once with v2")
+        assert served_version(site, "uat") is None
+        orgs["uat"].faults.clear()
+        running.publish(3)
+        wait_for(lambda: served_version(site, "uat") == 3, 15, "uat to serve v3")
+        assert served_version(site, "sandbox") == 3
+        wait_for(lambda: running.get("/healthz")[0] == 200, 10, "healthz 200")
+        assert running.stop() == 0
+    finally:
+        kill_quietly(running)
 
 
 def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu: Emulator) -> None:
