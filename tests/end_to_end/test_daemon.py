@@ -19,9 +19,20 @@ import pytest
 from daemon_support import RunningDaemon, kill_quietly, start_daemon, wait_for
 from sync_support import RESOURCE, SyncSite, sync_site
 
+from sfsync.config.schema import SalesforceSettings
 from sfsync_emulator import Emulator
 
 pytestmark = pytest.mark.slow
+
+# Start-up reads the keyring (Argon2 for the cryptfile) and imports everything: on a loaded
+# 2-core box that once took over 20 s.
+READY_SECONDS = 60
+# The notify socket is read by a thread of the test: a message the daemon has sent may not be
+# in `notify.messages` yet when the test looks, so every check of one waits this long for it.
+NOTIFY_SECONDS = 5
+STATIC_RESOURCES = (
+    f"/services/data/v{SalesforceSettings().api_version}/tooling/sobjects/StaticResource"
+)
 
 
 @pytest.fixture
@@ -39,7 +50,7 @@ def daemon(site: SyncSite) -> Iterator[RunningDaemon]:
     """`sfsync run` started and READY."""
     running = start_daemon(site)
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
         yield running
     finally:
         kill_quietly(running)
@@ -64,11 +75,28 @@ def writes(site: SyncSite, environment: str) -> int:
     )
 
 
+def refused_writes(site: SyncSite, environment: str) -> int:
+    """Return how many Static Resource writes the org refused with a 400."""
+    return sum(
+        1
+        for entry in site.orgs[environment].request_log
+        if entry.api == "tooling" and entry.method in {"POST", "PATCH"} and entry.status == 400
+    )
+
+
+def rescan_every(site: SyncSite, period: str) -> None:
+    """Set how often the daemon re-scans the site's drop folder (`rescan` of the dir source)."""
+    config = site.site.config
+    text = config.read_text()
+    assert 'settle = "0s" }' in text
+    config.write_text(text.replace('settle = "0s" }', f'settle = "0s", rescan = "{period}" }}'))
+
+
 def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: SyncSite) -> None:
     """READY=1 and a STATUS line come first; a package renamed into the drop folder goes live
     in both orgs within seconds; the metrics and the health check say so.
     """
-    assert daemon.notify.seen("STATUS")
+    wait_for(lambda: daemon.notify.seen("STATUS"), NOTIFY_SECONDS, "STATUS=")
     started = time.monotonic()
     daemon.publish(1)
     wait_for(lambda: served_version(site, "production") == 1, 15, "production to serve v1")
@@ -99,14 +127,15 @@ def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: 
     pushed = [line for line in lines if line.get("result") == "pushed"]
     assert {line["connector"] for line in pushed} == {"lightning/sandbox", "lightning/production"}
     assert daemon.stop() == 0
-    assert daemon.notify.seen("STOPPING", "1")
+    wait_for(lambda: daemon.notify.seen("STOPPING", "1"), NOTIFY_SECONDS, "STOPPING=1")
 
 
 def test_watchdog_pings_while_the_scheduler_runs(daemon: RunningDaemon) -> None:
     """With WATCHDOG_USEC=3s, WATCHDOG=1 comes at least every second or so."""
     first = len(daemon.notify.seen("WATCHDOG", "1"))
     time.sleep(3.5)
-    assert len(daemon.notify.seen("WATCHDOG", "1")) - first >= 3
+    # A second more for the reader thread to catch up with what was sent by now.
+    wait_for(lambda: len(daemon.notify.seen("WATCHDOG", "1")) - first >= 3, 1, "three WATCHDOG=1")
 
 
 def test_a_burst_of_ten_publishes_yields_at_most_two_pushes_of_the_newest(
@@ -120,7 +149,7 @@ def test_a_burst_of_ten_publishes_yields_at_most_two_pushes_of_the_newest(
     site.authorize("sandbox")
     running = start_daemon(site)
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
         for version in range(1, 11):
             running.publish(version)
         wait_for(lambda: served_version(site, "sandbox") == 10, 20, "v10 live")
@@ -159,7 +188,7 @@ def test_sighup_with_a_broken_config_keeps_running(daemon: RunningDaemon, site: 
         10,
         "the refusal in the log",
     )
-    assert daemon.notify.seen("RELOADING", "1")
+    wait_for(lambda: daemon.notify.seen("RELOADING", "1"), NOTIFY_SECONDS, "RELOADING=1")
     assert daemon.process.poll() is None
     refusal = next(line for line in daemon.log_lines() if "reload refused" in line["event"])
     assert str(config) in refusal["error"]
@@ -222,7 +251,7 @@ def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
     running = start_daemon(site)
     latencies = []
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), 20, "READY=1")
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
         for version in range(1, 11):
             started = time.monotonic()
             running.publish(version)
@@ -233,3 +262,84 @@ def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
     median = statistics.median(latencies)
     print(f"publish-to-live: median {median:.3f}s, max {max(latencies):.3f}s over 10")  # noqa: T201
     assert median < 5, latencies
+
+
+def test_a_connector_refused_with_a_400_backs_off_while_the_other_keeps_pushing(
+    tmp_path: Path, emu: Emulator
+) -> None:
+    """uat's org refuses every write with a 400. With a re-scan every second, uat is tried
+    again only as its backoff allows (5 s doubling), not at each re-scan; sandbox takes each
+    publish at once; a new publish is tried on uat at once too; once the org accepts writes
+    again, the next publish goes live on both.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox"), "uat": emu.add_org(name="uat")}
+    site = sync_site(tmp_path, emu, orgs, {})
+    rescan_every(site, "1s")
+    site.authorize("sandbox")
+    site.authorize("uat")
+    orgs["uat"].faults.fail_next(10_000, status=400, api="tooling", path_prefix=STATIC_RESOURCES)
+    running = start_daemon(site)
+
+    def rescans() -> float:
+        return running.metric("sfsync_source_checks_total", system="lightning", result="same") or 0
+
+    try:
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+        running.publish(1)
+        wait_for(lambda: served_version(site, "sandbox") == 1, 15, "sandbox to serve v1")
+        wait_for(lambda: refused_writes(site, "uat"), 15, "uat's first refusal")
+        rescans_before = rescans()
+        # The first retry comes 2.5-5 s after the first refusal, the second 5-10 s after that,
+        # the third 10-20 s later: at most three tries in these 10 s, against ten re-scans.
+        time.sleep(10)
+        assert rescans() - rescans_before >= 6, "the re-scan did not run every second"
+        assert 2 <= refused_writes(site, "uat") <= 3, refused_writes(site, "uat")
+        retries = [
+            line for line in running.log_lines() if line.get("event") == "connector retry scheduled"
+        ]
+        assert {line["connector"] for line in retries} == {"lightning/uat"}, retries
+        assert [line["failures"] for line in retries[:2]] == [1, 2], retries
+        refused = refused_writes(site, "uat")
+        running.publish(2)
+        wait_for(lambda: served_version(site, "sandbox") == 2, 15, "sandbox to serve v2")
+        wait_for(lambda: refused_writes(site, "uat") > refused, 5, "uat tried at once with v2")
+        assert served_version(site, "uat") is None
+        orgs["uat"].faults.clear()
+        running.publish(3)
+        wait_for(lambda: served_version(site, "uat") == 3, 15, "uat to serve v3")
+        assert served_version(site, "sandbox") == 3
+        wait_for(lambda: running.get("/healthz")[0] == 200, 10, "healthz 200")
+        assert running.stop() == 0
+    finally:
+        kill_quietly(running)
+
+
+def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu: Emulator) -> None:
+    """The drop folder does not exist when the daemon starts, so inotify cannot watch it: the
+    daemon starts anyway and says so, and once the folder exists, a package published there
+    goes live through the periodic re-scan alone.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox")}
+    site = sync_site(tmp_path, emu, orgs, {})
+    rescan_every(site, "1s")
+    site.authorize("sandbox")
+    site.drop.rmdir()
+    running = start_daemon(site)
+    try:
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+        wait_for(
+            lambda: [
+                line
+                for line in running.log_lines()
+                if line.get("event", "").startswith("cannot watch the source folder")
+            ],
+            10,
+            "the warning that the folder cannot be watched",
+        )
+        site.drop.mkdir()
+        running.publish(1)
+        wait_for(lambda: served_version(site, "sandbox") == 1, 15, "v1 live through the re-scan")
+        assert running.metric("sfsync_source_checks_total", system="lightning", result="new")
+        assert running.stop() == 0
+    finally:
+        kill_quietly(running)

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 SFSYNC = Path(sys.executable).with_name("sfsync")
+# The issue's promise: the whole loop, end to end, "in under a minute".
+DEMO_SECONDS = 60
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -31,13 +34,18 @@ def processes_mentioning(text: str) -> list[str]:
 
 
 def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path: Path) -> None:
-    """Both publishes go live and are served, status is printed, exit 0, no daemon remains."""
+    """Both publishes go live and are served, status is printed, exit 0 in under a minute of
+    wall time, no daemon remains.
+    """
     env = {**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
     env.pop("SFSYNC_CONFIG", None)
+    started = time.monotonic()
     done = subprocess.run(
         [str(SFSYNC), "demo"], env=env, capture_output=True, text=True, timeout=120, check=False
     )
+    seconds = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
+    assert seconds < DEMO_SECONDS, f"the demo took {seconds:.1f}s\n{done.stdout}"
     out = done.stdout
     assert "authorized lightning/sandbox through the web flow" in out
     assert re.search(r'walkme-1\.zip -> live in .* serves \{"active": true, .*"version": 1\}', out)

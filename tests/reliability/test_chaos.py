@@ -50,6 +50,7 @@ from sync_support import RESOURCE, SyncSite, sync_site
 from sfsync.actions.build import build_for_connector, package_limits
 from sfsync.config import load_config
 from sfsync.config.schema import KeyringSettings
+from sfsync.daemon.backoff import LONGEST_RETRY_SECONDS
 from sfsync.sources.located import Located
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
@@ -98,9 +99,11 @@ LIMIT_CHANCE = 0.1  # per publish: spend one org's whole API budget ...
 LIMIT_PUBLISHES = (1, 6)  # ... until this many publishes later
 DAILY_BUDGET = 15000
 READY_SECONDS = 120.0
-# A failed check is retried by the 30 s re-scan whatever its backoff; a deferral (API usage
-# above the ceiling) is looked at again after 5 minutes.
-CONVERGE_SECONDS = 420.0
+# Once the faults stop, a connector whose last push failed is retried when its own backoff
+# ends (the re-scan does not retry it sooner, and nothing new is published): up to
+# LONGEST_RETRY_SECONDS (10 min) after a long run of failures in a row. A deferral (API usage
+# above the ceiling) is looked at again after 5 minutes. Two minutes on top for the cycles.
+CONVERGE_SECONDS = LONGEST_RETRY_SECONDS + 120.0
 FINAL_OUTCOMES = frozenset({"pushed", "failed", "abandoned"})
 
 

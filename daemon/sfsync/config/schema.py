@@ -153,11 +153,21 @@ class DirSource(_Section):
     type: Literal["dir"]
     path: Path
     settle: Duration = timedelta(seconds=2)
+    # The daemon's safety net for a lost inotify event (a full queue, a network file system,
+    # a folder that could not be watched): how often it lists the folder anyway.
+    rescan: Duration = timedelta(seconds=30)
 
     @field_validator("path", mode="before")
     @classmethod
     def _path(cls, value: object) -> object:
         return Path(value) if isinstance(value, str) else value
+
+    @field_validator("rescan")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("rescan must be longer than zero")
+        return value
 
 
 class HttpSource(_Section):

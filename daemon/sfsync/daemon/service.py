@@ -2,9 +2,11 @@
 and the drop-folder watchers. A reload replaces the whole Service; metrics and the HTTP
 endpoint outlive it (see `main.py`).
 
-Work is per system: a source check reads the system's source once and, if something new is
-there or the last cycle left work (a failure to retry, a closed gate, a deferral), runs one
-sync cycle for the system's connectors. Checks are jobs, so retries are scheduled, not slept.
+Work is per system: a source check reads the system's source once and runs one sync cycle:
+for every connector if something new is there, else for the connectors whose pending work is
+due (a failure whose backoff is over, a closed gate, a deferral; see `pending.py`). Checks are
+jobs, so retries are scheduled, not slept, and the periodic re-scan, a check like any other,
+cannot retry a connector before its backoff allows.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ from sfsync.daemon.health import ConnectorHealth, health
 from sfsync.daemon.memory import release_free_memory
 from sfsync.daemon.metrics import Metrics
 from sfsync.daemon.notify import Notifier
+from sfsync.daemon.pending import (
+    RETRIED,
+    Pending,
+    after_result,
+    connectors_to_check,
+    next_check_in,
+)
 from sfsync.daemon.watch import FolderWatcher
 from sfsync.errors import AuthorizationError, NothingPublishedError, SfsyncError
 from sfsync.salesforce.api_kind import api_of
@@ -50,20 +59,10 @@ from sfsync.tokens.store import TokenStore
 log = structlog.get_logger("sfsync.daemon")
 T = TypeVar("T")
 
-# A lost inotify event (a full queue, a network file system) is caught by this re-scan.
-RESCAN_SECONDS = 30.0
 KEEPALIVE_CHECK_SECONDS = 3600.0
 HEARTBEAT_SECONDS = 5.0
-# In-push retries stay short: longer trouble becomes a scheduled retry of the whole check.
+# In-push retries stay short: longer trouble becomes a scheduled retry of the connector.
 DAEMON_RETRY = RetryPolicy(attempts=2, base_seconds=0.5, cap_seconds=1.0)
-# How soon to look again at a connector the last cycle could not finish.
-_FOLLOW_UP_SECONDS = {
-    "gated": 60.0,
-    "deferred": 300.0,
-    "deploy_pending": 15.0,
-    "needs_authorization": 15.0,
-}
-_RETRIED = frozenset({"failed", "busy"})
 
 
 @dataclass
@@ -72,8 +71,12 @@ class _SystemWork:
 
     connectors: tuple[Connector, ...]
     signature: Hashable | None = None  # what the source offered when last synced
-    rerun: bool = False  # the last cycle left work, so check again even if nothing is new
-    failures: int = 0  # checks in a row that failed
+    # Each connector's unfinished work (a backoff, a follow-up); absent: nothing pending.
+    pending: dict[str, Pending] = field(default_factory=dict)
+    # The last look at the source failed (or the check crashed): the next good look runs
+    # every connector, as if what the source offers were new.
+    look_again: bool = False
+    failures: int = 0  # source checks in a row that failed
     dirty: bool = False  # a check was asked for while one ran
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,11 +92,13 @@ class Service:
         *,
         draw: Callable[[], float] = random.random,
         release_memory: Callable[[], object] = release_free_memory,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.loaded = loaded
         self._metrics = metrics
         self._notifier = notifier
         self._draw = draw
+        self._monotonic = monotonic
         self._release_memory = release_memory
         self._stack = ExitStack()
         self._runtime: SyncRuntime | None = None
@@ -139,6 +144,9 @@ class Service:
                 self._refresh_authorized(connector, tokens)
             self._scheduler = self._new_scheduler()
             self._watcher = FolderWatcher()
+            # Started before any folder is watched, so that a folder that cannot be watched
+            # (missing, unreadable) fails its own watch, not the start of the whole daemon.
+            self._watcher.start()
             for system, work in self._systems.items():
                 source = work.connectors[0].source
                 if isinstance(source, DirSource):
@@ -160,7 +168,6 @@ class Service:
                 next_run_time=datetime.now(UTC) + timedelta(seconds=10),
             )
             self._scheduler.start()
-            self._watcher.start()
         except BaseException:
             self._close_parts()
             raise
@@ -227,8 +234,13 @@ class Service:
             watcher.watch(source.path, lambda: self.trigger(system))
         except OSError as error:
             # The folder may appear later; the re-scan will find what is published there.
-            log.warning("cannot watch the source folder", system=system, error=str(error))
-        self._add_interval(f"rescan:{system}", RESCAN_SECONDS, system)
+            log.warning(
+                "cannot watch the source folder; the re-scan will find what is published",
+                system=system,
+                error=str(error),
+                rescan_seconds=source.rescan.total_seconds(),
+            )
+        self._add_interval(f"rescan:{system}", source.rescan.total_seconds(), system)
 
     def _add_interval(self, job_id: str, seconds: float, system: str) -> None:
         self._started(self._scheduler).add_job(
@@ -284,21 +296,31 @@ class Service:
             self._metrics.record_source_check(system, "settling")
             self.trigger(system, wait)
             return
-        new = signature != work.signature
-        self._metrics.record_source_check(system, "new" if new else "same")
-        if not new and not work.rerun:
-            return
-        runtime = self._started(self._runtime)
+        changed = signature != work.signature
+        self._metrics.record_source_check(system, "new" if changed else "same")
         if located is None:  # a signature without a package: nothing to build
             return
+        chosen = connectors_to_check(
+            work.pending,
+            [connector.name for connector in work.connectors],
+            new=changed or work.look_again,
+            now=self._monotonic(),
+        )
+        if not chosen:
+            # Nothing new and nothing due: this check may have displaced the one scheduled
+            # for the earliest pending work, so schedule that again.
+            self._schedule_pending(system, work)
+            return
+        runtime = self._started(self._runtime)
         # One keyring pass for the cycle and the authorized gauges after it.
-        tokens = TokenSnapshot(runtime.deps.tokens, [c.name for c in work.connectors])
+        tokens = TokenSnapshot(runtime.deps.tokens, chosen)
         deps = replace(runtime.deps, locate=lambda _connector, _now: located, tokens=tokens)
-        report = run_cycle(deps, runtime.pusher, only={c.name for c in work.connectors})
+        report = run_cycle(deps, runtime.pusher, only=set(chosen))
         # The packages the push threads held are freed now; give the pages back while idle.
         self._release_memory()
         work.signature = signature
-        self._follow_up(system, work, report, tokens)
+        work.look_again = False
+        self._follow_up(system, work, chosen, report, tokens)
 
     def _look(
         self, system: str, source: DirSource | HttpSource
@@ -325,29 +347,54 @@ class Service:
         return Located(source.path / chosen.name), (chosen.name, chosen.modified), None
 
     def _follow_up(
-        self, system: str, work: _SystemWork, report: CycleReport, tokens: TokenStore
+        self,
+        system: str,
+        work: _SystemWork,
+        chosen: list[str],
+        report: CycleReport,
+        tokens: TokenStore,
     ) -> None:
-        """Schedule the next check if the cycle left work: backoff after failures, a slower
-        look for gates, deferrals, deploys and authorizations, and a check of the org after a
-        write whose outcome is unknown.
+        """Note what each connector the cycle ran waits for now (its backoff after a failure,
+        a slower look for gates, deferrals, deploys and authorizations, a check of the org
+        after a write whose outcome is unknown) and schedule the check for the earliest.
         """
-        kinds = {result.result for result in report.results}
         for connector in work.connectors:
-            self._refresh_authorized(connector, tokens)
-        if kinds & _RETRIED:
-            self._after_failure(system, work)
-            return
+            if connector.name in chosen:
+                self._refresh_authorized(connector, tokens)
         work.failures = 0
-        waits = [_FOLLOW_UP_SECONDS[kind] for kind in kinds if kind in _FOLLOW_UP_SECONDS]
-        # A write whose outcome is unknown: look at the org once it can no longer land.
-        waits += [result.recheck_in for result in report.results if result.recheck_in is not None]
-        work.rerun = bool(waits)
-        if waits:
-            self.trigger(system, min(waits))
+        results = {result.connector: result for result in report.results}
+        now = self._monotonic()
+        # One draw for the cycle: connectors that failed together are retried together.
+        draw = self._draw()
+        for name in chosen:
+            result = results.get(name)
+            # A connector the cycle gave no result (never expected) backs off as a failure
+            # rather than staying due, which would spin the checks.
+            kind = result.result if result is not None else "failed"
+            recheck_in = result.recheck_in if result is not None else None
+            after = after_result(work.pending.get(name), kind, recheck_in, now=now, draw=draw)
+            if after is None:
+                work.pending.pop(name, None)
+                continue
+            work.pending[name] = after
+            if kind in RETRIED:
+                log.info(
+                    "connector retry scheduled",
+                    connector=name,
+                    failures=after.failures,
+                    seconds=round(after.due - now, 1),
+                )
+        self._schedule_pending(system, work)
+
+    def _schedule_pending(self, system: str, work: _SystemWork) -> None:
+        wait = next_check_in(work.pending, self._monotonic())
+        if wait is not None:
+            self.trigger(system, wait)
 
     def _after_failure(self, system: str, work: _SystemWork) -> None:
+        """The source could not be read (or the check crashed): look again with backoff."""
         work.failures += 1
-        work.rerun = True
+        work.look_again = True
         delay = retry_delay(work.failures, self._draw())
         log.info("check scheduled again", system=system, seconds=round(delay, 1))
         self.trigger(system, delay)

@@ -103,6 +103,15 @@ def test_custom_login_url_and_metadata_api() -> None:
     assert connector.api == "metadata"
 
 
+def test_dir_source_rescan_defaults_to_30_seconds_and_can_be_set() -> None:
+    """A drop folder is re-scanned every 30 s unless `rescan` says otherwise."""
+    default = parse_config(VALID, CONFIG_PATH).connectors[0].source
+    assert default.rescan == timedelta(seconds=30)  # type: ignore[union-attr]
+    text = VALID.replace('settle = "2s" }', 'settle = "2s", rescan = "5m" }')
+    chosen = parse_config(text, CONFIG_PATH).connectors[0].source
+    assert chosen.rescan == timedelta(minutes=5)  # type: ignore[union-attr]
+
+
 def test_http_source_is_accepted() -> None:
     """An https source URL with a poll interval validates."""
     system = (
@@ -284,6 +293,12 @@ def test_ceiling_of_one_written_as_integer_is_accepted() -> None:
             "",
             "at 'systems.lightning.source.settle'",
             id="settle",
+        ),
+        pytest.param(
+            'resource = "W"\nsource = { type = "dir", path = "d", rescan = "0s" }',
+            "",
+            "rescan must be longer than zero",
+            id="zero-rescan",
         ),
         pytest.param(
             'resource = "W"\nsource = { type = "http", url = "http://cdn.example.com/p.zip" }',
