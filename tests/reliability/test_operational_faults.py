@@ -118,7 +118,7 @@ def test_no_token_anywhere_after_every_command(site: SyncSite, figures: Any) -> 
     site.orgs["sandbox"].faults.expire_sessions()  # force a refresh (and its log lines)
     daemon = start_daemon(site)
     try:
-        wait_for(lambda: daemon.notify.seen("READY", "1"), 20, "READY")
+        wait_for(lambda: daemon.notify.seen("READY", "1"), 60, "READY")
         site.publish(3)
         wait_for(
             lambda: daemon.metric(
