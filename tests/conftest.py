@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,12 @@ def _isolated_home(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _no_cli_left_running() -> Iterator[None]:
+    """Stop any CLI a test started in the background and did not finish (see auth_support)."""
+    yield
+    from auth_support import stop_started  # noqa: PLC0415 - importable after the sys.path line above
+
+    stop_started()

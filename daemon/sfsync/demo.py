@@ -12,7 +12,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess  # the demo starts `sfsync run`, its own command  # nosec B404
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from sfsync.actions.status import status_rows
 from sfsync.actions.wiring import auth_deps
 from sfsync.config import load_config
 from sfsync.errors import SfsyncError
+from sfsync.ports import unused_loopback_port
 
 if TYPE_CHECKING:
     from sfsync_emulator import OrgHandle
@@ -55,12 +55,6 @@ def demo_package(version: int) -> bytes:
     return buffer.getvalue()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _write_config(root: Path, ca_path: Path, login_url: str, callback_port: int) -> Path:
     drop = root / "drop"
     drop.mkdir()
@@ -70,7 +64,7 @@ def _write_config(root: Path, ca_path: Path, login_url: str, callback_port: int)
             [
                 "[daemon]",
                 f'state_dir = "{root / "state"}"',
-                f'metrics_listen = "127.0.0.1:{_free_port()}"',
+                f'metrics_listen = "127.0.0.1:{unused_loopback_port()}"',
                 'log_format = "json"',
                 "[oauth]",
                 f'client_id = "{CLIENT_ID}"',
@@ -126,7 +120,7 @@ def run_demo(echo: Callable[[str], None]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sfsync-demo-") as folder, Emulator() as emu:
         root = Path(folder)
-        callback_port = _free_port()
+        callback_port = unused_loopback_port()
         emu.register_client(CLIENT_ID, [f"http://localhost:{callback_port}/OAuthCallback"])
         org = emu.add_org(name="sandbox")
         config_path = _write_config(root, emu.ca_path, emu.login_url, callback_port)

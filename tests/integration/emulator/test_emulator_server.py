@@ -11,15 +11,9 @@ import pytest
 import requests
 from emulator_helpers import API
 
+from sfsync.ports import unused_loopback_port
 from sfsync_emulator import Emulator
 from sfsync_emulator.foreground import DEMO_CLIENT_ID, run
-
-
-def _free_port() -> int:
-    """Return a port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_stop_leaves_no_threads_or_sockets():
@@ -70,7 +64,7 @@ def test_orgs_need_a_running_emulator_and_unique_names():
 
 def test_fixed_port_and_busy_port():
     """An org can listen on a given port; a busy port raises OSError instead of exiting."""
-    port = _free_port()
+    port = unused_loopback_port()
     with Emulator() as emu:
         org = emu.add_org(port=port)
         assert org.instance_url == f"https://127.0.0.1:{port}"
@@ -95,7 +89,7 @@ def test_foreground_prints_config_and_stops_on_event():
     """foreground.run prints the URLs, CA path and a sfsync.toml snippet, and stops on the event."""
     lines: list[str] = []
     stop = threading.Event()
-    port = _free_port()
+    port = unused_loopback_port()
     worker = threading.Thread(target=run, args=(port, lines.append, stop), daemon=True)
     worker.start()
     for _ in range(100):
