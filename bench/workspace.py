@@ -21,6 +21,7 @@ from pathlib import Path
 from common import cpu_seconds, memory_mb, wait_until
 from secret_service import BACKEND
 from sfsync.config.schema import KeyringSettings
+from sfsync.ports import unused_loopback_port
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
 from sfsync.tokens.record import StoredAuthorization
@@ -226,10 +227,8 @@ def make_workspace(
 
 
 def free_port() -> int:
-    """Return a loopback TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """Return a loopback TCP port nobody listens on right now, one no outgoing connection takes."""
+    return unused_loopback_port()
 
 
 class NotifySocket:
