@@ -122,3 +122,13 @@ def site(  # noqa: PLR0917 - pytest passes fixtures by name
         '[keyring]\nbackend = "keyring.backends.SecretService.Keyring"',
     )
     return Site(tmp_path, config, tmp_path / "state", cli_env(secret_service_env), [])
+
+
+@pytest.fixture
+def secret_service_here(
+    secret_service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The Secret Service, reachable from this process too (a push test seeds tokens in it)."""
+    for name, value in secret_service_env.items():
+        monkeypatch.setenv(name, value)
+    return secret_service_env

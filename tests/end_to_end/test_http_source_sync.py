@@ -28,9 +28,11 @@ def cdn(tmp_path: Path) -> Iterator[PackageServer]:
         yield server
 
 
-def http_site(root: Path, emu: Emulator, cdn: PackageServer, poll: str) -> SyncSite:
+def http_site(
+    root: Path, emu: Emulator, cdn: PackageServer, poll: str, secret_service_here: dict[str, str]
+) -> SyncSite:
     """A site whose one system downloads from the CDN; one authorized org."""
-    site = sync_site(root, emu, {"sandbox": emu.add_org(name="sandbox")}, {})
+    site = sync_site(root, emu, {"sandbox": emu.add_org(name="sandbox")}, {}, secret_service_here)
     # One bundle trusting both the emulator and the CDN: [oauth] ca_bundle names an extra CA.
     bundle = root / "trust.pem"
     bundle.write_bytes(emu.ca_path.read_bytes() + cdn.ca_path.read_bytes())
@@ -53,12 +55,12 @@ def manifest(site: SyncSite) -> dict[str, str]:
 
 
 def test_sync_downloads_once_and_an_unchanged_url_costs_one_304(
-    tmp_path: Path, emu: Emulator, cdn: PackageServer
+    tmp_path: Path, emu: Emulator, cdn: PackageServer, secret_service_here: dict[str, str]
 ) -> None:
     """First sync: one 200 and a push, the ETag as the source version; second: one 304 and no
     Salesforce call; a new file on the CDN goes live on the next sync.
     """
-    site = http_site(tmp_path, emu, cdn, "5m")
+    site = http_site(tmp_path, emu, cdn, "5m", secret_service_here=secret_service_here)
     etag = cdn.publish(package_bytes(1))
     code, out, err = site.run("sync")
     assert code == 0, out + err
@@ -78,10 +80,10 @@ def test_sync_downloads_once_and_an_unchanged_url_costs_one_304(
 
 
 def test_a_cdn_failure_is_a_failed_check_and_nothing_is_pushed(
-    tmp_path: Path, emu: Emulator, cdn: PackageServer
+    tmp_path: Path, emu: Emulator, cdn: PackageServer, secret_service_here: dict[str, str]
 ) -> None:
     """A cut download fails the cycle (exit 1) with a one-line reason; the org is untouched."""
-    site = http_site(tmp_path, emu, cdn, "5m")
+    site = http_site(tmp_path, emu, cdn, "5m", secret_service_here=secret_service_here)
     cdn.publish(package_bytes(1))
     cdn.fault = "cut"
     code, out, err = site.run("sync")
@@ -92,12 +94,12 @@ def test_a_cdn_failure_is_a_failed_check_and_nothing_is_pushed(
 
 
 def test_the_daemon_polls_and_pushes_a_new_file(
-    tmp_path: Path, emu: Emulator, cdn: PackageServer
+    tmp_path: Path, emu: Emulator, cdn: PackageServer, secret_service_here: dict[str, str]
 ) -> None:
     """`sfsync run` polls every second: unchanged polls are 304s with no push; a new file on
     the CDN goes live within a few seconds.
     """
-    site = http_site(tmp_path, emu, cdn, "1s")
+    site = http_site(tmp_path, emu, cdn, "1s", secret_service_here=secret_service_here)
     cdn.publish(package_bytes(1))
     daemon = start_daemon(site)
     try:

@@ -62,8 +62,8 @@ def sleep_until(due: datetime) -> None:
 
 
 def publish(site: SyncSite, version: int) -> None:
-    """Publish a package and wait until the dir source takes it (`SyncSite.publish` dates it
-    a little ahead, to be the newest whatever the file system's clock).
+    """Publish a package and wait until the dir source takes it (`SyncSite.publish` may date it
+    a millisecond ahead, to be newer than the publish before it).
     """
     site.publish(version)
     stamp = site.published[-1].stat().st_mtime
@@ -71,9 +71,11 @@ def publish(site: SyncSite, version: int) -> None:
 
 
 @pytest.fixture
-def site(tmp_path: Path, emu: Emulator) -> SyncSite:
+def site(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> SyncSite:
     """One Tooling connector with a short timeout, v1 live."""
-    site = sync_site(tmp_path, emu, {"sandbox": emu.add_org(name="sandbox")}, {})
+    site = sync_site(
+        tmp_path, emu, {"sandbox": emu.add_org(name="sandbox")}, {}, secret_service_here
+    )
     config = site.site.config
     config.write_text(
         config.read_text().replace('timeout = "10s"', f'timeout = "{TIMEOUT_SECONDS:.0f}s"')
@@ -156,7 +158,7 @@ def test_a_doubt_that_finds_the_live_build_costs_one_read(site: SyncSite) -> Non
 
 
 def test_a_deploy_queued_by_a_lost_request_is_covered_by_the_doubt(
-    tmp_path: Path, emu: Emulator
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
 ) -> None:
     """A deploy request held past the timeout queues its deploy only when the hold ends, behind
     the newer build's deploy, and the org runs it for a while after that: the older build lands
@@ -165,7 +167,9 @@ def test_a_deploy_queued_by_a_lost_request_is_covered_by_the_doubt(
     """
     connector = "lightning/staging"
     org = emu.add_org(name="staging")
-    site = sync_site(tmp_path, emu, {"staging": org}, {"staging": 'api = "metadata"'})
+    site = sync_site(
+        tmp_path, emu, {"staging": org}, {"staging": 'api = "metadata"'}, secret_service_here
+    )
     config = site.site.config
     config.write_text(
         config.read_text().replace(

@@ -19,10 +19,12 @@ pytestmark = pytest.mark.slow
 FACT_LABELS = ("gate", "paused", "in doubt", "last error", "note")
 
 
-def sandbox_and_production(tmp_path: Path, emu: Emulator, gate: str) -> SyncSite:
+def sandbox_and_production(
+    tmp_path: Path, emu: Emulator, gate: str, secret_service_here: dict[str, str]
+) -> SyncSite:
     """Return a site with sandbox and production (gated by `gate`), both authorized."""
     orgs = {"sandbox": emu.add_org(name="sandbox"), "production": emu.add_org(name="production")}
-    site = sync_site(tmp_path, emu, orgs, {"production": gate})
+    site = sync_site(tmp_path, emu, orgs, {"production": gate}, secret_service_here)
     site.authorize("sandbox")
     site.authorize("production")
     return site
@@ -56,11 +58,15 @@ def status_plain(site: SyncSite) -> tuple[dict[str, str], list[tuple[str, str, s
     return by_connector, parsed
 
 
-def test_gated_production_shows_its_gate(tmp_path: Path, emu: Emulator) -> None:
+def test_gated_production_shows_its_gate(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """While new content soaks on sandbox, production's status names it and the soak's end,
     in --json and in the plain table; sandbox has no gate.
     """
-    site = sandbox_and_production(tmp_path, emu, 'requires = "sandbox"\nsoak = "1h"')
+    site = sandbox_and_production(
+        tmp_path, emu, 'requires = "sandbox"\nsoak = "1h"', secret_service_here=secret_service_here
+    )
     site.publish(1)
     code, out, _ = site.run("sync")
     assert code == 0
@@ -88,11 +94,15 @@ def test_gated_production_shows_its_gate(tmp_path: Path, emu: Emulator) -> None:
     assert not [fact for fact in facts if fact[0] == "lightning/sandbox"]
 
 
-def test_rollback_shows_paused(tmp_path: Path, emu: Emulator) -> None:
+def test_rollback_shows_paused(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """After `sfsync rollback`, status shows the connector paused, why, and the build it rolled
     back to; the other connector is not paused.
     """
-    site = sandbox_and_production(tmp_path, emu, 'requires = "sandbox"')
+    site = sandbox_and_production(
+        tmp_path, emu, 'requires = "sandbox"', secret_service_here=secret_service_here
+    )
     site.publish(1)
     assert site.run("sync")[0] == 0
     first = site.live_sha256("sandbox")
@@ -114,11 +124,15 @@ def test_rollback_shows_paused(tmp_path: Path, emu: Emulator) -> None:
     assert ("lightning/sandbox", "paused", f"rolled back to {first[:12]}") in facts
 
 
-def test_failed_push_shows_last_error(tmp_path: Path, emu: Emulator) -> None:
+def test_failed_push_shows_last_error(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """A push Salesforce refuses leaves its error in status, whole in --json and on one line in
     the plain table, with the failed outcome as the last push.
     """
-    site = sandbox_and_production(tmp_path, emu, 'requires = "sandbox"')
+    site = sandbox_and_production(
+        tmp_path, emu, 'requires = "sandbox"', secret_service_here=secret_service_here
+    )
     sandbox_org = site.orgs["sandbox"]
     sandbox_org.faults.fail_next(1, status=400, api="tooling", path_prefix="/services/data")
     site.publish(1)
@@ -143,12 +157,14 @@ def test_failed_push_shows_last_error(tmp_path: Path, emu: Emulator) -> None:
 
 
 def test_force_on_an_unchanged_package_costs_one_write_per_connector(
-    tmp_path: Path, emu: Emulator
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
 ) -> None:
     """`sync --force` pushes the live build again: exactly one PATCH per org and no other API
     call, once the resource Id is known.
     """
-    site = sandbox_and_production(tmp_path, emu, 'requires = "sandbox"')
+    site = sandbox_and_production(
+        tmp_path, emu, 'requires = "sandbox"', secret_service_here=secret_service_here
+    )
     site.publish(1)
     assert site.run("sync")[0] == 0
     live = {name: site.live_sha256(name) for name in site.orgs}

@@ -28,10 +28,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def two_orgs(tmp_path: Path, emu: Emulator) -> SyncSite:
+def two_orgs(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> SyncSite:
     """A site with sandbox and production (gated on sandbox, no soak), both authorized."""
     orgs = {"sandbox": emu.add_org(name="sandbox"), "production": emu.add_org(name="production")}
-    site = sync_site(tmp_path, emu, orgs, {"production": 'requires = "sandbox"'})
+    site = sync_site(
+        tmp_path, emu, orgs, {"production": 'requires = "sandbox"'}, secret_service_here
+    )
     site.authorize("sandbox")
     site.authorize("production")
     return site
@@ -90,10 +92,12 @@ def test_dry_run_prints_the_plan_and_changes_nothing(two_orgs: SyncSite) -> None
     assert two_orgs.live_sha256("sandbox") is None
 
 
-def test_unauthorized_connector_exits_3_while_others_push(tmp_path: Path, emu: Emulator) -> None:
+def test_unauthorized_connector_exits_3_while_others_push(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """A connector with no token is reported needing authorization (exit 3); the other pushes."""
     orgs = {"sandbox": emu.add_org(name="sandbox"), "test": emu.add_org(name="test")}
-    site = sync_site(tmp_path, emu, orgs, {})
+    site = sync_site(tmp_path, emu, orgs, {}, secret_service_here)
     site.authorize("sandbox")
     site.publish(1)
     code, out, _ = site.run("sync")
@@ -105,11 +109,11 @@ def test_unauthorized_connector_exits_3_while_others_push(tmp_path: Path, emu: E
 
 
 def test_revoked_refresh_token_exits_3_and_marks_the_connector(
-    tmp_path: Path, emu: Emulator
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
 ) -> None:
     """A refresh answered invalid_grant marks that connector; the other org still gets content."""
     orgs = {"sandbox": emu.add_org(name="sandbox"), "test": emu.add_org(name="test")}
-    site = sync_site(tmp_path, emu, orgs, {})
+    site = sync_site(tmp_path, emu, orgs, {}, secret_service_here)
     site.authorize("sandbox")
     site.authorize("test")
     orgs["test"].faults.revoke_refresh_tokens()
@@ -175,12 +179,14 @@ def test_client_errors_are_not_retried_and_reported_verbatim(two_orgs: SyncSite)
     assert sandbox.count(api="tooling") == 1, "a 4xx must not be retried"
 
 
-def test_an_unpacked_tree_is_published_as_its_zip_would_be(tmp_path: Path, emu: Emulator) -> None:
+def test_an_unpacked_tree_is_published_as_its_zip_would_be(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """A folder dropped in the drop folder is a package: it goes live byte-equal to what
     `sfsync build` makes of it, and a newer ZIP beside it wins the next sync.
     """
     orgs = {"sandbox": emu.add_org(name="sandbox")}
-    site = sync_site(tmp_path, emu, orgs, {})
+    site = sync_site(tmp_path, emu, orgs, {}, secret_service_here)
     site.authorize("sandbox")
     zipped = tmp_path / "walkme-1.zip"
     zipped.write_bytes(package_bytes(1))
@@ -204,10 +210,12 @@ def test_an_unpacked_tree_is_published_as_its_zip_would_be(tmp_path: Path, emu: 
         assert json.loads(archive.read("settings.json"))["version"] == 2
 
 
-def test_verify_adds_exactly_one_read(tmp_path: Path, emu: Emulator) -> None:
+def test_verify_adds_exactly_one_read(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """With verify = true, a changed package costs one write and one read of the Body."""
     orgs = {"sandbox": emu.add_org(name="sandbox")}
-    site = sync_site(tmp_path, emu, orgs, {"sandbox": "verify = true"})
+    site = sync_site(tmp_path, emu, orgs, {"sandbox": "verify = true"}, secret_service_here)
     site.authorize("sandbox")
     site.publish(1)
     assert site.run("sync")[0] == 0
@@ -221,10 +229,12 @@ def test_verify_adds_exactly_one_read(tmp_path: Path, emu: Emulator) -> None:
     assert "verified" in out
 
 
-def test_metadata_deploy_path(tmp_path: Path, emu: Emulator) -> None:
+def test_metadata_deploy_path(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """api = "metadata" deploys through the REST deploy resource and the content goes live."""
     orgs = {"sandbox": emu.add_org(name="sandbox", deploy_seconds=0.2)}
-    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'})
+    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'}, secret_service_here)
     site.authorize("sandbox")
     data_sha = None
     site.publish(1)
@@ -239,10 +249,12 @@ def test_metadata_deploy_path(tmp_path: Path, emu: Emulator) -> None:
     assert kept_build(site, "sandbox", data_sha)
 
 
-def test_metadata_deploy_request_500_is_retried(tmp_path: Path, emu: Emulator) -> None:
+def test_metadata_deploy_request_500_is_retried(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """A 500 on the deploy request is transient: retried once, and that deploy goes live."""
     orgs = {"sandbox": emu.add_org(name="sandbox", deploy_seconds=0.1)}
-    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'})
+    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'}, secret_service_here)
     site.authorize("sandbox")
     site.publish(1)
     orgs["sandbox"].faults.fail_next(1, status=500, api="metadata", path_prefix="/services/data")
@@ -255,12 +267,14 @@ def test_metadata_deploy_request_500_is_retried(tmp_path: Path, emu: Emulator) -
     assert site.live_sha256("sandbox") is not None
 
 
-def test_metadata_deploy_poll_fault_is_retried(tmp_path: Path, emu: Emulator) -> None:
+def test_metadata_deploy_poll_fault_is_retried(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """A 503 on a deploy status poll is retried within the push: the deploy is followed to its
     end, the push is recorded as pushed and nothing is deployed twice.
     """
     orgs = {"sandbox": emu.add_org(name="sandbox", deploy_seconds=0.3)}
-    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'})
+    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'}, secret_service_here)
     site.authorize("sandbox")
     site.publish(1)
     org = orgs["sandbox"]
@@ -279,13 +293,16 @@ def test_metadata_deploy_poll_fault_is_retried(tmp_path: Path, emu: Emulator) ->
 
 
 def test_metadata_component_failure_is_reported(
-    tmp_path: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    emu: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    secret_service_here: dict[str, str],
 ) -> None:
     """A deploy that fails reports Salesforce's component problem verbatim (output and
     `last_error`), exits 1, and what was live stays live.
     """
     orgs = {"sandbox": emu.add_org(name="sandbox", deploy_seconds=0.1)}
-    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'})
+    site = sync_site(tmp_path, emu, orgs, {"sandbox": 'api = "metadata"'}, secret_service_here)
     site.authorize("sandbox")
     site.publish(1)
     assert site.run("sync")[0] == 0
@@ -310,11 +327,13 @@ def test_metadata_component_failure_is_reported(
     assert problem in row["last_error"], row
 
 
-def test_gate_holds_production_until_soak(tmp_path: Path, emu: Emulator) -> None:
+def test_gate_holds_production_until_soak(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
     """With soak = 1h, production is gated (exit 0) while sandbox goes live."""
     orgs = {"sandbox": emu.add_org(name="sandbox"), "production": emu.add_org(name="production")}
     gate = 'requires = "sandbox"\nsoak = "1h"'
-    site = sync_site(tmp_path, emu, orgs, {"production": gate})
+    site = sync_site(tmp_path, emu, orgs, {"production": gate}, secret_service_here)
     site.authorize("sandbox")
     site.authorize("production")
     site.publish(1)

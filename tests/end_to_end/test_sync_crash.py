@@ -237,13 +237,19 @@ def assert_converged(
 
 @pytest.mark.parametrize("point", CRASH_POINTS, ids=lambda point: point.step)
 def test_a_kill_at_this_step_converges_on_the_next_run(
-    tmp_path: Path, emu: Emulator, held: HeldRequests, point: CrashPoint
+    tmp_path: Path,
+    emu: Emulator,
+    held: HeldRequests,
+    point: CrashPoint,
+    secret_service_here: dict[str, str],
 ) -> None:
     """sfsync SIGKILLed at this step of a push leaves a state from which the next normal run
     makes the build live, records it, and leaves nothing unfinished.
     """
     org = emu.add_org(name="sandbox", deploy_seconds=DEPLOY_SECONDS)
-    site = sync_site(tmp_path, emu, {"sandbox": org}, {"sandbox": point.environment_toml()})
+    site = sync_site(
+        tmp_path, emu, {"sandbox": org}, {"sandbox": point.environment_toml()}, secret_service_here
+    )
     site.authorize("sandbox")
     if point.prior_push:
         site.publish(1)

@@ -49,13 +49,13 @@ def use_88_percent(org: OrgHandle) -> None:
 
 
 def test_spent_budget_fails_that_connector_after_bounded_retries(
-    tmp_path: Path, emu: Emulator
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
 ) -> None:
     """REQUEST_LIMIT_EXCEEDED is retried a bounded number of times, then that connector fails
     with Salesforce's own message (exit 1), while the other connector pushes.
     """
     orgs = {"sandbox": emu.add_org(name="sandbox"), "test": emu.add_org(name="test")}
-    site = sync_site(tmp_path, emu, orgs, {})
+    site = sync_site(tmp_path, emu, orgs, {}, secret_service_here)
     site.authorize("sandbox")
     site.authorize("test")
     orgs["test"].faults.exhaust_api_budget()
@@ -78,7 +78,10 @@ def test_spent_budget_fails_that_connector_after_bounded_retries(
 
 
 def test_usage_learned_in_a_run_defers_the_push_in_that_run(
-    tmp_path: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    emu: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    secret_service_here: dict[str, str],
 ) -> None:
     """Usage above the ceiling, learned from the answer that settles a pending Metadata deploy,
     defers the connector's newer build in the same run: no deploy is started, and the run
@@ -86,7 +89,9 @@ def test_usage_learned_in_a_run_defers_the_push_in_that_run(
     """
     held = HeldRequests.watch(emu, monkeypatch)
     org = emu.add_org(name="sandbox", deploy_seconds=3600)
-    site = sync_site(tmp_path, emu, {"sandbox": org}, {"sandbox": 'api = "metadata"'})
+    site = sync_site(
+        tmp_path, emu, {"sandbox": org}, {"sandbox": 'api = "metadata"'}, secret_service_here
+    )
     site.authorize("sandbox")
     site.publish(1)
     # An earlier run dies polling its deploy of v1, which goes on running: its id is kept.
@@ -110,13 +115,13 @@ def test_usage_learned_in_a_run_defers_the_push_in_that_run(
 
 
 def test_a_new_process_defers_while_the_last_usage_seen_is_above_the_ceiling(
-    tmp_path: Path, emu: Emulator
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
 ) -> None:
     """Usage above the ceiling seen by one `sfsync sync` defers the next publish in the next
     `sfsync sync` (as it would in the daemon's next cycle).
     """
     org = emu.add_org(name="sandbox")
-    site = sync_site(tmp_path, emu, {"sandbox": org}, {})
+    site = sync_site(tmp_path, emu, {"sandbox": org}, {}, secret_service_here)
     site.authorize("sandbox")
     use_88_percent(org)
     site.publish(1)

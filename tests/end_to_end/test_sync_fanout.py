@@ -72,11 +72,15 @@ def in_flight(monkeypatch: pytest.MonkeyPatch) -> InFlight:
 
 
 def site_of(
-    tmp_path: Path, emu: Emulator, environments: Iterable[str], concurrency: int
+    tmp_path: Path,
+    emu: Emulator,
+    environments: Iterable[str],
+    concurrency: int,
+    secret_service_here: dict[str, str],
 ) -> SyncSite:
     """Return an authorized site, one slow org per environment, pushing `concurrency` at once."""
     orgs = {name: emu.add_org(name=name) for name in environments}
-    site = sync_site(tmp_path, emu, orgs, {})
+    site = sync_site(tmp_path, emu, orgs, {}, secret_service_here)
     config = site.site.config
     config.write_text(config.read_text().replace("concurrency = 4", f"concurrency = {concurrency}"))
     for name, org in orgs.items():
@@ -86,10 +90,12 @@ def site_of(
 
 
 def test_pushes_run_concurrently_up_to_the_bound(
-    tmp_path: Path, emu: Emulator, in_flight: InFlight
+    tmp_path: Path, emu: Emulator, in_flight: InFlight, secret_service_here: dict[str, str]
 ) -> None:
     """Five orgs, concurrency 2: two pushes overlap, never three, never two on one org."""
-    site = site_of(tmp_path, emu, ENVIRONMENTS, concurrency=2)
+    site = site_of(
+        tmp_path, emu, ENVIRONMENTS, concurrency=2, secret_service_here=secret_service_here
+    )
     site.publish(1)
     code, out, err = site.run("sync")
     assert code == 0, out + err
@@ -99,12 +105,17 @@ def test_pushes_run_concurrently_up_to_the_bound(
 
 
 def test_a_second_process_never_pushes_to_a_connector_being_pushed(
-    tmp_path: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    emu: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    secret_service_here: dict[str, str],
 ) -> None:
     """While one `sfsync sync` waits on its PATCH, another reports the connector busy (exit 1)
     and writes nothing; the first then finishes, and the org got exactly one PATCH.
     """
-    site = site_of(tmp_path, emu, ("alpha",), concurrency=4)
+    site = site_of(
+        tmp_path, emu, ("alpha",), concurrency=4, secret_service_here=secret_service_here
+    )
     org = site.orgs["alpha"]
     site.publish(1)
     assert site.run("sync")[0] == 0

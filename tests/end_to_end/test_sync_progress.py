@@ -49,10 +49,10 @@ def run_on_a_terminal(site: SyncSite, *args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def site(tmp_path: Path, emu: Emulator) -> SyncSite:
+def site(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> SyncSite:
     """Two authorized orgs and one published package."""
     orgs = {name: emu.add_org(name=name) for name in ("sandbox", "uat")}
-    site = sync_site(tmp_path, emu, orgs, {})
+    site = sync_site(tmp_path, emu, orgs, {}, secret_service_here)
     for name in orgs:
         site.authorize(name)
     site.publish(1)

@@ -38,7 +38,6 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +48,9 @@ from sync_support import RESOURCE, SyncSite, sync_site
 
 from sfsync.actions.build import build_for_connector, package_limits
 from sfsync.config import load_config
-from sfsync.config.schema import KeyringSettings
 from sfsync.daemon.backoff import LONGEST_RETRY_SECONDS
 from sfsync.sources.located import Located
-from sfsync.tokens.backends import open_backend
-from sfsync.tokens.keyring_store import KeyringTokenStore
-from sfsync.tokens.record import StoredAuthorization
-from sfsync_emulator import Emulator, OrgHandle
+from sfsync_emulator import Emulator
 from sfsync_emulator.faults import Decision, FaultBook
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -89,7 +84,6 @@ ENVIRONMENTS: dict[str, str] = {
     "preprod": "verify = true",
     "production": "",
 }
-SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
 KEYRING = os.environ.get("RELIABILITY_KEYRING", "secret-service")
 FAULT_RATE = 0.2
 FAULT_KINDS = ("error", "reset", "hang", "expire_session")
@@ -189,37 +183,23 @@ def site(tmp_path: Path, emu: Emulator, size: Size, keyring_env: dict[str, str])
     """
     environments = list(ENVIRONMENTS)[: size.orgs]
     orgs = {name: emu.add_org(name=name, api_budget=DAILY_BUDGET) for name in environments}
-    site = sync_site(tmp_path, emu, orgs, {name: ENVIRONMENTS[name] for name in environments})
+    site = sync_site(
+        tmp_path,
+        emu,
+        orgs,
+        {name: ENVIRONMENTS[name] for name in environments},
+        keyring_env or None,
+    )
     config = site.site.config
-    text = config.read_text().replace(
-        'timeout = "10s"', f'timeout = "{CLIENT_TIMEOUT}"\ndeploy_patience = "{DEPLOY_PATIENCE}"'
+    config.write_text(
+        config.read_text().replace(
+            'timeout = "10s"',
+            f'timeout = "{CLIENT_TIMEOUT}"\ndeploy_patience = "{DEPLOY_PATIENCE}"',
+        )
     )
-    if not keyring_env:
-        config.write_text(text)
-        for environment in environments:
-            site.authorize(environment)
-        return site
-    text = text.replace('backend = "cryptfile"', f'backend = "{SECRET_SERVICE}"')
-    config.write_text(re.sub(r"cryptfile_path = .*\n", "", text))
-    site.site.env.update(keyring_env)
-    store = KeyringTokenStore(open_backend(KeyringSettings(backend=SECRET_SERVICE)))
-    for environment, org in orgs.items():
-        store.put(f"lightning/{environment}", authorization(org))
+    for environment in environments:
+        site.authorize(environment)
     return site
-
-
-def authorization(org: OrgHandle) -> StoredAuthorization:
-    """Return what `sfsync authorize` stores for an org: a fresh refresh token."""
-    _, refresh = org.issue_session(CLIENT_ID)
-    return StoredAuthorization(
-        flow="web",
-        instance_url=org.instance_url,
-        identity_url=f"{org.instance_url}/id/{org.org_id}/{org.default_user.user_id}",
-        login_url=org.instance_url,
-        client_id=CLIENT_ID,
-        issued_at=str(int(datetime.now(UTC).timestamp() * 1000)),
-        refresh_token=refresh,
-    )
 
 
 @dataclass
