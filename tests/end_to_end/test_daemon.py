@@ -36,10 +36,14 @@ STATIC_RESOURCES = (
 
 
 @pytest.fixture
-def site(tmp_path: Path, emu: Emulator) -> SyncSite:
-    """Two authorized orgs; production gated on sandbox with no soak."""
+def site(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> SyncSite:
+    """Two authorized orgs; production gated on sandbox with no soak; tokens in the Secret
+    Service (the burst and latency tests below run the daemon on the cryptfile keyring).
+    """
     orgs = {"sandbox": emu.add_org(name="sandbox"), "production": emu.add_org(name="production")}
-    site = sync_site(tmp_path, emu, orgs, {"production": 'requires = "sandbox"'})
+    site = sync_site(
+        tmp_path, emu, orgs, {"production": 'requires = "sandbox"'}, secret_service_here
+    )
     site.authorize("sandbox")
     site.authorize("production")
     return site
