@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 from daemon_support import RunningDaemon, kill_quietly, start_daemon, wait_for
-from sync_support import RESOURCE, SyncSite, sync_site
+from sync_support import RESOURCE, STATIC_RESOURCE, SyncSite, sync_site
 
-from sfsync.config.schema import SalesforceSettings
 from sfsync_emulator import Emulator
 
 pytestmark = pytest.mark.slow
@@ -30,9 +29,6 @@ READY_SECONDS = 60
 # The notify socket is read by a thread of the test: a message the daemon has sent may not be
 # in `notify.messages` yet when the test looks, so every check of one waits this long for it.
 NOTIFY_SECONDS = 5
-STATIC_RESOURCES = (
-    f"/services/data/v{SalesforceSettings().api_version}/tooling/sobjects/StaticResource"
-)
 
 
 @pytest.fixture
@@ -281,7 +277,7 @@ def test_a_connector_refused_with_a_400_backs_off_while_the_other_keeps_pushing(
     rescan_every(site, "1s")
     site.authorize("sandbox")
     site.authorize("uat")
-    orgs["uat"].faults.fail_next(10_000, status=400, api="tooling", path_prefix=STATIC_RESOURCES)
+    orgs["uat"].faults.fail_next(10_000, status=400, api="tooling", path_prefix=STATIC_RESOURCE)
     running = start_daemon(site)
 
     def rescans() -> float:

@@ -19,16 +19,13 @@ from pathlib import Path
 
 import pytest
 from daemon_support import wait_for
-from sync_support import SyncSite, sync_site
+from sync_support import DEPLOY, STATIC_RESOURCE, SyncSite, sync_site
 
-from sfsync.config.schema import SalesforceSettings
 from sfsync_emulator import Emulator
 
 pytestmark = pytest.mark.slow
 
-DATA = f"/services/data/v{SalesforceSettings().api_version}"
-TOOLING = f"{DATA}/tooling/sobjects/StaticResource/"
-DEPLOY = f"{DATA}/metadata/deployRequest"
+TOOLING = f"{STATIC_RESOURCE}/"  # requests on an existing resource (PATCH, Body), not the create
 CONNECTOR = "lightning/sandbox"
 TIMEOUT_SECONDS = 2.0  # so a write given up on may land for 2 x 2 + 10 = 14 s
 HELD_SECONDS = 10.0  # past the timeout, past the next sync's PATCH, within the doubt

@@ -15,14 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sync_support import RESOURCE, SyncSite, package_bytes, sync_site
+from sync_support import DEPLOY, RESOURCE, SyncSite, package_bytes, sync_site
 
 import sfsync_emulator.deploys
-from sfsync.config.schema import SalesforceSettings
 from sfsync_emulator import Emulator
 from sfsync_emulator.deploy_zip import DeployPlan, Problem, read_deploy_zip
-
-DEPLOY = f"/services/data/v{SalesforceSettings().api_version}/metadata/deployRequest"
 
 pytestmark = pytest.mark.slow
 

@@ -29,18 +29,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_support import HeldRequests, SyncSite, sync_killed_while_held, sync_site
+from sync_support import (
+    DATA,
+    DEPLOY,
+    STATIC_RESOURCE,
+    HeldRequests,
+    SyncSite,
+    sync_killed_while_held,
+    sync_site,
+)
 
-from sfsync.config.schema import SalesforceSettings
 from sfsync_emulator import Emulator, OrgHandle
 
 pytestmark = pytest.mark.slow
 
 CONNECTOR = "lightning/sandbox"
-DATA = f"/services/data/v{SalesforceSettings().api_version}"
 TOOLING_QUERY = f"{DATA}/tooling/query"
-TOOLING_RESOURCE = f"{DATA}/tooling/sobjects/StaticResource"  # POST creates; /{Id} and /{Id}/Body
-DEPLOY = f"{DATA}/metadata/deployRequest"  # POST starts a deploy; /{id} is a poll
 HOLD_SECONDS = 600.0  # past pytest's timeout: a held request is released at teardown only
 RELEASE_SECONDS = 4.0  # long enough for the kill to land first, short enough to wait for
 ANSWER_LOST_BODY_SECONDS = 0.5  # for a held request's body to follow its headers
@@ -82,20 +86,20 @@ CRASH_POINTS = (
     # (A kill holding the create POST leaves the state this case leaves: nothing applied.)
     CrashPoint(
         "tooling-create-answer-lost",
-        hold=TOOLING_RESOURCE,
+        hold=STATIC_RESOURCE,
         answer_lost=True,
         org_before_rerun="new",
     ),
     CrashPoint(
         "tooling-patch",
-        hold=f"{TOOLING_RESOURCE}/",
+        hold=f"{STATIC_RESOURCE}/",
         prior_push=True,
         org_before_rerun="old",
         outcomes=("pushed", "abandoned", "pushed"),
     ),
     CrashPoint(
         "tooling-patch-answer-lost",
-        hold=f"{TOOLING_RESOURCE}/",
+        hold=f"{STATIC_RESOURCE}/",
         prior_push=True,
         answer_lost=True,
         org_before_rerun="new",
@@ -105,7 +109,7 @@ CRASH_POINTS = (
     # request is a later one); sfsync dies reading the body back, before recording anything.
     CrashPoint(
         "tooling-verify-download-after-patch",
-        hold=f"{TOOLING_RESOURCE}/",
+        hold=f"{STATIC_RESOURCE}/",
         let_through=1,
         verify=True,
         prior_push=True,

@@ -15,7 +15,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sync_support import HeldRequests, SyncSite, sync_killed_while_held, sync_site
+from sync_support import (
+    DEPLOY,
+    HeldRequests,
+    SyncSite,
+    sync_killed_while_held,
+    sync_site,
+)
 
 from sfsync.config.schema import SalesforceSettings
 from sfsync.salesforce.retry import RetryPolicy
@@ -23,8 +29,6 @@ from sfsync_emulator import Emulator, OrgHandle
 
 pytestmark = pytest.mark.slow
 
-DATA = f"/services/data/v{SalesforceSettings().api_version}"
-DEPLOY = f"{DATA}/metadata/deployRequest"
 CEILING = SalesforceSettings().api_usage_ceiling
 
 
