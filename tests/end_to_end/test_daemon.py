@@ -4,6 +4,7 @@ folder watched with inotify, real HTTPS to the emulator, real signals.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -314,10 +315,22 @@ def test_a_connector_refused_with_a_400_backs_off_while_the_other_keeps_pushing(
         kill_quietly(running)
 
 
+def inotify_watched_inodes(pid: int) -> set[int]:
+    """Return the inodes a process watches through inotify (its fdinfo lists one watch a line)."""
+    inodes = set()
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        with contextlib.suppress(OSError):  # an fd closed since the listing
+            for line in info.read_text().splitlines():
+                if line.startswith("inotify wd:"):
+                    field = next(part for part in line.split() if part.startswith("ino:"))
+                    inodes.add(int(field.removeprefix("ino:"), 16))
+    return inodes
+
+
 def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu: Emulator) -> None:
     """The drop folder does not exist when the daemon starts, so inotify cannot watch it: the
-    daemon starts anyway and says so, and once the folder exists, a package published there
-    goes live through the periodic re-scan alone.
+    daemon starts anyway and says so; once the folder exists, a package published there goes
+    live through the periodic re-scan, and the re-scan puts the folder under inotify.
     """
     orgs = {"sandbox": emu.add_org(name="sandbox")}
     site = sync_site(tmp_path, emu, orgs, {})
@@ -340,6 +353,18 @@ def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu:
         running.publish(1)
         wait_for(lambda: served_version(site, "sandbox") == 1, 15, "v1 live through the re-scan")
         assert running.metric("sfsync_source_checks_total", system="lightning", result="new")
+        wait_for(
+            lambda: [
+                line
+                for line in running.log_lines()
+                if line.get("event") == "watching the source folder"
+            ],
+            10,
+            "the log line that the folder is watched now",
+        )
+        assert site.drop.stat().st_ino in inotify_watched_inodes(running.process.pid)
+        running.publish(2)
+        wait_for(lambda: served_version(site, "sandbox") == 2, 15, "v2 live")
         assert running.stop() == 0
     finally:
         kill_quietly(running)

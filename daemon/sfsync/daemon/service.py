@@ -104,6 +104,7 @@ class Service:
         self._runtime: SyncRuntime | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._watcher: FolderWatcher | None = None
+        self._unwatched: dict[str, DirSource] = {}  # folders inotify could not watch yet
         self._stopping = False
         self._busy = threading.Condition()
         self._running_checks = 0
@@ -233,18 +234,38 @@ class Service:
         try:
             watcher.watch(source.path, lambda: self.trigger(system))
         except OSError as error:
-            # The folder may appear later; the re-scan will find what is published there.
+            # The folder may appear later: each re-scan tries the watch again, and finds what
+            # was published there meanwhile.
+            self._unwatched[system] = source
             log.warning(
                 "cannot watch the source folder; the re-scan will find what is published",
                 system=system,
                 error=str(error),
                 rescan_seconds=source.rescan.total_seconds(),
             )
-        self._add_interval(f"rescan:{system}", source.rescan.total_seconds(), system)
+        self._add_interval(f"rescan:{system}", source.rescan.total_seconds(), system, self._rescan)
 
-    def _add_interval(self, job_id: str, seconds: float, system: str) -> None:
+    def _rescan(self, system: str) -> None:
+        source = self._unwatched.get(system)
+        if source is not None and self._watcher is not None and not self._stopping:
+            try:
+                self._watcher.watch(source.path, lambda: self.trigger(system))
+            except OSError:
+                pass  # still missing or unreadable: said once at start, the re-scan goes on
+            else:
+                del self._unwatched[system]
+                log.info("watching the source folder", system=system, folder=str(source.path))
+        self.trigger(system)
+
+    def _add_interval(
+        self,
+        job_id: str,
+        seconds: float,
+        system: str,
+        job: Callable[[str], None] | None = None,
+    ) -> None:
         self._started(self._scheduler).add_job(
-            self.trigger, "interval", seconds=seconds, args=[system], id=job_id
+            job or self.trigger, "interval", seconds=seconds, args=[system], id=job_id
         )
 
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,3 +161,28 @@ def test_watcher_ignores_a_partial_file_until_it_is_renamed(
     assert not published.wait(0.5)
     partial.rename(drop / "a.zip")
     assert published.wait(5)
+
+
+def test_a_folder_that_could_not_be_watched_can_be_watched_once_it_exists(tmp_path: Path) -> None:
+    """A running watcher refuses a missing folder with OSError, as often as asked, and keeps
+    nothing of those tries: once the folder exists, one watch calls back exactly once for one
+    rename (a handler kept from each failed try would call back once more per try).
+    """
+    folder = tmp_path / "later"
+    calls: list[int] = []
+    watcher = FolderWatcher()
+    watcher.start()
+    try:
+        for _ in range(3):
+            with pytest.raises(OSError):
+                watcher.watch(folder, lambda: calls.append(1))
+        folder.mkdir()
+        fired = threading.Event()
+        watcher.watch(folder, lambda: (calls.append(1), fired.set()))
+        (tmp_path / "x.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+        (tmp_path / "x.zip").rename(folder / "x.zip")
+        assert fired.wait(5)
+        time.sleep(0.3)  # room for any further call back to arrive
+    finally:
+        watcher.stop()
+    assert calls == [1]
