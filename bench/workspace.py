@@ -189,7 +189,7 @@ def make_workspace(
     lines = [
         "[daemon]",
         f'state_dir = "{root / "state"}"',
-        f'metrics_listen = "127.0.0.1:{free_port()}"',
+        f'metrics_listen = "127.0.0.1:{unused_loopback_port()}"',
         f"concurrency = {concurrency}",
         "[oauth]",
         f'client_id = "{CLIENT_ID}"',
@@ -224,11 +224,6 @@ def make_workspace(
         **keyring_env,
     }
     return Workspace(root, emu, system, orgs, config, drop, env, keyring)
-
-
-def free_port() -> int:
-    """Return a loopback TCP port nobody listens on right now, one no outgoing connection takes."""
-    return unused_loopback_port()
 
 
 class NotifySocket:

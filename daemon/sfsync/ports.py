@@ -17,8 +17,7 @@ def unused_loopback_port() -> int:
     probe and the caller's own bind any outgoing connection may take it as its source port (a
     test run opens thousands). Below that range only an explicit bind takes a port.
     """
-    top = _ephemeral_low()
-    candidates = list(range(LOWEST, top)) if top > LOWEST + 100 else []
+    candidates = range(LOWEST, max(LOWEST, _ephemeral_low()))
     for port in random.sample(candidates, min(len(candidates), 200)):  # not a secret  # nosec B311
         if _bindable(port):
             return port

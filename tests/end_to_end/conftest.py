@@ -19,19 +19,19 @@ from auth_support import (
     CLIENT_ID,
     Site,
     cli_env,
-    free_port,
     secret_service,
     secret_service_available,
     write_config,
 )
 
+from sfsync.ports import unused_loopback_port
 from sfsync_emulator import Emulator, OrgHandle
 
 
 @pytest.fixture
 def callback_port() -> int:
     """A free loopback port for the web flow's redirect."""
-    return free_port()
+    return unused_loopback_port()
 
 
 @pytest.fixture

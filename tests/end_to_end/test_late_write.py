@@ -67,6 +67,21 @@ def publish(site: SyncSite, version: int) -> None:
     time.sleep(max(0.0, stamp - time.time()) + 0.05)
 
 
+def assert_late_write_undone(site: SyncSite, environment: str, late: str, newest: str) -> None:
+    """Run the first sync after the doubt window: it finds the late write's build (`late`) live,
+    says so, pushes `newest` again, and clears the doubt.
+    """
+    connector = f"lightning/{environment}"
+    code, out, err = site.run("sync")
+    assert code == 0, out + err
+    line = next(line for line in out.splitlines() if line.startswith(connector))
+    assert "pushed" in line, out
+    assert f"served {late[:12]}" in line, out
+    assert site.live_sha256(environment) == newest
+    assert pushes(site, connector)[-1] == ("pushed", newest)
+    assert recheck_after(site, connector) is None
+
+
 @pytest.fixture
 def site(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> SyncSite:
     """One Tooling connector with a short timeout, v1 live."""
@@ -113,14 +128,7 @@ def test_a_late_write_over_a_newer_push_is_found_and_undone(site: SyncSite) -> N
     assert row["recheck_after"] == due.isoformat()
     sleep_until(due)
     calls = site.api_calls("sandbox")
-    code, out, err = site.run("sync")
-    assert code == 0, out + err
-    line = next(line for line in out.splitlines() if line.startswith(CONNECTOR))
-    assert "pushed" in line, out
-    assert f"served {v2[:12]}" in line, out
-    assert site.live_sha256("sandbox") == v3
-    assert pushes(site)[-1] == ("pushed", v3)
-    assert recheck_after(site) is None
+    assert_late_write_undone(site, "sandbox", v2, v3)
     # The body read, then the PATCH (the session refresh of a new CLI process is not an API
     # call the org counts here).
     assert site.api_calls("sandbox") - calls == 2
@@ -203,11 +211,4 @@ def test_a_deploy_queued_by_a_lost_request_is_covered_by_the_doubt(
     assert due > landed, (due, landed)
     org.deploy_seconds = 0.3
     sleep_until(due)
-    code, out, err = site.run("sync")
-    assert code == 0, out + err
-    line = next(line for line in out.splitlines() if line.startswith(connector))
-    assert "pushed" in line, out
-    assert f"served {v2[:12]}" in line, out
-    assert site.live_sha256("staging") == v3
-    assert pushes(site, connector)[-1] == ("pushed", v3)
-    assert recheck_after(site, connector) is None
+    assert_late_write_undone(site, "staging", v2, v3)

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auth_support import CLIENT_ID, SFSYNC, cli_env, free_port
+from auth_support import CLIENT_ID, SFSYNC, cli_env
 
 from hostile.corpus import good_package, site_config
 from sfsync.config.schema import KeyringSettings
+from sfsync.ports import unused_loopback_port
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
 from sfsync.tokens.record import StoredAuthorization
@@ -167,7 +168,7 @@ class Daemon:
 
 def start_daemon(site: TwoSystemSite) -> Daemon:
     """Start `sfsync run` for the site with /healthz on a free loopback port."""
-    port = free_port()
+    port = unused_loopback_port()
     site.config.write_text(
         site.config.read_text().replace(
             'metrics_listen = ""', f'metrics_listen = "127.0.0.1:{port}"'
