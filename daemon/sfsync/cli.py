@@ -26,7 +26,13 @@ from sfsync.actions.status_table import HEADERS, fact_rows, rich_status, status_
 from sfsync.actions.sync import open_runtime, resume, rollback, verify
 from sfsync.actions.wiring import auth_deps
 from sfsync.clock import epoch_seconds
-from sfsync.config import LoadedConfig, find_config_path, load_config, select_connector
+from sfsync.config import (
+    LoadedConfig,
+    find_config_path,
+    load_config,
+    select_connector,
+    short_client_id,
+)
 from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
 from sfsync.errors import ExitStatus, SfsyncError
@@ -81,7 +87,7 @@ def config_check(state: CliContext) -> None:
     daemon = loaded.config.daemon
     click.echo(f"{loaded.path}: valid, {len(loaded.connectors)} connector(s)")
     click.echo(f"state_dir {daemon.state_dir}  metrics {daemon.metrics_listen or 'off'}")
-    rows = [("CONNECTOR", "RESOURCE", "API", "LOGIN URL", "SOURCE", "GATE")]
+    rows = [("CONNECTOR", "RESOURCE", "API", "LOGIN URL", "APP", "SOURCE", "GATE")]
     for connector in loaded.connectors:
         source = connector.source
         where = f"dir {source.path}" if isinstance(source, DirSource) else f"http {source.url}"
@@ -89,7 +95,15 @@ def config_check(state: CliContext) -> None:
         if connector.requires is not None and connector.soak is not None:
             gate = f"live on {connector.requires} for {format_duration(connector.soak)}"
         rows.append(
-            (connector.name, connector.resource, connector.api, connector.login_url, where, gate)
+            (
+                connector.name,
+                connector.resource,
+                connector.api,
+                connector.login_url,
+                short_client_id(connector.client_id),
+                where,
+                gate,
+            )
         )
     _print_table(rows)
 

@@ -5,6 +5,7 @@ from sfsync.config.connectors import (
     default_login_url,
     resolve_connectors,
     select_connector,
+    short_client_id,
 )
 from sfsync.config.load import LoadedConfig, find_config_path, load_config, parse_config
 from sfsync.config.schema import Config
@@ -19,4 +20,5 @@ __all__ = [
     "parse_config",
     "resolve_connectors",
     "select_connector",
+    "short_client_id",
 ]

@@ -25,6 +25,7 @@ class Connector:
     source: DirSource | HttpSource
     settings_file: str
     login_url: str
+    client_id: str
     api: Literal["tooling", "metadata"]
     overrides: dict[str, Any] = field(hash=False)
     verify: bool
@@ -35,6 +36,13 @@ class Connector:
     def name(self) -> str:
         """Return the connector as operators write it: "system/environment"."""
         return f"{self.system}/{self.environment}"
+
+
+def short_client_id(client_id: str) -> str:
+    """Given a consumer key (85 characters for a real app), return it short enough for a table
+    but still telling two apps apart: its first 8 and last 4 characters.
+    """
+    return client_id if len(client_id) <= 16 else f"{client_id[:8]}...{client_id[-4:]}"  # noqa: PLR2004
 
 
 def default_login_url(environment: str) -> str:
@@ -57,6 +65,8 @@ def resolve_connectors(config: Config) -> list[Connector]:
                     source=system.source,
                     settings_file=system.settings_file,
                     login_url=env.login_url or default_login_url(env_name),
+                    # client_id_problems made sure one of the two is set.
+                    client_id=env.client_id or config.oauth.client_id or "",
                     api=env.api,
                     overrides=dict(env.overrides),
                     verify=env.verify,

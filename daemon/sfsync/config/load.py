@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from sfsync.config.connectors import Connector, resolve_connectors
 from sfsync.config.errors import problem_lines, validation_lines
-from sfsync.config.rules import duplicate_resource_problems, gate_problems
+from sfsync.config.rules import client_id_problems, duplicate_resource_problems, gate_problems
 from sfsync.config.schema import Config, DirSource
 from sfsync.errors import ConfigError
 
@@ -82,7 +82,9 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
         config = Config.model_validate(document)
     except ValidationError as error:
         raise ConfigError("\n".join(validation_lines(path, error))) from None
-    problems = gate_problems(config) + duplicate_resource_problems(config)
+    problems = (
+        gate_problems(config) + duplicate_resource_problems(config) + client_id_problems(config)
+    )
     if problems:
         raise ConfigError("\n".join(problem_lines(path, problems)))
     config = _anchor_paths(config, path.parent)

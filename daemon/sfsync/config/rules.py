@@ -75,3 +75,21 @@ def duplicate_resource_problems(config: Config) -> list[Problem]:
         else:
             first_by_name[key] = system_name
     return problems
+
+
+def client_id_problems(config: Config) -> list[Problem]:
+    """Given a config, return a problem for each environment left without a consumer key: its
+    own `client_id` or, failing that, `[oauth] client_id`.
+    """
+    if config.oauth.client_id is not None:
+        return []
+    return [
+        (
+            ("systems", system_name, "environments", env_name, "client_id"),
+            "no consumer key: set client_id here (the org's External Client App) or a default "
+            "in [oauth] client_id",
+        )
+        for system_name, system in config.systems.items()
+        for env_name, env in system.environments.items()
+        if env.client_id is None
+    ]

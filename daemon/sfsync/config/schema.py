@@ -86,7 +86,9 @@ class DaemonSettings(_Section):
 
 
 class OAuthSettings(_Section):
-    client_id: Annotated[str, Field(min_length=1)]
+    # The default consumer key; an environment's own `client_id` overrides it (a Local External
+    # Client App works only in the org that created it, so each org usually has its own).
+    client_id: Annotated[str, Field(min_length=1)] | None = None
     callback_port: Annotated[int, Field(ge=1, le=65535)] = 1717
     callback_path: str = "/OAuthCallback"
     ca_bundle: Path | None = None
@@ -199,6 +201,7 @@ Source = Annotated[DirSource | HttpSource, Field(discriminator="type")]
 
 class EnvironmentSettings(_Section):
     login_url: str | None = None
+    client_id: Annotated[str, Field(min_length=1)] | None = None
     api: Literal["tooling", "metadata"] = "tooling"
     overrides: dict[str, Any] = Field(default_factory=dict)
     verify: bool = False
@@ -232,7 +235,8 @@ class EnvironmentSettings(_Section):
 
 class SystemSettings(_Section):
     resource: str
-    cache_control: Literal["public", "private"] = "public"
+    # Private unless asked: Public lets any cache (and unauthenticated users) keep the content.
+    cache_control: Literal["public", "private"] = "private"
     source: Source
     settings_file: Annotated[str, Field(min_length=1)] = "settings.json"
     environments: Annotated[dict[str, EnvironmentSettings], Field(min_length=1)]
@@ -266,7 +270,7 @@ class SystemSettings(_Section):
 
 class Config(_Section):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
-    oauth: OAuthSettings
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     package: PackageSettings = Field(default_factory=PackageSettings)
     keyring: KeyringSettings = Field(default_factory=KeyringSettings)

@@ -112,9 +112,8 @@ class MetadataClient:
                 "checkOnly": False,
                 "ignoreWarnings": False,
                 "allowMissingFiles": False,
-                # A deploy of one Static Resource holds no Apex, which production accepts
-                # without tests.
-                "testLevel": "NoTestRun",
+                # No testLevel: a production org refuses NoTestRun whatever the package holds
+                # (FACTS 3a); left out, the org decides, and a deploy without Apex runs no tests.
             }
         }
         files = {
