@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from sfsync import __version__
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
 from sfsync.actions.build import build_for_connector, package_limits
-from sfsync.actions.connectors import select_by_environment
+from sfsync.actions.connectors import select_by_environment, select_for_authorize
 from sfsync.actions.locate import SourceLocator
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_rows
@@ -35,7 +35,7 @@ from sfsync.config import (
 )
 from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
-from sfsync.errors import ExitStatus, SfsyncError
+from sfsync.errors import ExitStatus, SfsyncError, UsageError
 from sfsync.files import write_atomically
 from sfsync.log import configure_logging
 from sfsync.sources.located import Located
@@ -156,9 +156,39 @@ def _seconds(_context: click.Context, _parameter: click.Parameter, value: str) -
         raise click.BadParameter(str(error)) from None
 
 
+def read_secret_stdin() -> str:
+    """Return the consumer secret piped on standard input (its first line); raise UsageError
+    when there is none. A secret never comes through argv, where `ps` shows it.
+    """
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        raise UsageError("--client-secret-stdin: standard input held no consumer secret")
+    return secret
+
+
+def ask_secret_on_terminal() -> str | None:
+    """Ask for the consumer secret without echo when a person is at a terminal; else None."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+    click.echo("The org wants the External Client App's consumer secret.", err=True)
+    secret = click.prompt(
+        "Consumer secret", hide_input=True, default="", show_default=False, err=True
+    )
+    return str(secret).strip() or None
+
+
 @cli.command("authorize")
 @click.option("--env", "environment", required=True, help="The environment (org) to authorize.")
-@click.option("--system", help="The system; may be left out when only one is configured.")
+@click.option(
+    "--system",
+    "systems",
+    multiple=True,
+    help="The system; may be left out when only one is configured. Repeat it to authorize "
+    "several systems of one org with one approval.",
+)
+@click.option(
+    "--all-systems", is_flag=True, help="Every system of --env, with one approval (one org)."
+)
 @click.option(
     "--flow",
     type=click.Choice(["web", "device", "jwt"]),
@@ -176,6 +206,13 @@ def _seconds(_context: click.Context, _parameter: click.Parameter, value: str) -
     help="jwt: the PEM private key whose certificate is on the app.",
 )
 @click.option(
+    "--client-secret-stdin",
+    is_flag=True,
+    help="Read the app's consumer secret from standard input (apps that require it); it is "
+    "kept in the keyring record only.",
+)
+@click.option("--force", is_flag=True, help="Replace an authorization of another org or user.")
+@click.option(
     "--timeout",
     default="5m",
     show_default=True,
@@ -187,29 +224,43 @@ def authorize_command(
     state: CliContext,
     *,
     environment: str,
-    system: str | None,
+    systems: tuple[str, ...],
+    all_systems: bool,
     flow: str,
     no_browser: bool,
     username: str | None,
     key_path: Path | None,
+    client_secret_stdin: bool,
+    force: bool,
     timeout: float,
 ) -> None:
-    """Authorize one connector and keep its token in the keyring."""
+    """Authorize one connector (or several systems of one org) and keep the token in the
+    keyring.
+    """
     loaded = state.loaded
-    connector = select_by_environment(loaded.connectors, environment, system)
+    connectors = select_for_authorize(
+        loaded.connectors, environment, systems, all_systems=all_systems
+    )
     options = AuthorizeOptions(
         flow="web" if flow == "web" else "device" if flow == "device" else "jwt",
         open_browser=not no_browser,
         username=username,
         key_path=key_path,
         timeout=timeout,
+        force=force,
+        client_secret=read_secret_stdin() if client_secret_stdin else None,
     )
     deps = auth_deps(loaded)
-    done = authorize(connector, options, deps, Interaction(echo=click.echo))
-    who = ""
-    if done.identity is not None:
-        who = f" as {done.identity.username or done.identity.user_id} (org {done.identity.org_id})"
-    click.echo(f"{connector.name}: authorized{who}; token kept in {deps.store.describe()}")
+    done = authorize(
+        connectors, options, deps, Interaction(echo=click.echo, ask_secret=ask_secret_on_terminal)
+    )
+    for warning in done.warnings:
+        click.echo(f"sfsync: warning: {warning}", err=True)
+    names = ", ".join(done.records)
+    click.echo(
+        f"{names}: authorized as {done.username} in org {done.org_id}, {done.instance_url}; "
+        f"token kept in {deps.store.describe()}"
+    )
 
 
 @cli.command("revoke")

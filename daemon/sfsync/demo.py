@@ -129,12 +129,12 @@ def run_demo(echo: Callable[[str], None]) -> int:
         loaded = load_config(config_path)
         connector = loaded.connectors[0]
         authorized = authorize(
-            connector,
+            [connector],
             AuthorizeOptions(flow="web", open_browser=True, timeout=30),
             auth_deps(loaded),
             Interaction(echo=lambda line: echo(f"   {line}"), open_url=_play_browser(emu.ca_path)),
         )
-        user = authorized.identity.username if authorized.identity else "?"
+        user = authorized.username
         echo(f"2. authorized {connector.name} through the web flow (PKCE) as {user}")
         daemon = _start_daemon(config_path, root / "daemon.log")
         try:

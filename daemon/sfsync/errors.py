@@ -80,6 +80,12 @@ class ApiError(SalesforceError):
     """A REST, Tooling or Metadata call failed."""
 
 
+class UnsupportedApiVersionError(ApiError):
+    """The org does not serve the configured API version: a config change mends it."""
+
+    exit_status = ExitStatus.USAGE
+
+
 class DeployError(ApiError):
     """A Metadata deploy finished as failed."""
 

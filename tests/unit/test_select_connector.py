@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.actions.connectors import select_by_environment
+from sfsync.actions.connectors import select_by_environment, select_for_authorize
 from sfsync.config import Connector
 from sfsync.config.schema import DirSource
 from sfsync.errors import UsageError
@@ -23,6 +23,7 @@ def _connector(system: str, environment: str) -> Connector:
         source=DirSource(type="dir", path=Path("/x"), settle=timedelta(seconds=1)),
         settings_file="settings.json",
         login_url="https://test.salesforce.com",
+        client_id="APP",
         api="tooling",
         overrides={},
         verify=False,
@@ -56,3 +57,29 @@ def test_unknown_system_lists_the_valid_ones() -> None:
     """A wrong --system names the configured systems."""
     with pytest.raises(UsageError, match=r"no system 'x' in the config .configured: lightning"):
         select_by_environment(ONE, "sandbox", "x")
+
+
+def test_all_systems_picks_every_system_of_the_environment() -> None:
+    """--all-systems: every system that has the environment, in config order."""
+    chosen = select_for_authorize(TWO, "sandbox", (), all_systems=True)
+    assert [c.name for c in chosen] == ["lightning/sandbox", "community/sandbox"]
+
+
+def test_repeated_system_picks_each_once() -> None:
+    """--system repeated: each named system, a repeat counted once."""
+    chosen = select_for_authorize(
+        TWO, "sandbox", ("community", "lightning", "community"), all_systems=False
+    )
+    assert [c.name for c in chosen] == ["community/sandbox", "lightning/sandbox"]
+
+
+def test_all_systems_and_system_together_are_refused() -> None:
+    """--all-systems with --system is a usage error, not a guess."""
+    with pytest.raises(UsageError, match="not both"):
+        select_for_authorize(TWO, "sandbox", ("lightning",), all_systems=True)
+
+
+def test_all_systems_with_an_unknown_environment_names_the_valid_ones() -> None:
+    """--all-systems for an environment nobody has lists the environments."""
+    with pytest.raises(UsageError, match=r"no system has environment 'uat'"):
+        select_for_authorize(TWO, "uat", (), all_systems=True)

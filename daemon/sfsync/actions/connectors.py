@@ -33,3 +33,31 @@ def select_by_environment(
         f"system {system!r} has no environment {environment!r} "
         f"(configured: {', '.join(environments)})"
     )
+
+
+def select_for_authorize(
+    connectors: Sequence[Connector],
+    environment: str,
+    systems: Sequence[str],
+    *,
+    all_systems: bool,
+) -> list[Connector]:
+    """Given the configured connectors, --env, the --system options (maybe several) and
+    --all-systems, return the connectors to authorize in one round trip, in config order.
+
+    Raise UsageError naming the valid choices otherwise.
+    """
+    if all_systems:
+        if systems:
+            raise UsageError("give --system or --all-systems, not both")
+        chosen = [c for c in connectors if c.environment == environment]
+        if not chosen:
+            environments = ", ".join(dict.fromkeys(c.environment for c in connectors))
+            raise UsageError(
+                f"no system has environment {environment!r} (configured: {environments})"
+            )
+        return chosen
+    if len(systems) <= 1:
+        return [select_by_environment(connectors, environment, systems[0] if systems else None)]
+    picked = [select_by_environment(connectors, environment, system) for system in systems]
+    return list({connector.name: connector for connector in picked}.values())

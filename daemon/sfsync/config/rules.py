@@ -86,8 +86,10 @@ def client_id_problems(config: Config) -> list[Problem]:
     return [
         (
             ("systems", system_name, "environments", env_name, "client_id"),
-            "no consumer key: set client_id here (the org's External Client App) or a default "
-            "in [oauth] client_id",
+            (
+                "no consumer key: set client_id here (the org's External Client App) or a "
+                "default in [oauth] client_id"
+            ),
         )
         for system_name, system in config.systems.items()
         for env_name, env in system.environments.items()

@@ -71,8 +71,19 @@ class SalesforceHttpSession(requests.Session):
     out after `default_timeout` unless told otherwise.
     """
 
-    def __init__(self, settings: HttpSettings, trust: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        settings: HttpSettings,
+        trust: ssl.SSLContext | None = None,
+        *,
+        follow_redirects: bool = False,
+    ) -> None:
         super().__init__()
+        if not follow_redirects:
+            # Token, revoke and API requests never follow redirects (SPEC section 7): one would
+            # carry a token or a secret to wherever it points. simple-salesforce sends through
+            # this session too, so the rule is the session's, not each call's.
+            self.max_redirects = 0
         self.verify = str(settings.verify) if isinstance(settings.verify, Path) else settings.verify
         self.default_timeout = settings.timeout
         self.headers["User-Agent"] = USER_AGENT
@@ -111,10 +122,14 @@ class SalesforceHttpSession(requests.Session):
 
 
 def new_http_session(
-    settings: HttpSettings, trust: ssl.SSLContext | None = None
+    settings: HttpSettings,
+    trust: ssl.SSLContext | None = None,
+    *,
+    follow_redirects: bool = False,
 ) -> SalesforceHttpSession:
     """Given the HTTP settings and optionally a `system_trust()` context shared with other
-    sessions, return a fresh session for Salesforce calls.
+    sessions, return a fresh session: for Salesforce calls (no redirects followed), or, with
+    `follow_redirects`, for downloads from an http source.
 
     Raise ConfigError if the configured CA bundle is not a readable file.
     """
@@ -122,4 +137,4 @@ def new_http_session(
         raise ConfigError(
             f"[oauth] ca_bundle {settings.verify} is not a file; give the PEM file of the extra CA"
         )
-    return SalesforceHttpSession(settings, trust)
+    return SalesforceHttpSession(settings, trust, follow_redirects=follow_redirects)

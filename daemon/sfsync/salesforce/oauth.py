@@ -81,17 +81,28 @@ def start_web_flow(
     # The token exchange must trust what the rest of sfsync trusts.
     for prefix, adapter in http.adapters.items():
         oauth.mount(prefix, adapter)
-    url, state = oauth.authorization_url(login_url.rstrip("/") + AUTHORIZE_PATH)
+    # Redirects are never followed on token requests (SPEC section 7): the code exchange
+    # carries the verifier and maybe the consumer secret.
+    oauth.max_redirects = 0
+    # prompt=login: the admin picks the user on purpose, not whoever the browser is logged in as.
+    url, state = oauth.authorization_url(login_url.rstrip("/") + AUTHORIZE_PATH, prompt="login")
     # Salesforce may grant more scopes than asked (e.g. "id"); oauthlib would raise on that.
     oauth.scope = None
     return WebFlow(url, state, oauth)
 
 
 def finish_web_flow(
-    flow: WebFlow, http: requests.Session, login_url: str, code: str, connector: str
+    flow: WebFlow,
+    http: requests.Session,
+    login_url: str,
+    code: str,
+    connector: str,
+    *,
+    client_secret: str | None = None,
 ) -> TokenAnswer:
     """Given a started flow and the code the callback received (its state already checked),
-    exchange the code and verifier for tokens.
+    exchange the code and verifier (and the consumer secret, when the app wants one) for
+    tokens.
 
     Raise AuthorizationError if Salesforce refuses, OAuthServerError on a broken answer.
     """
@@ -113,9 +124,15 @@ def finish_web_flow(
             token_url(login_url),
             code=code,
             include_client_id=True,
+            client_secret=client_secret,
             verify=settings["verify"],
             timeout=getattr(http, "default_timeout", None),
         )
+    except requests.TooManyRedirects:
+        raise OAuthServerError(
+            f"{login_url}: the code exchange answered with a redirect, which sfsync does not "
+            "follow for token requests; check the login URL"
+        ) from None
     except requests.RequestException as error:
         raise OAuthServerError(f"{login_url}: code exchange failed: {error}") from None
     except (AuthorizationError, OAuthServerError):
@@ -124,7 +141,7 @@ def finish_web_flow(
         raise OAuthServerError(
             f"{login_url}: code exchange answer was not usable: {type(error).__name__}"
         ) from None
-    return answer_from(checked, token_url(login_url), "code exchange")
+    return answer_from(checked, token_url(login_url), "code exchange", login_url)
 
 
 # -- device flow (Salesforce's own parameters, FACTS 1c) ---------------------------------------
@@ -199,7 +216,7 @@ def poll_device_flow(
         body = read_json(response, "device flow poll")
         refusal = refusal_of(response, body)
         if refusal is None:
-            return answer_from(body, response.url, "device flow")
+            return answer_from(body, response.url, "device flow", login_url)
         if refusal.error == "slow_down":
             interval += SLOW_DOWN_STEP
         elif refusal.error != "authorization_pending":
@@ -250,20 +267,54 @@ def jwt_grant(
 ) -> TokenAnswer:
     """Exchange a JWT assertion for an access token (no refresh token comes back)."""
     form = {"grant_type": JWT_GRANT, "assertion": assertion}
-    return request_token(http, token_url(login_url), form, connector, "JWT bearer grant")
+    return request_token(
+        http,
+        token_url(login_url),
+        form,
+        connector=connector,
+        what="JWT bearer grant",
+        login_url=login_url,
+    )
 
 
 # -- refresh and revoke ---------------------------------------------------------------------
 
 
-def refresh_grant(
-    http: requests.Session, base_url: str, client_id: str, refresh_token: str, connector: str
-) -> TokenAnswer:
-    """Exchange a refresh token for a new access token (and, with rotation, a new refresh
-    token). Raise AuthorizationError on invalid_grant or a bad client id.
+@dataclass(frozen=True)
+class RefreshRequest:
+    """What a refresh grant sends: the token, the app (and its secret, when it wants one), and
+    the login URL whose hosts the answer may name.
     """
-    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
-    return request_token(http, token_url(base_url), form, connector, "token refresh")
+
+    base_url: str
+    login_url: str
+    client_id: str
+    refresh_token: str
+    client_secret: str | None = None
+
+    def __repr__(self) -> str:
+        return f"RefreshRequest(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+
+def refresh_grant(http: requests.Session, request: RefreshRequest, connector: str) -> TokenAnswer:
+    """Exchange a refresh token for a new access token (and, with rotation, a new refresh
+    token). Raise AuthorizationError on invalid_grant, a bad client id or a missing secret.
+    """
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": request.refresh_token,
+        "client_id": request.client_id,
+    }
+    if request.client_secret:
+        form["client_secret"] = request.client_secret
+    return request_token(
+        http,
+        token_url(request.base_url),
+        form,
+        connector=connector,
+        what="token refresh",
+        login_url=request.login_url,
+    )
 
 
 def revoke_token(http: requests.Session, base_url: str, token: str, connector: str) -> None:

@@ -31,7 +31,13 @@ from sfsync.errors import (
     StateError,
 )
 from sfsync.files import make_private_directories
-from sfsync.salesforce.oauth import jwt_assertion, jwt_audience, jwt_grant, refresh_grant
+from sfsync.salesforce.oauth import (
+    RefreshRequest,
+    jwt_assertion,
+    jwt_audience,
+    jwt_grant,
+    refresh_grant,
+)
 from sfsync.salesforce.token_endpoint import TokenAnswer, authorize_arguments
 from sfsync.tokens.record import StoredAuthorization
 from sfsync.tokens.store import TokenStore
@@ -163,7 +169,8 @@ class ConnectorSession:
         headers = dict(kwargs.pop("headers", None) or {})
         headers["Authorization"] = f"Bearer {token}"
         try:
-            return self._http.request(method, url, headers=headers, **kwargs)
+            # A redirect would carry the Bearer token to wherever it points (SPEC section 7).
+            return self._http.request(method, url, headers=headers, allow_redirects=False, **kwargs)
         except requests.RequestException as error:
             raise SalesforceUnreachableError(
                 f"{self.connector}: {method} {url} got no answer ({type(error).__name__})"
@@ -191,10 +198,10 @@ class ConnectorSession:
                     f"`sfsync authorize {authorize_arguments(self.connector)}`"
                 )
             try:
-                with self._locked():
+                with self._locked(self._family_lock_path()):
                     # Under the lock, the keyring is the truth: another process may have
                     # rotated the refresh token since this one read it.
-                    record = self._load()
+                    record = self._current_record()
                     self._record = record  # so a refusal names the authorization refused
                     answer = self._grant(record)
                     renewed = record.with_refresh(
@@ -203,6 +210,8 @@ class ConnectorSession:
                     # Rotation: the new refresh token is kept before the new access token is
                     # used; if this write fails, the token is never used.
                     self._store.put(self.connector, renewed)
+                    if answer.refresh_token and answer.refresh_token != record.refresh_token:
+                        self._rotate_siblings(record, answer)
             except AuthorizationError:
                 self.needs_authorization = True
                 self._report("needs_authorization")
@@ -215,15 +224,60 @@ class ConnectorSession:
             self._report("rotated" if answer.refresh_token else "refreshed")
             return answer.access_token
 
+    def _family_lock_path(self) -> Path:
+        """Return the lock that serialises this connector's refreshes: connectors authorized
+        together share one refresh token, and two refreshes of one rotating token would get the
+        whole family revoked, so they share one lock (named after the first of them).
+        """
+        record = self._record if self._record is not None else self._load()
+        if not record.shared_with:
+            return self._lock_path
+        lead = min(record.shared_with)
+        return self._lock_path.with_name("refresh." + lead.replace("/", ".") + ".lock")
+
+    def _current_record(self) -> StoredAuthorization:
+        """Return this connector's record as the keyring holds it now, taking the newer refresh
+        token of a sibling when one was rotated there and not yet written here (a process
+        stopped between the two writes).
+        """
+        record = self._load()
+        newest = record
+        for sibling in record.siblings(self.connector):
+            other = self._store.get(sibling)
+            if (
+                other is not None
+                and other.refresh_token
+                and other.refresh_token != record.refresh_token
+                and record.connector_in(other)
+                and (other.refreshed_at or "") > (newest.refreshed_at or "")
+            ):
+                newest = other
+        if newest is record:
+            return record
+        adopted = record.with_refresh(newest.refresh_token, newest.instance_url, self._clock())
+        self._store.put(self.connector, adopted)
+        return adopted
+
+    def _rotate_siblings(self, old: StoredAuthorization, answer: TokenAnswer) -> None:
+        """Write a rotated refresh token to every sibling entry that held the old one."""
+        for sibling in old.siblings(self.connector):
+            other = self._store.get(sibling)
+            if other is not None and other.refresh_token == old.refresh_token:
+                self._store.put(
+                    sibling,
+                    other.with_refresh(answer.refresh_token, answer.instance_url, self._clock()),
+                )
+
     def _grant(self, record: StoredAuthorization) -> TokenAnswer:
         if record.refresh_token is not None:
-            return refresh_grant(
-                self._http,
-                record.instance_url,
-                record.client_id,
-                record.refresh_token,
-                self.connector,
+            request = RefreshRequest(
+                base_url=record.instance_url,
+                login_url=record.login_url,
+                client_id=record.client_id,
+                refresh_token=record.refresh_token,
+                client_secret=record.client_secret,
             )
+            return refresh_grant(self._http, request, self.connector)
         if record.username is None or record.key_path is None:
             raise AuthorizationError(f"{self.connector}: stored JWT settings are incomplete")
         assertion = jwt_assertion(
@@ -236,19 +290,19 @@ class ConnectorSession:
         return jwt_grant(self._http, record.login_url, assertion, self.connector)
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, path: Path) -> Iterator[None]:
         try:
-            make_private_directories(self._lock_path.parent)
+            make_private_directories(path.parent)
         except OSError as error:
             raise StateError(
-                f"cannot create {self._lock_path.parent} for the refresh lock: {error.strerror}"
+                f"cannot create {path.parent} for the refresh lock: {error.strerror}"
             ) from None
-        lock = FileLock(str(self._lock_path), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
+        lock = FileLock(str(path), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
         try:
             lock.acquire()
         except Timeout:
             raise StateError(
-                f"{self._lock_path}: another sfsync process has been refreshing "
+                f"{path}: another sfsync process has been refreshing "
                 f"{self.connector} for over {LOCK_TIMEOUT_SECONDS:g}s; is one stuck?"
             ) from None
         try:

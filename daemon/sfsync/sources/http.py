@@ -68,7 +68,7 @@ def http_session_for(config: Config) -> requests.Session:
 
     Raise ConfigError if the configured CA bundle is not a readable file.
     """
-    return new_http_session(HttpSettings.from_config(config))
+    return new_http_session(HttpSettings.from_config(config), follow_redirects=True)
 
 
 class HttpPackageSource:

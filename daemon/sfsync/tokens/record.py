@@ -15,8 +15,12 @@ Flow = Literal["web", "device", "jwt"]
 
 @dataclass(frozen=True)
 class StoredAuthorization:
-    """What sfsync keeps per connector. `refresh_token` is None for JWT connectors, which keep
-    `username` and `key_path` instead; `refreshed_at` drives the keep-alive refresh.
+    """What sfsync keeps per connector (SPEC section 6). `refresh_token` is None for JWT
+    connectors, which keep `key_path` instead; `username` is who the token acts as (the JWT
+    subject, or the user who approved the web or device flow); `org_id`/`user_id` come from the
+    token answer's identity URL; `client_secret` is kept when the app requires one;
+    `shared_with` names every connector authorized in the same round trip, which share this
+    one refresh token (one approval); `refreshed_at` drives the keep-alive refresh.
     """
 
     flow: Flow
@@ -29,14 +33,26 @@ class StoredAuthorization:
     username: str | None = None
     key_path: str | None = None
     refreshed_at: str | None = None
+    org_id: str | None = None
+    user_id: str | None = None
+    client_secret: str | None = None
+    shared_with: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        # A record may end up in a traceback or a debugger; its refresh token must not.
+        # A record may end up in a traceback or a debugger; its secrets must not.
         shown = "None" if self.refresh_token is None else "'[redacted]'"
         return (
             f"StoredAuthorization(flow={self.flow!r}, instance_url={self.instance_url!r}, "
-            f"refresh_token={shown}, username={self.username!r})"
+            f"refresh_token={shown}, username={self.username!r}, org_id={self.org_id!r})"
         )
+
+    def connector_in(self, other: StoredAuthorization) -> bool:
+        """Return whether `other` was authorized in the same round trip as this record."""
+        return bool(self.shared_with) and self.shared_with == other.shared_with
+
+    def siblings(self, connector: str) -> tuple[str, ...]:
+        """Return the other connectors that hold this record's refresh token with `connector`."""
+        return tuple(name for name in self.shared_with if name != connector)
 
     def with_refresh(
         self, refresh_token: str | None, instance_url: str, now: datetime
@@ -52,7 +68,7 @@ class StoredAuthorization:
     def to_json(self) -> str:
         """Return the record as the JSON text stored in the keyring."""
         return json.dumps(
-            {key: value for key, value in asdict(self).items() if value is not None},
+            {key: value for key, value in asdict(self).items() if value not in (None, ())},
             sort_keys=True,
         )
 
@@ -67,6 +83,7 @@ class StoredAuthorization:
             data = None
         try:
             data.setdefault("flow", "web" if data.get("refresh_token") else "jwt")
+            data["shared_with"] = tuple(str(name) for name in data.get("shared_with") or ())
             record = cls(**{key: data[key] for key in data if key in cls.__dataclass_fields__})
         except (AttributeError, TypeError):
             raise TokenStoreError(

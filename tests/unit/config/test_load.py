@@ -52,14 +52,14 @@ BASE_SYSTEM = 'resource = "WalkMe"\nsource = { type = "dir", path = "drop" }\n'
 
 
 def test_valid_config_resolves_connectors_with_defaults() -> None:
-    """A minimal config resolves login URLs by environment name, Tooling API and Public cache."""
+    """A minimal config resolves login URLs by environment name, Tooling API and Private cache."""
     loaded = parse_config(VALID, CONFIG_PATH)
     sandbox, production = loaded.connectors
     assert sandbox.name == "lightning/sandbox"
     assert sandbox.login_url == "https://test.salesforce.com"
     assert production.login_url == "https://login.salesforce.com"
     assert sandbox.api == "tooling"
-    assert sandbox.cache_control == "Public"
+    assert sandbox.cache_control == "Private"
     assert sandbox.overrides == {"active": True}
     assert sandbox.verify is False
     assert production.requires == "sandbox"
@@ -134,7 +134,7 @@ def test_http_source_is_accepted() -> None:
         ),
         pytest.param(
             VALID.replace('client_id = "3MVG9example"', ""),
-            "at 'oauth.client_id': required key is missing",
+            "at 'systems.lightning.environments.sandbox.client_id': no consumer key",
             id="missing-client-id",
         ),
         pytest.param(
