@@ -337,7 +337,8 @@ def _check_replacement(
         if record.org_id != org_id:
             raise UsageError(
                 f"{name} is authorized in org {record.org_id}, and this authorization is for "
-                f"org {org_id}; nothing was changed: add --force to replace it"
+                f"org {org_id}; nothing was changed: add --force to replace it (a refreshed "
+                "sandbox gets a new org id: then --force is expected)"
             )
         if record.user_id is not None and record.user_id != user_id:
             raise UsageError(

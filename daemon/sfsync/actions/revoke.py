@@ -35,7 +35,14 @@ def revoke(connector: Connector, deps: AuthDeps) -> Revoked:
         return Revoked(had_entry=False, revoked_remotely=False, warning=None)
     warning = None
     revoked_remotely = False
-    if record.refresh_token is None:
+    holders = _other_holders(connector.name, record.refresh_token, deps)
+    if holders:
+        # Authorized together: revoking at Salesforce would cut the others off too.
+        warning = (
+            f"the refresh token is shared with {', '.join(holders)} (authorized together), so "
+            "it stays valid at Salesforce; revoke those too to end the approval"
+        )
+    elif record.refresh_token is None:
         warning = (
             f"{connector.name} uses the JWT flow: there is no refresh token to revoke; remove "
             f"the pre-authorization of {record.username} on the app to cut its access"
@@ -53,3 +60,15 @@ def revoke(connector: Connector, deps: AuthDeps) -> Revoked:
     deps.store.delete(connector.name)
     log.info("connector revoked", connector=connector.name, remote=revoked_remotely)
     return Revoked(had_entry=True, revoked_remotely=revoked_remotely, warning=warning)
+
+
+def _other_holders(connector: str, token: str | None, deps: AuthDeps) -> list[str]:
+    """Return the other configured connectors whose keyring entry holds the same token."""
+    if token is None:
+        return []
+    others = [c.name for c in deps.loaded.connectors if c.name != connector]
+    return [
+        name
+        for name, record in deps.store.get_many(others).items()
+        if record is not None and record.refresh_token == token
+    ]

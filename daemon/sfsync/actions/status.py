@@ -11,7 +11,7 @@ from typing import Any
 from sfsync.actions.wiring import AuthDeps
 from sfsync.config import Connector
 from sfsync.errors import AuthorizationError, SalesforceError, StateError
-from sfsync.salesforce.identity import fetch_identity
+from sfsync.salesforce.content_url import content_url
 from sfsync.state.records import ConnectorState, PushRecord
 from sfsync.state.store import DATABASE_NAME, StateStore
 from sfsync.sync.plan import authorization_usable, gate_of, gate_waiting
@@ -51,6 +51,7 @@ def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True)
     }
     row.update(dict.fromkeys(_FROM_STATE))
     row["content_url"] = None
+    row["content_url_note"] = None
     record = deps.store.get(connector.name)
     if record is None:
         return row
@@ -60,21 +61,34 @@ def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True)
         flow=record.flow,
         authorized_at=record.issued_at,
         instance_url=record.instance_url,
-        content_url=f"{record.instance_url}/resource/{connector.resource}/",
+        # Who and which org were recorded when the token was proven (SPEC section 6): reading
+        # the identity URL would need the `id` scope.
+        user=record.username or record.user_id,
+        org_id=record.org_id,
     )
+    _set_content_url(row, connector, record.instance_url, None)
     if not live:
         return row
     session = deps.session(connector)
     try:
-        identity = fetch_identity(session)
+        # A refresh is what notices a revoked or expired token; it costs no API call.
+        session.access_token()
     except AuthorizationError as error:
         row.update(authorized=False, needs_authorization=True, auth_error=str(error))
     except (SalesforceError, StateError) as error:
         row["auth_error"] = str(error)
     else:
-        row.update(user=identity.username or identity.user_id, org_id=identity.org_id)
         row["instance_url"] = session.record.instance_url
+        _set_content_url(row, connector, session.record.instance_url, None)
     return row
+
+
+def _set_content_url(
+    row: dict[str, Any], connector: Connector, instance_url: str, live_since: datetime | None
+) -> None:
+    found = content_url(instance_url, connector.resource, live_since)
+    row["content_url"] = found.url
+    row["content_url_note"] = found.note
 
 
 def state_columns(state: ConnectorState, last: PushRecord | None) -> dict[str, Any]:
@@ -125,6 +139,8 @@ def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[dict[
             history = store.history(connector.name, limit=_HISTORY_READ)
             state = store.connector(connector.name)
             row.update(state_columns(state, history[0] if history else None))
+            if row["instance_url"] is not None:
+                _set_content_url(row, connector, row["instance_url"], state.live_since)
             row["gated"] = gate_column(connector, state, history, store, now)
             refused = not authorization_usable(state, row["authorized_at"])
             if refused and row["authorized"] and row["auth_error"] is None:

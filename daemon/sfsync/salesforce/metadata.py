@@ -23,6 +23,7 @@ from sfsync.salesforce.session import ConnectorSession
 _CREATED = 201
 _OK = 200
 _SERVER_ERROR = 500
+_NOT_FOUND = 404
 _TERMINAL = frozenset({"Succeeded", "SucceededPartial", "Failed", "Canceled"})
 
 
@@ -99,6 +100,10 @@ class MetadataClient:
         except (ValueError, AttributeError, IndexError, KeyError):
             text += f": {response.text[:300]}"
         limited = "REQUEST_LIMIT_EXCEEDED" in text
+        if response.status_code == _NOT_FOUND:
+            # A deploy id unknown under an API version the org does not serve is no answer
+            # about the deploy (SPEC section 7).
+            self._session.require_api_version()
         if response.status_code >= _SERVER_ERROR or limited:
             raise TransientApiError(text)
         raise ApiError(text)

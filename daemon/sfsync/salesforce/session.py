@@ -39,6 +39,7 @@ from sfsync.salesforce.oauth import (
     refresh_grant,
 )
 from sfsync.salesforce.token_endpoint import TokenAnswer, authorize_arguments
+from sfsync.salesforce.versions import VersionCheck
 from sfsync.tokens.record import StoredAuthorization
 from sfsync.tokens.store import TokenStore
 
@@ -92,6 +93,7 @@ class ConnectorSession:
         self._thread_lock = threading.Lock()
         self._token: str | None = None
         self._record: StoredAuthorization | None = None
+        self._versions: VersionCheck | None = None
 
     # -- what callers use -----------------------------------------------------------------
 
@@ -140,6 +142,14 @@ class ConnectorSession:
                 f"{self.connector}: Salesforce refused a session it had just issued; check that "
                 "the app grants the 'api' scope"
             ) from None
+
+    def require_api_version(self) -> None:
+        """Raise UnsupportedApiVersionError if the org does not serve this session's API
+        version (its unauthenticated versions list, read at most once per session).
+        """
+        if self._versions is None:
+            self._versions = VersionCheck(self._http)
+        self._versions.require(self.api_version, self.record.instance_url)
 
     def access_token(self) -> str:
         """Return a current access token, getting one first if the session has none."""

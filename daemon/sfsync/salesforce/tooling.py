@@ -23,9 +23,13 @@ T = TypeVar("T")
 CONTENT_TYPE = "application/zip"  # what makes Salesforce serve paths inside the ZIP
 _SERVER_ERROR = 500
 _RESOURCE_QUERY = (
-    "SELECT Id, Name, BodyLength, ContentType, CacheControl, SystemModstamp "
-    "FROM StaticResource WHERE Name = '{name}' AND NamespacePrefix = null"
+    "SELECT Id, Name, NamespacePrefix, BodyLength, ContentType, CacheControl, SystemModstamp "
+    "FROM StaticResource WHERE Name = '{name}'"
 )
+# In an org with a namespace (a packaging Developer Edition org) the org's own resources carry
+# it, so `NamespacePrefix = null` finds nothing there (FACTS 2d); other prefixes are installed
+# packages' resources of the same name, never ours.
+_NAMESPACE_QUERY = "SELECT NamespacePrefix FROM Organization"
 _RETRYABLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"})
 
 
@@ -163,7 +167,12 @@ class ToolingClient:
         try:
             return self._session.with_salesforce(run)
         except LibrarySalesforceError as error:
-            raise translate_error(self._session.connector, action, error) from None
+            translated = translate_error(self._session.connector, action, error)
+            if isinstance(translated, ResourceNotFoundError):
+                # A whole API version the org does not serve answers 404 too: that must never
+                # be taken for "the resource was deleted" (SPEC section 7).
+                self._session.require_api_version()
+            raise translated from None
         except requests.RequestException as error:
             raise SalesforceUnreachableError(
                 f"{self._session.connector}: {action} got no answer ({type(error).__name__})"
@@ -181,9 +190,9 @@ class ToolingClient:
             lambda client: client.toolingexecute(f"query/?q={quote(soql)}"),
         )
         records = answer.get("records", []) if isinstance(answer, dict) else []
-        if not records:
+        record = self._own(records)
+        if record is None:
             return None
-        record = records[0]
         return ResourceInfo(
             id=record["Id"],
             name=record["Name"],
@@ -191,6 +200,25 @@ class ToolingClient:
             content_type=record.get("ContentType"),
             cache_control=record.get("CacheControl"),
         )
+
+    def _own(self, records: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Given the resources of one name, return the org's own: no namespace, or the org's
+        namespace (asked only when some carry one).
+        """
+        for record in records:
+            if not record.get("NamespacePrefix"):
+                return record
+        if not records:
+            return None
+        answer = self._call(
+            "query of the org's namespace", lambda client: client.query(_NAMESPACE_QUERY)
+        )
+        rows = answer.get("records", []) if isinstance(answer, dict) else []
+        namespace = rows[0].get("NamespacePrefix") if rows else None
+        for record in records:
+            if namespace and record.get("NamespacePrefix") == namespace:
+                return record
+        return None
 
     def create_resource(
         self, name: str, data: bytes, *, cache_control: str, description: str

@@ -67,6 +67,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE connectors ADD COLUMN recheck_after TEXT
     """,
+    # 5: the org the connector's live state belongs to, so that a refreshed sandbox (a new org
+    # id, holding production's copy of the resource) is pushed again, not trusted.
+    """
+    ALTER TABLE connectors ADD COLUMN org_id TEXT
+    """,
 )
 
 

@@ -29,6 +29,7 @@ class ConnectorState:
     last_error: str | None = None
     # A write to the org may still land until then (its outcome is unknown): check the body.
     recheck_after: datetime | None = None
+    org_id: str | None = None  # the org the rest of this state was learnt in
 
 
 @dataclass(frozen=True)

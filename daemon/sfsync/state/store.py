@@ -288,6 +288,34 @@ class StateStore:
         """Remember (or forget, with None) the Static Resource Id on the connector's org."""
         self._update_connector(connector, resource_id=resource_id)
 
+    def note_org(self, connector: str, org_id: str) -> bool:
+        """Record the org a connector's token belongs to. When it differs from the org the
+        stored state was learnt in (a refreshed sandbox), forget what was live there, the
+        resource Id, a pending deploy and a doubt, so the next decision pushes again; return
+        whether that happened.
+        """
+        with self._transaction() as connection:
+            row = connection.execute(
+                "SELECT org_id FROM connectors WHERE connector = ?", (connector,)
+            ).fetchone()
+            if row is not None and row[0] == org_id:
+                return False
+            moved = row is not None and row[0] is not None
+            if moved:
+                connection.execute(
+                    "UPDATE connectors SET resource_id = NULL, live_sha256 = NULL, "
+                    "live_content_sha256 = NULL, live_since = NULL, pending_deploy_id = NULL, "
+                    "pending_deploy_sha256 = NULL, pending_deploy_push_id = NULL, "
+                    "recheck_after = NULL WHERE connector = ?",
+                    (connector,),
+                )
+            connection.execute(
+                "INSERT INTO connectors (connector, org_id) VALUES (?, ?) "
+                "ON CONFLICT (connector) DO UPDATE SET org_id = excluded.org_id",
+                (connector, org_id),
+            )
+            return moved
+
     def set_paused(self, connector: str, *, paused: bool, reason: str | None = None) -> None:
         """Pause or resume automatic pushes to a connector."""
         self._update_connector(connector, paused=paused, paused_reason=reason if paused else None)
@@ -407,6 +435,7 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
         last_refresh_at=_time(row["last_refresh_at"]),
         last_error=row["last_error"],
         recheck_after=_time(row["recheck_after"]),
+        org_id=row["org_id"],
     )
 
 

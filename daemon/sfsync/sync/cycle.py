@@ -359,6 +359,8 @@ def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> 
 def _decide_and_push(
     deps: CycleDeps, pusher: Pusher, job: _Build, *, dry_run: bool, force: bool
 ) -> PushOutcome:
+    if not dry_run:
+        _note_org(deps, job.connector)
     decision = _decide(deps, job, force=force)
     if dry_run:
         return _planned(decision)
@@ -374,6 +376,24 @@ def _decide_and_push(
         return PushOutcome(decision.action.value, decision.reason)
     session = deps.session_for(job.connector)
     return pusher.push(job.connector, job.built, job.source_version, session)
+
+
+def _note_org(deps: CycleDeps, connector: Connector) -> None:
+    """Forget what was live on a connector whose token now belongs to another org (a refreshed
+    sandbox holds production's copy of the resource, not ours), so it is pushed again.
+    """
+    record = deps.tokens.get(connector.name)
+    if record is None or record.org_id is None:
+        return
+    if deps.store.connector(connector.name).org_id == record.org_id:
+        return
+    if deps.store.note_org(connector.name, record.org_id):
+        log.warning(
+            "org changed; pushing again",
+            connector=connector.name,
+            org_id=record.org_id,
+            hint="a sandbox refresh gives the org a new id and production's resources",
+        )
 
 
 def _planned(decision: Decision) -> PushOutcome:

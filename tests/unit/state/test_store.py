@@ -283,3 +283,28 @@ def test_a_pushed_deploy_is_forgotten_with_its_push_only(store: StateStore) -> N
     store.set_pending_deploy(CONNECTOR, "0Af2", "c" * 64, third)
     store.finish_push(second, resource_id=None, now=T0)
     assert store.connector(CONNECTOR).pending_deploy_push_id == third
+
+
+def test_a_new_org_forgets_what_was_live(store: StateStore) -> None:
+    """A refreshed sandbox (new org id): live build, resource Id, pending deploy and doubt are
+    forgotten so the next decision pushes; pause and history stay.
+    """
+    assert store.note_org(CONNECTOR, "00DOLD") is False  # first sighting: nothing to forget
+    push = begin(store)
+    store.finish_push(push, resource_id="081OLD", now=T0)
+    store.set_pending_deploy(CONNECTOR, "0AfX", "b" * 64, push)
+    store.doubt_writes(CONNECTOR, until=T0 + timedelta(minutes=5))
+    store.set_paused(CONNECTOR, paused=True, reason="held")
+    assert store.note_org(CONNECTOR, "00DOLD") is False
+    assert store.connector(CONNECTOR).live_sha256 == "a" * 64
+    assert store.note_org(CONNECTOR, "00DNEW") is True
+    state = store.connector(CONNECTOR)
+    assert (state.org_id, state.resource_id, state.live_sha256, state.live_since) == (
+        "00DNEW",
+        None,
+        None,
+        None,
+    )
+    assert (state.pending_deploy_id, state.recheck_after) == (None, None)
+    assert state.paused
+    assert len(store.history(CONNECTOR)) == 1
