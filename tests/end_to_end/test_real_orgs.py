@@ -1,0 +1,402 @@
+"""Orgs as Salesforce admins really set them up (issue 13), end to end: the real CLI, the
+emulator over HTTPS with each real behaviour switched on, and a real Secret Service.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from auth_support import CLIENT_ID, Site, cli_env
+from sync_support import RESOURCE, SyncSite, sync_site
+
+from sfsync_emulator import Emulator, OrgHandle
+
+pytestmark = pytest.mark.slow
+
+SECRET = "consumer-secret-7f3a"  # noqa: S105 - the emulated app's, made up here
+
+
+def browse(emu: Emulator, url: str) -> requests.Response:
+    """Be the browser: follow the authorize URL to the redirect, then deliver it."""
+    answer = requests.get(url, verify=str(emu.ca_path), allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    return requests.get(answer.headers["Location"], timeout=10)
+
+
+def authorize(
+    site: Site, emu: Emulator, *options: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `authorize --no-browser OPTIONS`, be its browser, and return the finished run."""
+    process = site.start("authorize", "--no-browser", "--timeout", "30s", *options, stdin=stdin)
+    assert process.stdout is not None
+    seen: list[str] = []
+    while True:
+        line = process.stdout.readline()
+        if not line:
+            break  # it ended before printing a URL (a usage error)
+        seen.append(line)
+        if "/services/oauth2/authorize?" in line:
+            browse(emu, line.strip())
+            break
+    out, err = site.finish(process)
+    return subprocess.CompletedProcess(process.args, process.returncode, "".join(seen) + out, err)
+
+
+def status(site: Site) -> tuple[int, dict[str, Any]]:
+    """Run `status --json`; return its exit code and rows by connector."""
+    done = site.run("status", "--json")
+    return done.returncode, {row["connector"]: row for row in json.loads(done.stdout)["connectors"]}
+
+
+def two_system_site(
+    root: Path, emu: Emulator, org: OrgHandle, port: int, env: dict[str, str], *extra: str
+) -> Site:
+    """A site with systems `lightning` and `portal`, both in `org` as environment sandbox."""
+    (root / "drop").mkdir(parents=True, exist_ok=True)
+    lines = [
+        "[daemon]",
+        f'state_dir = "{root / "state"}"',
+        'metrics_listen = ""',
+        "[oauth]",
+        f'client_id = "{CLIENT_ID}"',
+        f"callback_port = {port}",
+        f'ca_bundle = "{emu.ca_path}"',
+        "[keyring]",
+        'backend = "keyring.backends.SecretService.Keyring"',
+        *extra,
+    ]
+    for system, resource in (("lightning", "WalkMeLightning"), ("portal", "WalkMePortal")):
+        lines += [
+            f"[systems.{system}]",
+            f'resource = "{resource}"',
+            f'source = {{ type = "dir", path = "{root / "drop"}" }}',
+            f"[systems.{system}.environments.sandbox]",
+            f'login_url = "{org.instance_url}"',
+        ]
+    config = root / "sfsync.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return Site(root, config, root / "state", cli_env(env), [])
+
+
+# -- the authorize URL and what authorize proves ---------------------------------------------
+
+
+def test_authorize_url_asks_for_a_login_and_prints_who_and_where(
+    site: Site, emu: Emulator, sandbox: OrgHandle
+) -> None:
+    """prompt=login on the URL; the result names user, org id and instance URL."""
+    done = authorize(site, emu, "--env", "sandbox")
+    assert done.returncode == 0, done.stderr
+    assert "prompt=login" in done.stdout
+    user = sandbox.default_user.username
+    assert (
+        f"lightning/sandbox: authorized as {user} in org {sandbox.org_id}, "
+        f"{sandbox.instance_url}" in done.stdout
+    )
+
+
+def test_identity_url_needing_a_scope_does_not_matter(
+    site: Site, emu: Emulator, sandbox: OrgHandle
+) -> None:
+    """An org whose identity URL answers 403 without the `id` scope: authorize and status still
+    name the user and org (taken from the id URL's path and the REST API).
+    """
+    sandbox.identity_needs_scope = True
+    done = authorize(site, emu, "--env", "sandbox")
+    assert done.returncode == 0, done.stderr
+    sandbox.faults.expire_sessions()
+    _code, rows = status(site)
+    row = rows["lightning/sandbox"]
+    assert (row["authorized"], row["org_id"]) == (True, sandbox.org_id)
+    assert row["user"] == sandbox.default_user.username
+    assert row["auth_error"] is None
+
+
+def test_unsupported_api_version_is_refused_and_the_token_revoked(
+    site: Site, emu: Emulator, sandbox: OrgHandle
+) -> None:
+    """An org that does not serve the configured version: exit 2 naming it; no token kept."""
+    sandbox.api_versions = ["58.0", "59.0"]
+    done = authorize(site, emu, "--env", "sandbox")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "does not serve API version" in done.stderr
+    assert "newest it serves: 59.0" in done.stderr
+    assert sandbox.approvals(CLIENT_ID) == 0
+    assert status(site)[1]["lightning/sandbox"]["authorized"] is False
+
+
+# -- secrets, per-org apps -------------------------------------------------------------------
+
+
+def test_app_requiring_its_secret(
+    site: Site, emu: Emulator, sandbox: OrgHandle, callback_port: int
+) -> None:
+    """An app with both secret switches on: without the secret the refusal names the switches
+    and the option; with --client-secret-stdin the code exchange and every refresh work, and
+    the secret appears in no output.
+    """
+    sandbox.register_client(
+        "sandbox-app",
+        [f"http://localhost:{callback_port}/OAuthCallback"],
+        client_secret=SECRET,
+        require_secret_web=True,
+        require_secret_refresh=True,
+    )
+    site.config.write_text(
+        site.config.read_text().replace(
+            "[systems.lightning.environments.sandbox]",
+            '[systems.lightning.environments.sandbox]\nclient_id = "sandbox-app"',
+        )
+    )
+    refused = authorize(site, emu, "--env", "sandbox")
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "Require secret for Web Server Flow" in refused.stderr
+    assert "--client-secret-stdin" in refused.stderr
+    assert "client_id" not in refused.stderr.split("refused by Salesforce")[0]
+    done = authorize(site, emu, "--env", "sandbox", "--client-secret-stdin", stdin=SECRET + "\n")
+    assert done.returncode == 0, done.stderr
+    for _ in range(2):  # each status is a new process: it starts with a refresh
+        sandbox.faults.expire_sessions()
+        _code, rows = status(site)
+        assert rows["lightning/sandbox"]["authorized"] is True, rows["lightning/sandbox"]
+    assert not any(SECRET in text for text in site.outputs)
+
+
+def test_each_org_has_its_own_app(
+    site: Site, emu: Emulator, sandbox: OrgHandle, production: OrgHandle, callback_port: int
+) -> None:
+    """Per-environment client_id: each org knows only its own Local app; another org's key is
+    refused with advice about the per-org app, and config check shows each connector's app.
+    """
+    callback = [f"http://localhost:{callback_port}/OAuthCallback"]
+    sandbox.register_client("app-of-sandbox", callback)
+    production.register_client("app-of-production", callback)
+    text = site.config.read_text()
+    site.config.write_text(
+        text.replace(
+            "[systems.lightning.environments.sandbox]",
+            '[systems.lightning.environments.sandbox]\nclient_id = "app-of-production"',
+        ).replace(
+            "[systems.lightning.environments.production]",
+            '[systems.lightning.environments.production]\nclient_id = "app-of-production"',
+        )
+    )
+    wrong = authorize(site, emu, "--env", "sandbox")
+    assert wrong.returncode != 0
+    assert "client_id for this environment" in wrong.stderr + wrong.stdout
+    site.config.write_text(
+        site.config.read_text().replace(
+            'sandbox]\nclient_id = "app-of-production"', 'sandbox]\nclient_id = "app-of-sandbox"'
+        )
+    )
+    checked = site.run("config", "check")
+    assert "app-of-sandbox" in checked.stdout
+    assert "app-of-production" in checked.stdout
+    assert authorize(site, emu, "--env", "sandbox").returncode == 0
+    assert authorize(site, emu, "--env", "production").returncode == 0
+    assert sandbox.approvals("app-of-sandbox") == 1
+    assert production.approvals("app-of-production") == 1
+
+
+# -- one approval per org, --force, revocation -----------------------------------------------
+
+
+def test_all_systems_share_one_approval_and_one_rotating_family(
+    tmp_path: Path,
+    emu: Emulator,
+    sandbox: OrgHandle,
+    callback_port: int,
+    secret_service_env: dict[str, str],
+) -> None:
+    """--all-systems: one round trip, one approval, both entries; a rotation through one
+    connector reaches the other, so both keep working on the rotated family.
+    """
+    site = two_system_site(tmp_path / "two", emu, sandbox, callback_port, secret_service_env)
+    done = authorize(site, emu, "--env", "sandbox", "--all-systems")
+    assert done.returncode == 0, done.stderr
+    assert "lightning/sandbox, portal/sandbox: authorized as" in done.stdout
+    assert sandbox.approvals(CLIENT_ID) == 1
+    for _ in range(3):  # sandbox rotates refresh tokens on every refresh
+        sandbox.faults.expire_sessions()
+        code, rows = status(site)
+        assert code == 0, rows
+        assert all(row["authorized"] for row in rows.values())
+    assert sandbox.approvals(CLIENT_ID) == 1
+
+
+def test_a_fifth_approval_warns(
+    tmp_path: Path,
+    emu: Emulator,
+    sandbox: OrgHandle,
+    callback_port: int,
+    secret_service_env: dict[str, str],
+) -> None:
+    """Five environments of one org authorized one by one: the fifth approval warns, naming
+    the limit and --all-systems.
+    """
+    site = two_system_site(tmp_path / "five", emu, sandbox, callback_port, secret_service_env)
+    extra = ""
+    for name in ("uat", "qa", "dev"):
+        extra += f'[systems.lightning.environments.{name}]\nlogin_url = "{sandbox.instance_url}"\n'
+    site.config.write_text(site.config.read_text() + extra)
+    runs = [
+        authorize(site, emu, "--env", env, "--system", system)
+        for env, system in (
+            ("sandbox", "lightning"),
+            ("uat", "lightning"),
+            ("qa", "lightning"),
+            ("dev", "lightning"),
+            ("sandbox", "portal"),
+        )
+    ]
+    assert all(run.returncode == 0 for run in runs), [run.stderr for run in runs]
+    assert all("approvals" not in run.stderr for run in runs[:4])
+    assert "holds 5 approvals" in runs[4].stderr
+    assert "--all-systems" in runs[4].stderr
+    assert sandbox.approvals(CLIENT_ID) == 5
+
+
+def test_another_user_needs_force_and_the_replaced_token_is_revoked(
+    site: Site, emu: Emulator, sandbox: OrgHandle
+) -> None:
+    """Re-authorizing as another user: exit 2 naming --force, nothing changed; with --force the
+    old refresh token is revoked, so approvals do not pile up.
+    """
+    assert authorize(site, emu, "--env", "sandbox").returncode == 0
+    first_user = sandbox.default_user.username
+    sandbox.add_user("someone.else@acme.example")
+    emu.login_as("someone.else@acme.example")
+    refused = authorize(site, emu, "--env", "sandbox")
+    assert refused.returncode == 2, refused.stderr
+    assert "--force" in refused.stderr
+    assert status(site)[1]["lightning/sandbox"]["user"] == first_user
+    assert sandbox.approvals(CLIENT_ID, "someone.else@acme.example") == 0
+    forced = authorize(site, emu, "--env", "sandbox", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert status(site)[1]["lightning/sandbox"]["user"] == "someone.else@acme.example"
+    assert sandbox.approvals(CLIENT_ID, first_user) == 0
+    emu.login_as(None)
+    again = authorize(site, emu, "--env", "sandbox", "--force")
+    assert again.returncode == 0
+    assert sandbox.approvals(CLIENT_ID, "someone.else@acme.example") == 0
+    assert sandbox.approvals(CLIENT_ID, first_user) == 1
+
+
+# -- invalid_grant variants ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("switch", "needle"),
+    [("ip", "Login IP Ranges"), ("inactive", "reactivate"), ("revoked", "run `sfsync authorize")],
+)
+def test_invalid_grant_variants_get_their_own_advice(
+    site: Site, emu: Emulator, sandbox: OrgHandle, switch: str, needle: str
+) -> None:
+    """ip restricted, inactive user, expired token: status exits 3 with each one's advice."""
+    assert authorize(site, emu, "--env", "sandbox").returncode == 0
+    if switch == "ip":
+        sandbox.ip_restricted = True
+    elif switch == "inactive":
+        sandbox.deactivate_user(sandbox.default_user.username)
+    else:
+        sandbox.faults.revoke_refresh_tokens()
+    code, rows = status(site)
+    assert code == 3
+    error = rows["lightning/sandbox"]["auth_error"]
+    assert needle in error, error
+    if switch != "revoked":
+        assert "run `sfsync authorize --env sandbox`" not in error
+
+
+def test_jwt_user_not_pre_authorized(
+    site: Site, emu: Emulator, sandbox: OrgHandle, jwt_key: tuple[Path, bytes]
+) -> None:
+    """A JWT grant for a user the app does not pre-authorize: advice to pre-authorize."""
+    sandbox.register_client(
+        "jwt-app", jwt_certificate_pem=jwt_key[1], preauthorized=["nobody@acme.example"]
+    )
+    site.config.write_text(
+        site.config.read_text().replace(
+            "[systems.lightning.environments.sandbox]",
+            '[systems.lightning.environments.sandbox]\nclient_id = "jwt-app"',
+        )
+    )
+    done = site.run(
+        "authorize", "--env", "sandbox", "--flow", "jwt",
+        "--username", sandbox.default_user.username, "--key", str(jwt_key[0]),
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "pre-authorize" in done.stderr
+
+
+# -- pushes: production Metadata, refreshed sandboxes, namespaces ---------------------------
+
+
+def test_metadata_deploy_to_a_production_org(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
+    """A production org refuses NoTestRun; sfsync sends no testLevel, so the deploy goes live."""
+    orgs = {"production": emu.add_org(name="production", production=True)}
+    site = sync_site(tmp_path, emu, orgs, {"production": 'api = "metadata"'}, secret_service_here)
+    site.authorize("production")
+    site.publish(1)
+    code, out, err = site.run("sync")
+    assert code == 0, out + err
+    assert site.live_sha256("production") is not None
+
+
+def test_refreshed_sandbox_is_pushed_again(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
+    """After a sandbox refresh (new org id, production's copy of the resource), sfsync pushes
+    the sandbox's own content again instead of trusting what it knew.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox"), "production": emu.add_org(name="production")}
+    site: SyncSite = sync_site(tmp_path, emu, orgs, {}, secret_service_here)
+    site.authorize("sandbox")
+    site.authorize("production")
+    site.publish(1)
+    assert site.run("sync")[0] == 0
+    production_body = site.live_sha256("production")
+    site.publish(2)
+    assert site.run("sync", "--connector", "lightning/sandbox")[0] == 0
+    ours = site.live_sha256("sandbox")
+    assert ours != production_body
+    old_org = orgs["sandbox"].org_id
+    orgs["sandbox"].refresh_sandbox(orgs["production"], keep_local_apps=True)
+    assert orgs["sandbox"].org_id != old_org
+    assert site.live_sha256("sandbox") == production_body
+    code, _out, _err = site.run("sync", "--connector", "lightning/sandbox")
+    assert code == 3  # the refresh killed its tokens
+    site.authorize("sandbox")
+    code, out, err = site.run("sync", "--connector", "lightning/sandbox")
+    assert code == 0, out + err
+    assert "pushed" in out
+    assert site.live_sha256("sandbox") == ours
+
+
+def test_namespaced_org_updates_its_own_resource(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
+    """In an org with a namespace, sfsync finds the resource it created (carrying the org's
+    namespace) and updates it, never a managed package's resource of the same name.
+    """
+    org = emu.add_org(name="sandbox", namespace="acme")
+    site = sync_site(tmp_path, emu, {"sandbox": org}, {}, secret_service_here)
+    site.authorize("sandbox")
+    site.publish(1)
+    assert site.run("sync")[0] == 0
+    state = tmp_path / "state"
+    for path in state.glob("state.db*"):
+        path.unlink()  # forget the resource Id: the next push must find it by query
+    site.publish(2)
+    code, out, err = site.run("sync")
+    assert code == 0, out + err
+    resources = [r for r in org.static_resources.values() if r.name == RESOURCE]
+    assert len(resources) == 1
+    assert site.live_sha256("sandbox") is not None
