@@ -14,6 +14,7 @@ import structlog
 from sfsync.actions.wiring import AuthDeps
 from sfsync.config import Connector
 from sfsync.errors import AuthorizationError, SalesforceError, UsageError
+from sfsync.redact import redact_text
 from sfsync.salesforce.callback import CallbackListener
 from sfsync.salesforce.identity import Identity, identity_from
 from sfsync.salesforce.oauth import (
@@ -199,4 +200,6 @@ def _revoke_quietly(
     try:
         revoke_token(deps.http, previous.instance_url, previous.refresh_token, connector)
     except SalesforceError as error:
-        interaction.echo(f"warning: the replaced refresh token could not be revoked: {error}")
+        interaction.echo(
+            redact_text(f"warning: the replaced refresh token could not be revoked: {error}")
+        )
