@@ -38,6 +38,7 @@ from sfsync.config.schema import DirSource
 from sfsync.errors import ExitStatus, SfsyncError, UsageError
 from sfsync.files import write_atomically
 from sfsync.log import configure_logging
+from sfsync.redact import redact_text
 from sfsync.sources.located import Located
 from sfsync.sync.cycle import ConnectorResult, CycleReport
 
@@ -317,7 +318,7 @@ def _print_results(results: Sequence[ConnectorResult]) -> None:
     if results:
         _print_table(
             [("CONNECTOR", "RESULT", "DETAIL")]
-            + [(result.connector, result.result, result.detail) for result in results]
+            + [(result.connector, result.result, redact_text(result.detail)) for result in results]
         )
 
 
@@ -469,10 +470,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitStatus.USAGE if error.exit_code == 2 else error.exit_code)  # noqa: PLR2004
     except SfsyncError as error:
         for line in str(error).splitlines() or [type(error).__name__]:
-            click.echo(f"sfsync: error: {line}", err=True)
+            click.echo(redact_text(f"sfsync: error: {line}"), err=True)
         sys.exit(error.exit_status)
     except Exception as error:  # the one place that turns anything into an exit code
         log.exception("unexpected error", error_type=type(error).__name__)
-        click.echo(f"sfsync: internal error: {type(error).__name__}: {error}", err=True)
+        line = f"sfsync: internal error: {type(error).__name__}: {error}"
+        click.echo(redact_text(line), err=True)
         sys.exit(ExitStatus.FAILURE)
     sys.exit(int(result) if isinstance(result, int) else ExitStatus.OK)

@@ -16,6 +16,7 @@ import structlog
 from sfsync.actions.wiring import AuthDeps
 from sfsync.config import Connector, short_client_id
 from sfsync.errors import AuthorizationError, SalesforceError, SfsyncError, UsageError
+from sfsync.redact import redact_text
 from sfsync.salesforce.callback import CallbackListener
 from sfsync.salesforce.identity import fetch_username, ids_from_identity_url
 from sfsync.salesforce.oauth import (
@@ -370,7 +371,7 @@ def _revoke_new(
     try:
         revoke_token(deps.http, answer.instance_url, token, lead.name)
     except SalesforceError as error:
-        interaction.echo(f"warning: the new token could not be revoked: {error}")
+        interaction.echo(redact_text(f"warning: the new token could not be revoked: {error}"))
 
 
 def _revoke_replaced(
@@ -392,4 +393,6 @@ def _revoke_replaced(
         try:
             revoke_token(deps.http, record.instance_url, token, name)
         except SalesforceError as error:
-            interaction.echo(f"warning: the replaced refresh token could not be revoked: {error}")
+            interaction.echo(
+                redact_text(f"warning: the replaced refresh token could not be revoked: {error}")
+            )

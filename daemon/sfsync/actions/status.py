@@ -11,6 +11,7 @@ from typing import Any
 from sfsync.actions.wiring import AuthDeps
 from sfsync.config import Connector
 from sfsync.errors import AuthorizationError, SalesforceError, StateError
+from sfsync.redact import redact_text
 from sfsync.salesforce.content_url import content_url
 from sfsync.state.records import ConnectorState, PushRecord
 from sfsync.state.store import DATABASE_NAME, StateStore
@@ -74,9 +75,9 @@ def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True)
         # A refresh is what notices a revoked or expired token; it costs no API call.
         session.access_token()
     except AuthorizationError as error:
-        row.update(authorized=False, needs_authorization=True, auth_error=str(error))
+        row.update(authorized=False, needs_authorization=True, auth_error=redact_text(str(error)))
     except (SalesforceError, StateError) as error:
-        row["auth_error"] = str(error)
+        row["auth_error"] = redact_text(str(error))
     else:
         row["instance_url"] = session.record.instance_url
         _set_content_url(row, connector, session.record.instance_url, None)
@@ -98,7 +99,8 @@ def state_columns(state: ConnectorState, last: PushRecord | None) -> dict[str, A
         "live_since": state.live_since.isoformat() if state.live_since else None,
         "last_push_at": last.started_at.isoformat() if last else None,
         "last_result": last.outcome if last else None,
-        "last_error": state.last_error,
+        # Stores written before errors were redacted on the way in may still hold a secret.
+        "last_error": redact_text(state.last_error) if state.last_error else None,
         "paused": state.paused,
         "paused_reason": state.paused_reason,
         "pending_deploy_id": state.pending_deploy_id,

@@ -5,8 +5,10 @@ is authorized and not failing, else 503; the same JSON body either way.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from sfsync.redact import redact_text
 
 HEALTHY = 200
 UNHEALTHY = 503
@@ -28,8 +30,14 @@ def health(
     *, scheduler_running: bool, connectors: Mapping[str, ConnectorHealth]
 ) -> tuple[int, dict[str, Any]]:
     """Given whether the scheduler runs and each connector's health, return the HTTP status and
-    the JSON body.
+    the JSON body (every error redacted: it may quote an answer from Salesforce).
     """
+    connectors = {
+        name: replace(connector, last_error=redact_text(connector.last_error))
+        if connector.last_error
+        else connector
+        for name, connector in connectors.items()
+    }
     problems = []
     for name, connector in sorted(connectors.items()):
         if not connector.authorized:

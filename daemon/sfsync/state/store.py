@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sfsync.errors import StateError
+from sfsync.redact import redact_text
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.migrations import migrate
 from sfsync.state.records import BuildRecord, ConnectorState, PushRecord
@@ -218,7 +219,11 @@ class StateStore:
             connection.execute(_FORGET_DEPLOY_OF_PUSH, (connector, push_id))
 
     def fail_push(self, push_id: int, *, error: str, now: datetime) -> None:
-        """Record that push `push_id` failed with `error`; what was live stays live."""
+        """Record that push `push_id` failed with `error`; what was live stays live.
+
+        The error is redacted first: it is shown on `sfsync status` and may quote an answer.
+        """
+        error = redact_text(error)
         with self._transaction() as connection:
             row = connection.execute(
                 "SELECT connector FROM pushes WHERE id = ?", (push_id,)
@@ -358,8 +363,8 @@ class StateStore:
         self._update_connector(connector, last_refresh_at=now)
 
     def set_last_error(self, connector: str, error: str | None) -> None:
-        """Remember the connector's latest error, or clear it."""
-        self._update_connector(connector, last_error=error)
+        """Remember the connector's latest error (redacted), or clear it."""
+        self._update_connector(connector, last_error=None if error is None else redact_text(error))
 
     # Builds ----------------------------------------------------------------------------------
 
