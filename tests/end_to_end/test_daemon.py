@@ -127,6 +127,9 @@ def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: 
     assert not [line for line in lines if line.get("unparsed")], lines[:5]
     pushed = [line for line in lines if line.get("result") == "pushed"]
     assert {line["connector"] for line in pushed} == {"lightning/sandbox", "lightning/production"}
+    # ... at info, with their system and the package file they came from (SPEC section 10).
+    assert {(line["level"], line["system"]) for line in pushed} == {("info", "lightning")}
+    assert all(line["package"].endswith(".zip") for line in pushed), pushed
     assert daemon.stop() == 0
     wait_for(lambda: daemon.notify.seen("STOPPING", "1"), NOTIFY_SECONDS, "STOPPING=1")
 
@@ -203,6 +206,8 @@ def test_sighup_with_a_broken_config_keeps_running(daemon: RunningDaemon, site: 
         "the reload",
     )
     assert daemon.get("/healthz")[0] == 200
+    # A reload says "reloaded", not that the daemon started again.
+    assert [line.get("event") for line in daemon.log_lines()].count("daemon started") == 1
     daemon.publish(2)
     wait_for(lambda: served_version(site, "production") == 2, 15, "v2 live after the reload")
     assert daemon.stop() == 0
@@ -300,6 +305,17 @@ def test_a_connector_refused_with_a_400_backs_off_while_the_other_keeps_pushing(
         ]
         assert {line["connector"] for line in retries} == {"lightning/uat"}, retries
         assert [line["failures"] for line in retries[:2]] == [1, 2], retries
+        # A failed push and its retry are loud: error, then warning (SPEC section 10).
+        assert {line["level"] for line in retries} == {"warning"}, retries
+        failed = [
+            line
+            for line in running.log_lines()
+            if line.get("event") == "connector result" and line.get("result") == "failed"
+        ]
+        assert failed, "no failed connector result logged"
+        assert {(line["level"], line["connector"]) for line in failed} == {
+            ("error", "lightning/uat")
+        }, failed
         refused = refused_writes(site, "uat")
         running.publish(2)
         wait_for(lambda: served_version(site, "sandbox") == 2, 15, "sandbox to serve v2")

@@ -346,8 +346,9 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
 
 def test_alerts_cover_the_operators_questions() -> None:
     """The rules alert on: daemon down or unscraped, a connector unauthorized, no success while
-    failing, failing pushes and high API usage; each waits (`for:`), has a severity and says
-    which connector.
+    failing, failing pushes, high API usage, a refused package, a connector failing with no
+    success and a push needing authorization; each has a `for:`, a severity and says which
+    connector.
     """
     rules = {rule["alert"]: rule for rule in alert_rules()}
     needed = {
@@ -357,9 +358,15 @@ def test_alerts_cover_the_operators_questions() -> None:
         "SfsyncNoRecentSuccess": "sfsync_last_success_timestamp_seconds",
         "SfsyncPushFailing": "sfsync_sync_total",
         "SfsyncApiUsageHigh": "sfsync_api_usage_ratio",
+        "SfsyncPackageRefused": "sfsync_sync_total",
+        "SfsyncConnectorFailing": "sfsync_sync_total",
+        "SfsyncPushNeedsAuthorization": "sfsync_sync_total",
     }
     assert set(needed) <= set(rules)
     assert 'result="failed"' in rules["SfsyncNoRecentSuccess"]["expr"]
+    assert 'result="invalid"' in rules["SfsyncPackageRefused"]["expr"]
+    assert 'result="failed"' in rules["SfsyncConnectorFailing"]["expr"]
+    assert 'result="needs_authorization"' in rules["SfsyncPushNeedsAuthorization"]["expr"]
     assert "absent(" in rules["SfsyncMetricsAbsent"]["expr"]
     for name, metric in needed.items():
         assert metric in metric_names(rules[name]["expr"]), name

@@ -47,6 +47,13 @@ class _Daemon:
         self.service.start()
         self._open_endpoint(self.loaded.config.daemon.metrics_listen)
         self.notifier.ready(self.service.summary())
+        # Said here, not by the service: a reload starts a service too, and says "reloaded".
+        log.info(
+            "daemon started",
+            connectors=len(self.loaded.connectors),
+            systems=len({connector.system for connector in self.loaded.connectors}),
+            config=str(self.loaded.path),
+        )
 
     def reload(self) -> None:
         self.notifier.reloading()
@@ -75,7 +82,12 @@ class _Daemon:
             self._close_endpoint()
             self._open_endpoint(listen)
         self.notifier.ready(self.service.summary())
-        log.info("reloaded", connectors=len(self.loaded.connectors))
+        log.info(
+            "reloaded",
+            connectors=len(self.loaded.connectors),
+            systems=len({connector.system for connector in self.loaded.connectors}),
+            config=str(self.loaded.path),
+        )
 
     def stop(self) -> bool:
         self.notifier.stopping()

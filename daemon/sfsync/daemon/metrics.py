@@ -95,6 +95,13 @@ class Metrics:
             registry=self.registry,
         )
 
+    def track_connector(self, connector: str) -> None:
+        """Create every sync outcome series of `connector` at 0: a counter first seen at 1
+        shows Prometheus no increase, so the first failure or refused package would not alert.
+        """
+        for result in SYNC_RESULTS:
+            self.sync_total.labels(connector, result)
+
     def record_result(
         self, connector: str, result: str, *, seconds: float | None, size: int | None, now: float
     ) -> None:

@@ -142,6 +142,7 @@ class Service:
                 self._runtime.deps.tokens, [c.name for c in self.loaded.connectors]
             )
             for connector in self.loaded.connectors:
+                self._metrics.track_connector(connector.name)
                 self._refresh_authorized(connector, tokens)
             self._scheduler = self._new_scheduler()
             self._watcher = FolderWatcher()
@@ -174,12 +175,6 @@ class Service:
             raise
         for system in self._systems:
             self.trigger(system)
-        log.info(
-            "daemon started",
-            connectors=len(self.loaded.connectors),
-            systems=len(self._systems),
-            config=str(self.loaded.path),
-        )
 
     def stop(self, grace_seconds: float) -> bool:
         """Stop starting work, let running checks finish for up to `grace_seconds`, and close
@@ -304,7 +299,8 @@ class Service:
             located, signature, wait = self._look(system, source)
         except NothingPublishedError as error:
             self._metrics.record_source_check(system, "waiting")
-            log.info("nothing published yet", system=system, detail=str(error))
+            # A source that cannot be read yet: a warning (SPEC section 10).
+            log.warning("nothing published yet", system=system, detail=str(error))
             return
         except SfsyncError as error:
             self._metrics.record_source_check(system, "failed")
@@ -399,7 +395,7 @@ class Service:
                 continue
             work.pending[name] = after
             if kind in RETRIED:
-                log.info(
+                log.warning(
                     "connector retry scheduled",
                     connector=name,
                     failures=after.failures,
@@ -417,7 +413,7 @@ class Service:
         work.failures += 1
         work.look_again = True
         delay = retry_delay(work.failures, self._draw())
-        log.info("check scheduled again", system=system, seconds=round(delay, 1))
+        log.warning("check scheduled again", system=system, seconds=round(delay, 1))
         self.trigger(system, delay)
 
     # -- observers ----------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.located import Located
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
+from sfsync.sync.levels import level_of
 from sfsync.sync.plan import (
     Action,
     Decision,
@@ -126,6 +127,7 @@ class _Source:
     prepared: PreparedPackage
     version: str
     limits: PackageLimits
+    package: Path  # the published file or folder it was read from, for the log
 
 
 @dataclass(frozen=True)
@@ -160,11 +162,16 @@ def run_cycle(
     deps = replace(deps, tokens=tokens)
     results: dict[str, ConnectorResult] = {}
 
-    def report(result: ConnectorResult) -> None:
+    systems = {connector.name: connector.system for connector in selected}
+
+    def report(result: ConnectorResult, package: Path | None) -> None:
         results[result.connector] = result
-        log.info(
+        log.log(
+            level_of(result.result),
             "connector result",
             connector=result.connector,
+            system=systems[result.connector],
+            package=str(package) if package is not None else None,
             result=result.result,
             detail=result.detail,
             sha256=result.sha256,
@@ -186,12 +193,14 @@ def run_cycle(
             for result in pool.map(
                 lambda job: _run_connector(deps, pusher, job, dry_run=dry_run, force=force), batch
             ):
-                report(result)
+                report(result, jobs[result.connector].source.package)
     return CycleReport(tuple(results[c.name] for c in selected if c.name in results))
 
 
 def _read_sources(
-    deps: CycleDeps, selected: list[Connector], report: Callable[[ConnectorResult], None]
+    deps: CycleDeps,
+    selected: list[Connector],
+    report: Callable[[ConnectorResult, Path | None], None],
 ) -> dict[str, _Job]:
     """Read and prepare each system's package once; return a job per selected connector whose
     system has one (the others are reported waiting, invalid or failed).
@@ -205,16 +214,18 @@ def _read_sources(
     for connector in selected:
         by_system.setdefault(connector.system, []).append(connector)
     for connectors in by_system.values():
+        package: Path | None = None  # until the source names one
         try:
             located = deps.locate(connectors[0], deps.epoch())
+            package = located.path
             published = read_package(located.path, limits)
             version = located.version or source_version(located.path, published)
             prepared = prepare_package(published, deps.cache)
         except SfsyncError as error:
             for connector in connectors:
-                report(ConnectorResult(connector.name, _result_of(error), str(error)))
+                report(ConnectorResult(connector.name, _result_of(error), str(error)), package)
             continue
-        source = _Source(prepared, version, limits)
+        source = _Source(prepared, version, limits, located.path)
         for connector in connectors:
             jobs[connector.name] = _Job(connector, source)
     return jobs

@@ -227,3 +227,14 @@ def test_two_instances_do_not_share_series() -> None:
     assert sample(first, "sfsync_source_checks_total", system="lightning", result="new") == 1
     assert sample(second, "sfsync_source_checks_total", system="lightning", result="new") is None
     assert first.registry is not second.registry
+
+
+def test_a_tracked_connector_has_every_sync_result_at_zero(metrics: Metrics) -> None:
+    """A tracked connector's outcome series exist at 0 before anything happens, so the first
+    failure or refused package is an increase an alert can see (a counter born at 1 is not).
+    """
+    metrics.track_connector(CONNECTOR)
+    for result in SYNC_RESULTS:
+        assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result=result) == 0.0
+    record(metrics, "invalid")
+    assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result="invalid") == 1.0
