@@ -12,6 +12,7 @@ from sfsync_emulator.errors import OAuthError
 
 if TYPE_CHECKING:
     from sfsync_emulator.context import Context
+    from sfsync_emulator.models import ConnectedApp
     from sfsync_emulator.tokens import Grant
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -34,14 +35,35 @@ def redeem(ctx: Context, assertion: str) -> Grant:
         unverified = jwt.decode(assertion, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise OAuthError("invalid_grant", "invalid assertion") from None
-    app = ctx.backend.apps.get(str(unverified.get("iss", "")))
+    app = ctx.backend.app_for(str(unverified.get("iss", "")), ctx.org)
     if app is None:
         raise OAuthError("invalid_client_id", "client identifier invalid")
+    claims = _verified_claims(ctx, app, assertion)
+    with ctx.backend.lock:
+        found = ctx.backend.find_user(str(claims["sub"]))
+        if found is None or (ctx.org is not None and found[0] is not ctx.org):
+            raise OAuthError("invalid_grant", "user hasn't approved this consumer")  # [U]
+        org, user = found
+        if not app.serves(org.org_id):
+            raise OAuthError("invalid_client_id", "client identifier invalid")
+        if not app.preauthorizes(user.username):
+            raise OAuthError("invalid_grant", "user hasn't approved this consumer")  # FACTS 1b
+        refusal = org.login_refusal(user.user_id)
+        if refusal is not None:
+            raise OAuthError("invalid_grant", refusal)
+        scope = " ".join(s for s in app.scope.split() if s != "refresh_token")
+        return ctx.backend.tokens.issue(
+            org.org_id, user.user_id, app.client_id, scope, with_refresh=False, via_jwt=True
+        )
+
+
+def _verified_claims(ctx: Context, app: ConnectedApp, assertion: str) -> dict[str, Any]:
+    """Return the assertion's claims once its signature, audience and expiry hold."""
     if app.jwt_certificate_pem is None:
         raise OAuthError("invalid_grant", "invalid assertion")  # [U] no certificate uploaded
     audiences = [ctx.login_url, ctx.base_url, *ctx.instance_urls.values(), *PUBLIC_AUDIENCES]
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             assertion,
             _public_key(app.jwt_certificate_pem),
             algorithms=["RS256"],
@@ -57,12 +79,4 @@ def redeem(ctx: Context, assertion: str) -> Grant:
         raise OAuthError("invalid_grant", "invalid assertion") from None
     if float(claims["exp"]) > ctx.now() + MAX_EXP_AHEAD + LEEWAY:
         raise OAuthError("invalid_grant", "invalid assertion")  # [U] exp too far ahead
-    with ctx.backend.lock:
-        found = ctx.backend.find_user(str(claims["sub"]))
-        if found is None or (ctx.org is not None and found[0] is not ctx.org):
-            raise OAuthError("invalid_grant", "user hasn't approved this consumer")  # [U]
-        org, user = found
-        scope = " ".join(s for s in app.scope.split() if s != "refresh_token")
-        return ctx.backend.tokens.issue(
-            org.org_id, user.user_id, app.client_id, scope, with_refresh=False, via_jwt=True
-        )
+    return claims

@@ -249,9 +249,16 @@ def test_revoke_refresh_token_kills_its_access_tokens(emu, org, verify):
 
 
 def test_identity_and_userinfo(emu, org, verify):
-    """The identity URL and userinfo answer the user's ids for a Bearer token, 403 without one."""
+    """The identity URL and userinfo answer the user's ids for a Bearer token, 403 without one;
+    like a real org, a token without the id/openid/profile scope gets 403 too unless the org is
+    told otherwise.
+    """
     _, token = _login(emu.login_url, verify)
     headers = {"Authorization": f"Bearer {token['access_token']}"}
+    assert "id" not in token["scope"]
+    scoped = requests.get(token["id"], headers=headers, verify=verify, timeout=10)
+    assert scoped.status_code == 403
+    org.identity_needs_scope = False
     identity = requests.get(token["id"], headers=headers, verify=verify, timeout=10).json()
     assert identity["user_id"] == org.default_user.user_id
     assert identity["organization_id"] == org.org_id
