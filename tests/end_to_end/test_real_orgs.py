@@ -186,9 +186,17 @@ def test_each_org_has_its_own_app(
             '[systems.lightning.environments.production]\nclient_id = "app-of-production"',
         )
     )
-    wrong = authorize(site, emu, "--env", "sandbox")
-    assert wrong.returncode != 0
-    assert "client_id for this environment" in wrong.stderr + wrong.stdout
+    # The org refuses the other org's key on its authorize page, in the browser: the callback
+    # never comes, and the CLI's timeout says what that page meant.
+    process = site.start("authorize", "--no-browser", "--env", "sandbox", "--timeout", "3s")
+    assert process.stdout is not None
+    url = next(line for line in process.stdout if "/services/oauth2/authorize?" in line).strip()
+    page = requests.get(url, verify=str(emu.ca_path), allow_redirects=False, timeout=10)
+    assert "error=invalid_client_id" in page.headers["Location"]
+    _out, err = site.finish(process)
+    assert process.returncode == 3
+    assert "client identifier invalid" in err
+    assert "its own External Client App" in err
     site.config.write_text(
         site.config.read_text().replace(
             'sandbox]\nclient_id = "app-of-production"', 'sandbox]\nclient_id = "app-of-sandbox"'
@@ -196,7 +204,7 @@ def test_each_org_has_its_own_app(
     )
     checked = site.run("config", "check")
     assert "app-of-sandbox" in checked.stdout
-    assert "app-of-production" in checked.stdout
+    assert "app-of-p...tion" in checked.stdout  # 17 characters: shortened to its ends
     assert authorize(site, emu, "--env", "sandbox").returncode == 0
     assert authorize(site, emu, "--env", "production").returncode == 0
     assert sandbox.approvals("app-of-sandbox") == 1
@@ -371,8 +379,9 @@ def test_refreshed_sandbox_is_pushed_again(
     orgs["sandbox"].refresh_sandbox(orgs["production"], keep_local_apps=True)
     assert orgs["sandbox"].org_id != old_org
     assert site.live_sha256("sandbox") == production_body
-    code, _out, _err = site.run("sync", "--connector", "lightning/sandbox")
-    assert code == 3  # the refresh killed its tokens
+    # An unchanged sync spends no call, so it cannot see the refresh; status (a refresh) can.
+    code, _out, _err = site.run("status")
+    assert code == 3
     site.authorize("sandbox")
     code, out, err = site.run("sync", "--connector", "lightning/sandbox")
     assert code == 0, out + err

@@ -127,7 +127,9 @@ class CallbackListener:
                 raise AuthorizationError(
                     f"{connector}: no authorization came back to {self.redirect_uri()} within "
                     f"{timeout:g}s{wrong}; run `sfsync authorize` again (over SSH, forward the "
-                    f"port: ssh -L {self.port}:127.0.0.1:{self.port} HOST)"
+                    f"port: ssh -L {self.port}:127.0.0.1:{self.port} HOST). If the browser "
+                    "showed 'client identifier invalid', the org does not know the client_id "
+                    "set for this environment: each org needs its own External Client App"
                 )
             self._server.timeout = min(remaining, 1.0)
             self._server.handle_request()
