@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from sfsync.files import SPECIAL_FILE_KINDS
 from sfsync.package.collect import PackageCollector
 from sfsync.package.errors import (
     ArchiveLimitError,
@@ -27,6 +28,7 @@ from sfsync.package.errors import (
     UnsafePathError,
     UnsupportedCompressionError,
     describe,
+    link_or_special_reason,
 )
 from sfsync.package.limits import PackageLimits
 from sfsync.package.paths import normalise_entry_name
@@ -49,12 +51,6 @@ _METHODS = {
     zipfile.ZIP_LZMA: "lzma",
     93: "zstandard",
     99: "AES encryption",
-}
-_SPECIAL_KINDS = {
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
 }
 # What zipfile raises on input it cannot parse; none of it may escape as anything but a
 # PackageError, however hostile the bytes.
@@ -174,10 +170,8 @@ def _check_kind(info: zipfile.ZipInfo, name: str, origin: str) -> None:
         raise EncryptedEntryError(f"{describe(origin, name)}: entry is encrypted", entry=name)
     if info.create_system == _SYSTEM_UNIX:
         kind = stat.S_IFMT(info.external_attr >> 16)
-        if kind == stat.S_IFLNK:
-            raise refuse_link("symbolic link")
-        if kind in _SPECIAL_KINDS:
-            raise refuse_link(f"special file ({_SPECIAL_KINDS[kind]})")
+        if kind == stat.S_IFLNK or kind in SPECIAL_FILE_KINDS:
+            raise refuse_link(link_or_special_reason(kind))
         if kind == stat.S_IFDIR and not name.endswith("/"):
             raise CorruptArchiveError(
                 f"{describe(origin, name)}: marked as a directory but named as a file",
