@@ -1,6 +1,7 @@
 """Read the files of a published ZIP without trusting anything its headers claim.
 
-`zipfile` only parses the central directory here. Each entry's local header is checked against
+`zipfile` only parses the central directory here, and only once `zipend` has checked its size
+and entry count from the archive's tail. Each entry's local header is checked against
 it, and its data is inflated in bounded chunks while the real bytes are counted, so a lying
 size, a bomb (by size, count or ratio) or a damaged stream is refused before it costs memory.
 """
@@ -32,6 +33,7 @@ from sfsync.package.errors import (
 )
 from sfsync.package.limits import PackageLimits
 from sfsync.package.paths import normalise_entry_name
+from sfsync.package.zipend import check_zip_tail
 
 CHUNK_BYTES = 64 * 1024
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
@@ -82,7 +84,7 @@ def read_zip_entries(stream: IO[bytes], origin: str, limits: PackageLimits) -> d
     Raise a `PackageError` subclass naming the entry for anything unsafe, damaged or over a
     limit; nothing is returned unless every entry passed.
     """
-    infos = _central_directory(stream, origin)
+    infos = _central_directory(stream, origin, limits)
     collector = PackageCollector(origin, limits)
     length = stream.seek(0, 2)
     named = [(info, _entry_name(info, origin)) for info in infos]
@@ -96,11 +98,14 @@ def read_zip_entries(stream: IO[bytes], origin: str, limits: PackageLimits) -> d
     return collector.finish()
 
 
-def _central_directory(stream: IO[bytes], origin: str) -> list[zipfile.ZipInfo]:
+def _central_directory(
+    stream: IO[bytes], origin: str, limits: PackageLimits
+) -> list[zipfile.ZipInfo]:
     stream.seek(0)
     head = stream.read(4)
     if not head:
         raise NotAZipError(f"{describe(origin)}: empty file, not a ZIP archive")
+    check_zip_tail(stream, origin, limits)
     try:
         with zipfile.ZipFile(stream) as archive:
             return archive.infolist()
