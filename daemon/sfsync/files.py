@@ -1,10 +1,45 @@
-"""Writing files so that no reader ever sees half of one."""
+"""Writing files so that no reader ever sees half of one, and opening files that someone else
+may be changing under us without following them anywhere.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+# Opening a file another user can write (a drop folder, a package, the cache): O_NOFOLLOW
+# refuses a symbolic link as the last component instead of following it, O_NONBLOCK keeps a
+# FIFO swapped in from blocking the open (it changes nothing for the regular file that is then
+# required), and O_NOCTTY keeps a terminal device from becoming ours.
+READ_NOFOLLOW = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+)
+# Opening a folder to walk it by descriptor: anything but a real directory is refused.
+DIRECTORY_NOFOLLOW = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+SPECIAL_FILE_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def file_kind(mode: int) -> str:
+    """Given a `st_mode` (or a ZIP entry's Unix mode), return what it is as words to follow
+    "is": "a symbolic link", "a FIFO", ..., "a special file" for a kind without a name.
+    """
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return SPECIAL_FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
 
 
 def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:

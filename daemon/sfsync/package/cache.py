@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from sfsync.files import READ_NOFOLLOW
+
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ENTRY_BYTES = 5_242_880  # nothing larger fits in a Static Resource anyway
 DEFAULT_MAX_PACKS = 8
@@ -28,7 +30,6 @@ _MAX_KEY_LENGTH = 255
 _PACK_MAGIC = b"sfsync compression cache pack 1\n"
 _RECORD = struct.Struct("<HI")  # key length, data length
 _KEY = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 # Given a stored stream and the content it should hold, whether it does (compress.inflates_to).
 Check = Callable[[bytes, bytes], bool]
@@ -213,7 +214,7 @@ class DirectoryCompressionCache:
 
     def _read_pack(self, path: Path) -> dict[str, bytes] | None:
         try:
-            descriptor = os.open(path, _OPEN_FLAGS)
+            descriptor = os.open(path, READ_NOFOLLOW)
         except OSError:
             return None
         with os.fdopen(descriptor, "rb") as file:

@@ -6,7 +6,10 @@ operator can find the offending file without unpacking anything.
 
 from __future__ import annotations
 
+import stat
+
 from sfsync.errors import PackageError
+from sfsync.files import file_kind
 
 
 def describe(origin: str, entry: str | None = None) -> str:
@@ -19,6 +22,15 @@ def describe(origin: str, entry: str | None = None) -> str:
     if entry is None:
         return where
     return f"entry {entry!r} in {where}"
+
+
+def link_or_special_reason(mode: int) -> str:
+    """Given the mode of an entry that is neither a regular file nor a directory, return the
+    reason a `LinkOrSpecialFileError` gives: "symbolic link" or "special file (a FIFO)".
+    """
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    return f"special file ({file_kind(mode)})"
 
 
 def _one_line(text: str) -> str:

@@ -15,20 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sfsync.errors import PackageError
+from sfsync.files import READ_NOFOLLOW, file_kind
 from sfsync.package.errors import LinkOrSpecialFileError, UnreadablePackageError, describe
 from sfsync.package.limits import PackageLimits
 from sfsync.package.treeread import read_tree_entries
 from sfsync.package.zipread import read_zip_entries
-
-# O_NOFOLLOW refuses a link instead of following it; O_NONBLOCK keeps a FIFO from blocking the
-# open (it changes nothing for the regular file that is then required).
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-_SPECIAL_KINDS = {
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-}
 
 
 @dataclass(frozen=True)
@@ -48,7 +39,7 @@ def read_zip(path: Path, limits: PackageLimits) -> PublishedPackage:
     """
     origin = str(path)
     try:
-        descriptor = os.open(path, _OPEN_FLAGS)
+        descriptor = os.open(path, READ_NOFOLLOW)
     except OSError as error:
         if error.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
             raise _not_a_file(origin, stat.S_IFLNK) from error
@@ -102,8 +93,9 @@ def _not_a_file(origin: str, mode: int) -> PackageError:
         return LinkOrSpecialFileError(f"{describe(origin)}: {reason}")
     if stat.S_ISDIR(mode):
         return UnreadablePackageError(f"{describe(origin)}: cannot read (Is a directory)")
-    kind = _SPECIAL_KINDS.get(stat.S_IFMT(mode), "a special file")
-    return LinkOrSpecialFileError(f"{describe(origin)}: is {kind}, not a ZIP file or a folder")
+    return LinkOrSpecialFileError(
+        f"{describe(origin)}: is {file_kind(mode)}, not a ZIP file or a folder"
+    )
 
 
 def _unreadable(origin: str, error: OSError) -> UnreadablePackageError:

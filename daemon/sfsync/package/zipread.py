@@ -1,6 +1,7 @@
 """Read the files of a published ZIP without trusting anything its headers claim.
 
-`zipfile` only parses the central directory here. Each entry's local header is checked against
+`zipfile` only parses the central directory here, and only once `zipend` has checked its size
+and entry count from the archive's tail. Each entry's local header is checked against
 it, and its data is inflated in bounded chunks while the real bytes are counted, so a lying
 size, a bomb (by size, count or ratio) or a damaged stream is refused before it costs memory.
 """
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from sfsync.files import SPECIAL_FILE_KINDS
 from sfsync.package.collect import PackageCollector
 from sfsync.package.errors import (
     ArchiveLimitError,
@@ -27,9 +29,11 @@ from sfsync.package.errors import (
     UnsafePathError,
     UnsupportedCompressionError,
     describe,
+    link_or_special_reason,
 )
 from sfsync.package.limits import PackageLimits
 from sfsync.package.paths import normalise_entry_name
+from sfsync.package.zipend import check_zip_tail
 
 CHUNK_BYTES = 64 * 1024
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
@@ -49,12 +53,6 @@ _METHODS = {
     zipfile.ZIP_LZMA: "lzma",
     93: "zstandard",
     99: "AES encryption",
-}
-_SPECIAL_KINDS = {
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
 }
 # What zipfile raises on input it cannot parse; none of it may escape as anything but a
 # PackageError, however hostile the bytes.
@@ -86,7 +84,7 @@ def read_zip_entries(stream: IO[bytes], origin: str, limits: PackageLimits) -> d
     Raise a `PackageError` subclass naming the entry for anything unsafe, damaged or over a
     limit; nothing is returned unless every entry passed.
     """
-    infos = _central_directory(stream, origin)
+    infos = _central_directory(stream, origin, limits)
     collector = PackageCollector(origin, limits)
     length = stream.seek(0, 2)
     named = [(info, _entry_name(info, origin)) for info in infos]
@@ -100,11 +98,14 @@ def read_zip_entries(stream: IO[bytes], origin: str, limits: PackageLimits) -> d
     return collector.finish()
 
 
-def _central_directory(stream: IO[bytes], origin: str) -> list[zipfile.ZipInfo]:
+def _central_directory(
+    stream: IO[bytes], origin: str, limits: PackageLimits
+) -> list[zipfile.ZipInfo]:
     stream.seek(0)
     head = stream.read(4)
     if not head:
         raise NotAZipError(f"{describe(origin)}: empty file, not a ZIP archive")
+    check_zip_tail(stream, origin, limits)
     try:
         with zipfile.ZipFile(stream) as archive:
             return archive.infolist()
@@ -174,10 +175,8 @@ def _check_kind(info: zipfile.ZipInfo, name: str, origin: str) -> None:
         raise EncryptedEntryError(f"{describe(origin, name)}: entry is encrypted", entry=name)
     if info.create_system == _SYSTEM_UNIX:
         kind = stat.S_IFMT(info.external_attr >> 16)
-        if kind == stat.S_IFLNK:
-            raise refuse_link("symbolic link")
-        if kind in _SPECIAL_KINDS:
-            raise refuse_link(f"special file ({_SPECIAL_KINDS[kind]})")
+        if kind == stat.S_IFLNK or kind in SPECIAL_FILE_KINDS:
+            raise refuse_link(link_or_special_reason(kind))
         if kind == stat.S_IFDIR and not name.endswith("/"):
             raise CorruptArchiveError(
                 f"{describe(origin, name)}: marked as a directory but named as a file",

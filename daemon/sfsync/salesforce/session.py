@@ -31,6 +31,7 @@ from sfsync.errors import (
     StateError,
 )
 from sfsync.files import make_private_directories
+from sfsync.salesforce.key_file import read_private_key
 from sfsync.salesforce.oauth import (
     RefreshRequest,
     jwt_assertion,
@@ -56,7 +57,7 @@ def refresh_lock_path(state_dir: Path, connector: str) -> Path:
 def read_key_file(path: Path) -> bytes:
     """Return the bytes of a JWT private key file; raise AuthorizationError if unreadable."""
     try:
-        return path.read_bytes()
+        return read_private_key(path)
     except OSError as error:
         raise AuthorizationError(
             f"cannot read the JWT key {path}: {error.strerror}; fix the file or authorize again "
