@@ -37,6 +37,7 @@ from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
 from sfsync.errors import ExitStatus, SfsyncError, UsageError
 from sfsync.files import write_atomically
+from sfsync.hardening import make_undumpable
 from sfsync.log import configure_logging
 from sfsync.redact import redact_text
 from sfsync.sources.located import Located
@@ -459,6 +460,7 @@ def emulator_command(port: int | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line and exit with the documented status (SPEC section 5)."""
+    make_undumpable()  # before any token or passphrase is in memory
     configure_logging("console", stream=sys.stderr, level=logging.WARNING)
     try:
         result = cli.main(args=argv, prog_name="sfsync", standalone_mode=False)

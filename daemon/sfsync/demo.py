@@ -30,6 +30,7 @@ from sfsync.actions.wiring import auth_deps
 from sfsync.config import load_config
 from sfsync.errors import SfsyncError
 from sfsync.ports import unused_loopback_port
+from sfsync.tokens.backends import PASSPHRASE_VARIABLE
 
 if TYPE_CHECKING:
     from sfsync_emulator import OrgHandle
@@ -125,7 +126,7 @@ def run_demo(echo: Callable[[str], None]) -> int:
         org = emu.add_org(name="sandbox")
         config_path = _write_config(root, emu.ca_path, emu.login_url, callback_port)
         echo(f"1. emulated org {org.instance_url}; config {config_path}")
-        os.environ["SFSYNC_KEYRING_PASSPHRASE"] = PASSPHRASE
+        os.environ[PASSPHRASE_VARIABLE] = PASSPHRASE
         loaded = load_config(config_path)
         connector = loaded.connectors[0]
         authorized = authorize(
@@ -158,7 +159,8 @@ def _start_daemon(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
             [sys.executable, "-m", "sfsync", "--config", str(config_path), "run"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=dict(os.environ),
+            # The CLI took the passphrase out of this process's environment once it read it.
+            env={**os.environ, PASSPHRASE_VARIABLE: PASSPHRASE},
         )
 
 

@@ -67,7 +67,9 @@ class SizeMismatchError(PackageError):
 
 
 class UnsafePathError(PackageError):
-    """An entry's name is absolute, climbs out with '..', or holds backslashes or control chars."""
+    """An entry's name is absolute, climbs out with '..', or holds backslashes, control chars,
+    invisible formatting characters (bidi overrides) or line separators.
+    """
 
 
 class LinkOrSpecialFileError(PackageError):

@@ -17,13 +17,18 @@ JUNK_DIRECTORIES = frozenset({"__macosx"})
 JUNK_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# Invisible formatting (bidi overrides such as U+202E, zero-width characters) and line or
+# paragraph separators (U+2028, U+2029): each makes a name display as something it is not,
+# in a log line, a terminal or a review of the package.
+_DISGUISING_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
 
 
 def normalise_entry_name(name: str, origin: str) -> str:
     """Given an entry name as stored and the package origin, return its normalised POSIX path.
 
     Empty and '.' segments are removed, so the result may be '' (the root). Raise
-    `UnsafePathError` if the name holds a control character, an undecodable byte or a
+    `UnsafePathError` if the name holds a control character, an invisible formatting character
+    (bidi overrides, zero-width), a line or paragraph separator, an undecodable byte or a
     backslash, is absolute (POSIX, drive letter or UNC), or has a '..' segment.
     """
 
@@ -34,6 +39,13 @@ def normalise_entry_name(name: str, origin: str) -> str:
         raise refuse("control character in the name")
     if any(unicodedata.category(char) == "Cs" for char in name):
         raise refuse("name is not valid UTF-8")
+    disguising = [char for char in name if unicodedata.category(char) in _DISGUISING_CATEGORIES]
+    if disguising:
+        char = disguising[0]
+        raise refuse(
+            f"invisible formatting or line-separator character U+{ord(char):04X} "
+            f"({unicodedata.name(char, 'unnamed')}) in the name"
+        )
     if "\\" in name:
         # A backslash is a separator to Windows tools and a plain character to Salesforce, so
         # 'a\..\b' would mean different things to whoever unpacks the package.

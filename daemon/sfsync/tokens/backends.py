@@ -17,6 +17,7 @@ from keyring.backend import KeyringBackend
 
 from sfsync.config.schema import KeyringSettings
 from sfsync.errors import TokenStoreError
+from sfsync.tokens.secret_env import take_secret_variable
 
 PASSPHRASE_VARIABLE = "SFSYNC_KEYRING_PASSPHRASE"  # noqa: S105 - a variable's name, not a secret  # the variable's name, not its value  # nosec B105
 PASSPHRASE_CREDENTIAL = "keyring-passphrase"  # noqa: S105 - a credential's name, not a secret  # the credential's name, not its value  # nosec B105
@@ -48,7 +49,8 @@ class Candidate:
 
 def read_passphrase(environ: Mapping[str, str] = os.environ) -> str | None:
     """Return the cryptfile passphrase from the systemd credential, else the environment, else
-    None. Trailing newlines are not part of it.
+    None. Trailing newlines are not part of it. Read from the process environment, the variable
+    is removed from it (`take_secret_variable`).
     """
     credentials = environ.get("CREDENTIALS_DIRECTORY")
     if credentials:
@@ -59,7 +61,7 @@ def read_passphrase(environ: Mapping[str, str] = os.environ) -> str | None:
             pass
         except OSError as error:
             raise TokenStoreError(f"{path}: cannot read the keyring passphrase: {error}") from None
-    return environ.get(PASSPHRASE_VARIABLE) or None
+    return take_secret_variable(PASSPHRASE_VARIABLE, environ) or None
 
 
 def backend_name(backend_class: type[KeyringBackend]) -> str:
