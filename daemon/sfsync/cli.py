@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
@@ -35,13 +37,11 @@ from sfsync.config import (
 )
 from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
-from sfsync.errors import ExitStatus, SfsyncError, UsageError
+from sfsync.errors import ExitStatus, PathError, SfsyncError, UsageError, describe_os_error
 from sfsync.files import write_atomically
 from sfsync.log import configure_logging
 from sfsync.sources.located import Located
 from sfsync.sync.cycle import ConnectorResult, CycleReport
-
-log = structlog.get_logger("sfsync.cli")
 
 
 @dataclass
@@ -137,7 +137,10 @@ def build(
     )
     source_path = located.path
     built = build_for_connector(connector, located, package_limits(loaded.config))
-    write_atomically(output, built.data)
+    try:
+        write_atomically(output, built.data)
+    except OSError as error:
+        raise PathError(describe_os_error(output, error, "write the ZIP")) from None
     click.echo(
         f"{output}: {built.size} bytes, {len(built.entries)} entries, sha256 {built.sha256} "
         f"(connector {connector.name}, resource {connector.resource}, from {source_path})"
@@ -456,23 +459,53 @@ def emulator_command(port: int | None) -> None:
     run(port, click.echo)
 
 
+def _error_line(message: str) -> None:
+    """Print one `sfsync: error:` line (a multi-line message is joined, never split)."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    click.echo(f"sfsync: error: {line}", err=True)
+
+
+def _keep_traceback(error: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a private temp file; return its path, or
+    None when even that fails. The user sees one line; the file is there for a bug report.
+    """
+    try:
+        descriptor, name = tempfile.mkstemp(prefix="sfsync-traceback-", suffix=".txt")
+        with os.fdopen(descriptor, "w") as stream:
+            traceback.print_exception(error, file=stream)
+    except OSError:
+        return None
+    return Path(name)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line and exit with the documented status (SPEC section 5)."""
+    """Run the command line and exit with the documented status (SPEC section 5): every error
+    is one line on stderr, never a traceback.
+    """
     configure_logging("console", stream=sys.stderr, level=logging.WARNING)
     try:
         result = cli.main(args=argv, prog_name="sfsync", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("sfsync: aborted", err=True)
         sys.exit(ExitStatus.FAILURE)
+    except click.UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+        _error_line(error.format_message() + hint)
+        sys.exit(ExitStatus.USAGE)
     except click.ClickException as error:
-        error.show()
+        _error_line(error.format_message())
         sys.exit(ExitStatus.USAGE if error.exit_code == 2 else error.exit_code)  # noqa: PLR2004
     except SfsyncError as error:
-        for line in str(error).splitlines() or [type(error).__name__]:
-            click.echo(f"sfsync: error: {line}", err=True)
+        _error_line(str(error) or type(error).__name__)
         sys.exit(error.exit_status)
-    except Exception as error:  # the one place that turns anything into an exit code
-        log.exception("unexpected error", error_type=type(error).__name__)
-        click.echo(f"sfsync: internal error: {type(error).__name__}: {error}", err=True)
+    except OSError as error:  # a file the command touched; the known ones are PathErrors
+        where = error.filename if error.filename is not None else "a file"
+        _error_line(describe_os_error(where, error, "use it"))
+        sys.exit(ExitStatus.USAGE if error.filename is not None else ExitStatus.FAILURE)
+    # The one place that turns anything into an exit code; the traceback goes to a file.
+    except Exception as error:  # noqa: BLE001 - reported as one line, traceback kept in a file
+        kept = _keep_traceback(error)
+        where = f" (traceback in {kept}; please report it)" if kept is not None else ""
+        click.echo(f"sfsync: internal error: {type(error).__name__}: {error}{where}", err=True)
         sys.exit(ExitStatus.FAILURE)
     sys.exit(int(result) if isinstance(result, int) else ExitStatus.OK)
