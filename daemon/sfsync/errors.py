@@ -115,6 +115,12 @@ class StateDirectoryError(StateError, PathError):
     exit_status = ExitStatus.USAGE
 
 
+class StateDirectoryHeldError(StateError):
+    """Another `sfsync run` holds the state_dir (SPEC sections 5 and 10)."""
+
+    exit_status = ExitStatus.USAGE
+
+
 def describe_os_error(path: object, error: OSError, doing: str) -> str:
     """Given a path, the OSError met there and what sfsync was doing ("write the ZIP"), return
     one line naming the path, the cause and what to do about it.
