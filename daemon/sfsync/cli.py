@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -374,13 +378,48 @@ def sync_command(
     """One cycle: check sources, build, push what changed, exit."""
     only = _selected(state, connector_names)
     total = len(only) if only else len(state.loaded.connectors)
+    interrupted = threading.Event()
     with (
-        _progress(0 if dry_run else total) as advance,
-        open_runtime(state.loaded, on_result=advance) as runtime,
+        _interrupt_sets(interrupted),
+        open_runtime(state.loaded, interrupted=interrupted) as runtime,
     ):
-        report = runtime.cycle(only=only, dry_run=dry_run, force=force)
+        with _progress(0 if dry_run else total) as advance:
+            runtime.deps.on_result = advance
+            report = runtime.cycle(only=only, dry_run=dry_run, force=force)
+        if interrupted.is_set():
+            # Still inside the runtime: pushes in flight keep their store until the exit.
+            _print_results(report.results)
+            _exit_interrupted()
     _print_results(report.results)
     return int(report.exit_status())
+
+
+@contextmanager
+def _interrupt_sets(interrupted: threading.Event) -> Iterator[None]:
+    """While inside, a first SIGINT (Ctrl-C) sets `interrupted` instead of raising, so that the
+    cycle can report what it finished; a second one stops at once.
+    """
+
+    def on_sigint(_number: int, _frame: FrameType | None) -> None:
+        if interrupted.is_set():
+            _exit_interrupted()
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _exit_interrupted() -> NoReturn:
+    """Say so and exit 130 without waiting for pushes still in flight: their threads would hold
+    the interpreter open, and the state store marks them abandoned at the next start.
+    """
+    click.echo("sfsync: interrupted", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(ExitStatus.INTERRUPTED))
 
 
 @cli.command("rollback")
@@ -485,9 +524,9 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging("console", stream=sys.stderr, level=logging.WARNING)
     try:
         result = cli.main(args=argv, prog_name="sfsync", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("sfsync: aborted", err=True)
-        sys.exit(ExitStatus.FAILURE)
+    except click.exceptions.Abort:  # Ctrl-C (or end of input at a prompt)
+        click.echo("sfsync: interrupted", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
     except click.UsageError as error:
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
         _error_line(error.format_message() + hint)

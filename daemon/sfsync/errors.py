@@ -18,6 +18,7 @@ class ExitStatus(IntEnum):
     FAILURE = 1  # a push or a check failed
     USAGE = 2  # usage, config or package error
     NEEDS_AUTHORIZATION = 3  # a connector needs (re)authorization, or no keyring is usable
+    INTERRUPTED = 130  # SIGINT (Ctrl-C), after printing what was done
 
 
 class SfsyncError(Exception):
