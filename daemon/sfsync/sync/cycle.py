@@ -118,6 +118,9 @@ class CycleDeps:
     # Set (by the CLI's SIGINT handler) to stop: connectors not started are not started, and
     # those in flight are reported interrupted without waiting for them.
     interrupted: threading.Event | None = None
+    # How long to wait for another process's push to a connector before reporting it busy;
+    # None: the `[salesforce] timeout`.
+    busy_wait_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -348,24 +351,42 @@ def _run_connector(
         mode=0o600,
     )
     started = time.monotonic()
+    patience = (
+        deps.busy_wait_seconds
+        if deps.busy_wait_seconds is not None
+        else deps.loaded.config.salesforce.timeout.total_seconds()
+    )
     slots = deps.push_slots or contextlib.nullcontext()
     built: BuiltPackage | None = None
     try:
-        with slots:
+        while True:
             try:
-                built = _build(job)
-            except PackageError as error:
-                return ConnectorResult(connector.name, "invalid", str(error))
-            with lock:
-                outcome = _decide_and_push(
-                    deps,
-                    pusher,
-                    _Build(connector, built, job.source.version),
-                    dry_run=dry_run,
-                    force=force,
-                )
-    except Timeout:
-        outcome = PushOutcome("busy", "another sfsync process is pushing to this connector")
+                with slots:
+                    try:
+                        built = _build(job)
+                    except PackageError as error:
+                        return ConnectorResult(connector.name, "invalid", str(error))
+                    with lock:
+                        outcome = _decide_and_push(
+                            deps,
+                            pusher,
+                            _Build(connector, built, job.source.version),
+                            dry_run=dry_run,
+                            force=force,
+                        )
+                break
+            except Timeout:
+                # Another process (a cron sync, the daemon) is pushing here: wait for it, out
+                # of the push slot, then decide again: what it pushed is likely ours too.
+                if not _wait_until_free(deps, lock, connector, started + patience):
+                    if deps.interrupted is not None and deps.interrupted.is_set():
+                        return ConnectorResult(connector.name, "interrupted", _NOT_STARTED)
+                    outcome = PushOutcome(
+                        "busy",
+                        f"another sfsync process was still pushing to this connector after "
+                        f"{patience:g}s ([salesforce] timeout); the next run tries again",
+                    )
+                    break
     except SfsyncError as error:
         outcome = PushOutcome("failed", str(error))
     except Exception as error:  # one connector's bug must not stop the others
@@ -380,6 +401,24 @@ def _run_connector(
         seconds=time.monotonic() - started,
         recheck_in=None if dry_run else _recheck_in(deps, connector, outcome),
     )
+
+
+def _wait_until_free(
+    deps: CycleDeps, lock: FileLock, connector: Connector, deadline: float
+) -> bool:
+    """Given a connector's push lock held by another process, wait until it is free or the
+    deadline (monotonic) passes; return whether it came free. Give up early if interrupted.
+    """
+    log.info("connector busy; waiting for the other push", connector=connector.name)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or (deps.interrupted is not None and deps.interrupted.is_set()):
+            return False
+        try:
+            with lock.acquire(timeout=min(remaining, _INTERRUPT_POLL_SECONDS * 10)):
+                return True
+        except Timeout:
+            continue
 
 
 def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> float | None:
