@@ -41,7 +41,15 @@ from sfsync.config import (
 )
 from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
-from sfsync.errors import ExitStatus, PathError, SfsyncError, UsageError, describe_os_error
+from sfsync.errors import (
+    ExitStatus,
+    NothingPublishedError,
+    PathError,
+    SfsyncError,
+    SourceError,
+    UsageError,
+    describe_os_error,
+)
 from sfsync.files import write_atomically
 from sfsync.log import configure_logging
 from sfsync.sources.located import Located
@@ -86,9 +94,18 @@ def config_group() -> None:
 @config_group.command("check")
 @click.pass_obj
 def config_check(state: CliContext) -> None:
-    """Validate the config and print the resolved connectors."""
-    loaded = state.loaded
+    """Validate the config (every problem in one run) and print the resolved connectors."""
+    loaded = load_config(find_config_path(state.config_option), refuse_placeholders=True)
     daemon = loaded.config.daemon
+    for name, system in loaded.config.systems.items():
+        source = system.source
+        if isinstance(source, DirSource) and not source.path.is_dir():
+            click.echo(
+                f"sfsync: warning: {source.path}: the drop folder of system {name} does not "
+                "exist yet; create it (writable by the publisher, readable by sfsync) before "
+                "the first publish",
+                err=True,
+            )
     click.echo(f"{loaded.path}: valid, {len(loaded.connectors)} connector(s)")
     click.echo(f"state_dir {daemon.state_dir}  metrics {daemon.metrics_listen or 'off'}")
     rows = [("CONNECTOR", "RESOURCE", "API", "LOGIN URL", "APP", "SOURCE", "GATE")]
@@ -134,11 +151,21 @@ def build(
     """Build the ZIP exactly as it would be pushed, without pushing."""
     loaded = state.loaded
     connector = select_connector(loaded.connectors, connector_name)
-    located = (
-        Located(package_path)
-        if package_path is not None
-        else SourceLocator(loaded.config)(connector, epoch_seconds())
-    )
+    try:
+        located = (
+            Located(package_path)
+            if package_path is not None
+            else SourceLocator(loaded.config)(connector, epoch_seconds())
+        )
+    except SourceError as error:
+        if not isinstance(error, NothingPublishedError) and not isinstance(
+            connector.source, DirSource
+        ):
+            raise  # a URL that could not be fetched: a failure, not a usage error
+        raise UsageError(
+            f"nothing to build for {connector.name}: {error}; publish a package there, or "
+            "build a given one with --package FILE"
+        ) from None
     source_path = located.path
     built = build_for_connector(connector, located, package_limits(loaded.config))
     try:
@@ -498,10 +525,10 @@ def emulator_command(port: int | None) -> None:
     run(port, click.echo)
 
 
-def _error_line(message: str) -> None:
-    """Print one `sfsync: error:` line (a multi-line message is joined, never split)."""
-    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    click.echo(f"sfsync: error: {line}", err=True)
+def _error_lines(message: str) -> None:
+    """Print the message as `sfsync: error:` lines: one, or one per problem of a config."""
+    for line in message.splitlines() or ["(no message)"]:
+        click.echo(f"sfsync: error: {line}", err=True)
 
 
 def _keep_traceback(error: BaseException) -> Path | None:
@@ -529,17 +556,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitStatus.INTERRUPTED)
     except click.UsageError as error:
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
-        _error_line(error.format_message() + hint)
+        _error_lines(error.format_message() + hint)
         sys.exit(ExitStatus.USAGE)
     except click.ClickException as error:
-        _error_line(error.format_message())
+        _error_lines(error.format_message())
         sys.exit(ExitStatus.USAGE if error.exit_code == 2 else error.exit_code)  # noqa: PLR2004
     except SfsyncError as error:
-        _error_line(str(error) or type(error).__name__)
+        _error_lines(str(error) or type(error).__name__)
         sys.exit(error.exit_status)
     except OSError as error:  # a file the command touched; the known ones are PathErrors
         where = error.filename if error.filename is not None else "a file"
-        _error_line(describe_os_error(where, error, "use it"))
+        _error_lines(describe_os_error(where, error, "use it"))
         sys.exit(ExitStatus.USAGE if error.filename is not None else ExitStatus.FAILURE)
     # The one place that turns anything into an exit code; the traceback goes to a file.
     except Exception as error:  # noqa: BLE001 - reported as one line, traceback kept in a file
