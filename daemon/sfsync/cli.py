@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
+import tempfile
+import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 import click
-import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
@@ -35,15 +41,21 @@ from sfsync.config import (
 )
 from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
-from sfsync.errors import ExitStatus, SfsyncError, UsageError
+from sfsync.errors import (
+    ExitStatus,
+    NothingPublishedError,
+    PathError,
+    SfsyncError,
+    SourceError,
+    UsageError,
+    describe_os_error,
+)
 from sfsync.files import write_atomically
 from sfsync.hardening import make_undumpable
 from sfsync.log import configure_logging
 from sfsync.redact import redact_text
 from sfsync.sources.located import Located
 from sfsync.sync.cycle import ConnectorResult, CycleReport
-
-log = structlog.get_logger("sfsync.cli")
 
 
 @dataclass
@@ -84,9 +96,18 @@ def config_group() -> None:
 @config_group.command("check")
 @click.pass_obj
 def config_check(state: CliContext) -> None:
-    """Validate the config and print the resolved connectors."""
-    loaded = state.loaded
+    """Validate the config (every problem in one run) and print the resolved connectors."""
+    loaded = load_config(find_config_path(state.config_option), refuse_placeholders=True)
     daemon = loaded.config.daemon
+    for name, system in loaded.config.systems.items():
+        source = system.source
+        if isinstance(source, DirSource) and not source.path.is_dir():
+            click.echo(
+                f"sfsync: warning: {source.path}: the drop folder of system {name} does not "
+                "exist yet; create it (writable by the publisher, readable by sfsync) before "
+                "the first publish",
+                err=True,
+            )
     click.echo(f"{loaded.path}: valid, {len(loaded.connectors)} connector(s)")
     click.echo(f"state_dir {daemon.state_dir}  metrics {daemon.metrics_listen or 'off'}")
     rows = [("CONNECTOR", "RESOURCE", "API", "LOGIN URL", "APP", "SOURCE", "GATE")]
@@ -132,14 +153,27 @@ def build(
     """Build the ZIP exactly as it would be pushed, without pushing."""
     loaded = state.loaded
     connector = select_connector(loaded.connectors, connector_name)
-    located = (
-        Located(package_path)
-        if package_path is not None
-        else SourceLocator(loaded.config)(connector, epoch_seconds())
-    )
+    try:
+        located = (
+            Located(package_path)
+            if package_path is not None
+            else SourceLocator(loaded.config)(connector, epoch_seconds())
+        )
+    except SourceError as error:
+        if not isinstance(error, NothingPublishedError) and not isinstance(
+            connector.source, DirSource
+        ):
+            raise  # a URL that could not be fetched: a failure, not a usage error
+        raise UsageError(
+            f"nothing to build for {connector.name}: {error}; publish a package there, or "
+            "build a given one with --package FILE"
+        ) from None
     source_path = located.path
     built = build_for_connector(connector, located, package_limits(loaded.config))
-    write_atomically(output, built.data)
+    try:
+        write_atomically(output, built.data)
+    except OSError as error:
+        raise PathError(describe_os_error(output, error, "write the ZIP")) from None
     click.echo(
         f"{output}: {built.size} bytes, {len(built.entries)} entries, sha256 {built.sha256} "
         f"(connector {connector.name}, resource {connector.resource}, from {source_path})"
@@ -373,13 +407,48 @@ def sync_command(
     """One cycle: check sources, build, push what changed, exit."""
     only = _selected(state, connector_names)
     total = len(only) if only else len(state.loaded.connectors)
+    interrupted = threading.Event()
     with (
-        _progress(0 if dry_run else total) as advance,
-        open_runtime(state.loaded, on_result=advance) as runtime,
+        _interrupt_sets(interrupted),
+        open_runtime(state.loaded, interrupted=interrupted) as runtime,
     ):
-        report = runtime.cycle(only=only, dry_run=dry_run, force=force)
+        with _progress(0 if dry_run else total) as advance:
+            runtime.deps.on_result = advance
+            report = runtime.cycle(only=only, dry_run=dry_run, force=force)
+        if interrupted.is_set():
+            # Still inside the runtime: pushes in flight keep their store until the exit.
+            _print_results(report.results)
+            _exit_interrupted()
     _print_results(report.results)
     return int(report.exit_status())
+
+
+@contextmanager
+def _interrupt_sets(interrupted: threading.Event) -> Iterator[None]:
+    """While inside, a first SIGINT (Ctrl-C) sets `interrupted` instead of raising, so that the
+    cycle can report what it finished; a second one stops at once.
+    """
+
+    def on_sigint(_number: int, _frame: FrameType | None) -> None:
+        if interrupted.is_set():
+            _exit_interrupted()
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _exit_interrupted() -> NoReturn:
+    """Say so and exit 130 without waiting for pushes still in flight: their threads would hold
+    the interpreter open, and the state store marks them abandoned at the next start.
+    """
+    click.echo("sfsync: interrupted", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(ExitStatus.INTERRUPTED))
 
 
 @cli.command("rollback")
@@ -458,25 +527,58 @@ def emulator_command(port: int | None) -> None:
     run(port, click.echo)
 
 
+def _error_lines(message: str) -> None:
+    """Print the message as `sfsync: error:` lines: one, or one per problem of a config."""
+    for line in message.splitlines() or ["(no message)"]:
+        click.echo(redact_text(f"sfsync: error: {line}"), err=True)
+
+
+def _keep_traceback(error: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a private temp file; return its path, or
+    None when even that fails. The user sees one line; the file is there for a bug report.
+    """
+    try:
+        descriptor, name = tempfile.mkstemp(prefix="sfsync-traceback-", suffix=".txt")
+        with os.fdopen(descriptor, "w") as stream:
+            # Redacted like every other sink: no secret in a temp file either (SPEC section 6).
+            stream.write(redact_text("".join(traceback.format_exception(error))))
+    except OSError:
+        return None
+    return Path(name)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line and exit with the documented status (SPEC section 5)."""
+    """Run the command line and exit with the documented status (SPEC section 5): every error
+    is one line on stderr, never a traceback.
+    """
     make_undumpable()  # before any token or passphrase is in memory
     configure_logging("console", stream=sys.stderr, level=logging.WARNING)
     try:
         result = cli.main(args=argv, prog_name="sfsync", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("sfsync: aborted", err=True)
-        sys.exit(ExitStatus.FAILURE)
+    except click.exceptions.Abort:  # Ctrl-C (or end of input at a prompt)
+        click.echo("sfsync: interrupted", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
+    except click.UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+        _error_lines(error.format_message() + hint)
+        sys.exit(ExitStatus.USAGE)
     except click.ClickException as error:
-        error.show()
+        _error_lines(error.format_message())
         sys.exit(ExitStatus.USAGE if error.exit_code == 2 else error.exit_code)  # noqa: PLR2004
     except SfsyncError as error:
-        for line in str(error).splitlines() or [type(error).__name__]:
-            click.echo(redact_text(f"sfsync: error: {line}"), err=True)
+        _error_lines(str(error) or type(error).__name__)
         sys.exit(error.exit_status)
-    except Exception as error:  # the one place that turns anything into an exit code
-        log.exception("unexpected error", error_type=type(error).__name__)
-        line = f"sfsync: internal error: {type(error).__name__}: {error}"
-        click.echo(redact_text(line), err=True)
+    except OSError as error:  # a file the command touched; the known ones are PathErrors
+        where = error.filename if error.filename is not None else "a file"
+        _error_lines(describe_os_error(where, error, "use it"))
+        sys.exit(ExitStatus.USAGE if error.filename is not None else ExitStatus.FAILURE)
+    # The one place that turns anything into an exit code; the traceback goes to a file.
+    except Exception as error:  # noqa: BLE001 - reported as one line, traceback kept in a file
+        kept = _keep_traceback(error)
+        where = f" (traceback in {kept}; please report it)" if kept is not None else ""
+        click.echo(
+            redact_text(f"sfsync: internal error: {type(error).__name__}: {error}{where}"),
+            err=True,
+        )
         sys.exit(ExitStatus.FAILURE)
     sys.exit(int(result) if isinstance(result, int) else ExitStatus.OK)

@@ -7,6 +7,7 @@ what went wrong and where (file, key, entry, connector or URL) and, where it hel
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -17,6 +18,7 @@ class ExitStatus(IntEnum):
     FAILURE = 1  # a push or a check failed
     USAGE = 2  # usage, config or package error
     NEEDS_AUTHORIZATION = 3  # a connector needs (re)authorization, or no keyring is usable
+    INTERRUPTED = 130  # SIGINT (Ctrl-C), after printing what was done
 
 
 class SfsyncError(Exception):
@@ -33,6 +35,14 @@ class UsageError(SfsyncError):
 
 class ConfigError(SfsyncError):
     """The configuration file is missing, unreadable or invalid."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class PathError(SfsyncError):
+    """A file or folder sfsync was pointed at (an output path, the state_dir, the keyring file)
+    cannot be created, read or written: a missing folder, a permission, a full disk.
+    """
 
     exit_status = ExitStatus.USAGE
 
@@ -98,3 +108,33 @@ class TokenStoreError(SfsyncError):
 
 class StateError(SfsyncError):
     """The local state store could not be read or written."""
+
+
+class StateDirectoryError(StateError, PathError):
+    """The state_dir (or a file sfsync creates in it) cannot be created or opened."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class StateDirectoryHeldError(StateError):
+    """Another `sfsync run` holds the state_dir (SPEC sections 5 and 10)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+def describe_os_error(path: object, error: OSError, doing: str) -> str:
+    """Given a path, the OSError met there and what sfsync was doing ("write the ZIP"), return
+    one line naming the path, the cause and what to do about it.
+    """
+    cause = error.strerror or str(error) or type(error).__name__
+    advice = {
+        errno.ENOENT: "create its folder or choose another path",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EACCES: "give the user running sfsync access, or choose another path",
+        errno.EPERM: "give the user running sfsync access, or choose another path",
+        errno.EROFS: "the file system is read-only; choose another path",
+        errno.ENOSPC: "free some space on that disk",
+        errno.EDQUOT: "free some space (the disk quota is used up)",
+        errno.EISDIR: "it is a folder; give a file name",
+    }.get(error.errno or 0, "check the path and the disk")
+    return f"{path}: cannot {doing}: {cause}; {advice}"

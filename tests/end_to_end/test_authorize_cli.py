@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import requests
 from auth_support import Site
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sfsync_emulator import Emulator, OrgHandle
 
@@ -163,3 +165,25 @@ def test_wrong_environment_lists_the_valid_ones(site: Site) -> None:
     done = site.run("authorize", "--env", "uat", "--no-browser")
     assert done.returncode == 2
     assert "sandbox, production" in done.stderr
+
+
+def test_failed_jwt_flow_names_the_web_flow(site: Site, sandbox: OrgHandle, tmp_path: Path) -> None:
+    """A JWT grant Salesforce refuses (a key whose certificate is not on the app) ends in one
+    line whose advice names the web flow as a command that can be pasted as it is.
+    """
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = tmp_path / "other.pem"
+    key.write_bytes(
+        other.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    done = site.run(
+        "authorize", "--env", "sandbox", "--flow", "jwt",
+        "--username", sandbox.default_user.username, "--key", str(key),
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "`sfsync authorize --env sandbox --system lightning --flow web`" in done.stderr

@@ -318,13 +318,15 @@ def test_invalid_grant_variants_get_their_own_advice(
     error = rows["lightning/sandbox"]["auth_error"]
     assert needle in error, error
     if switch != "revoked":
-        assert "run `sfsync authorize --env sandbox`" not in error
+        assert "run `sfsync authorize --env sandbox --system lightning`" not in error
 
 
 def test_jwt_user_not_pre_authorized(
     site: Site, emu: Emulator, sandbox: OrgHandle, jwt_key: tuple[Path, bytes]
 ) -> None:
-    """A JWT grant for a user the app does not pre-authorize: advice to pre-authorize."""
+    """A JWT grant for a user the app does not pre-authorize: advice to pre-authorize, or to
+    use the web flow with a command that can be pasted as it is.
+    """
     sandbox.register_client(
         "jwt-app", jwt_certificate_pem=jwt_key[1], preauthorized=["nobody@acme.example"]
     )
@@ -340,6 +342,8 @@ def test_jwt_user_not_pre_authorized(
     )  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     assert "pre-authorize" in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "`sfsync authorize --env sandbox --system lightning --flow web`" in done.stderr
 
 
 # -- pushes: production Metadata, refreshed sandboxes, namespaces ---------------------------

@@ -8,12 +8,14 @@ each moment, overall and per org; each org delays its Tooling answers so pushes 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from sync_support import HeldRequests, SyncSite, sync_site
 
 from sfsync.config.schema import SalesforceSettings
@@ -104,14 +106,15 @@ def test_pushes_run_concurrently_up_to_the_bound(
     assert set(in_flight.most_per_org.values()) == {1}, in_flight.most_per_org
 
 
-def test_a_second_process_never_pushes_to_a_connector_being_pushed(
+def test_a_second_process_waits_for_a_connector_being_pushed(
     tmp_path: Path,
     emu: Emulator,
     monkeypatch: pytest.MonkeyPatch,
     secret_service_here: dict[str, str],
 ) -> None:
-    """While one `sfsync sync` waits on its PATCH, another reports the connector busy (exit 1)
-    and writes nothing; the first then finishes, and the org got exactly one PATCH.
+    """While one `sfsync sync` waits on its PATCH, another waits for the connector instead of
+    failing `busy`, then finds the build live (unchanged): both exit 0, the org got exactly one
+    PATCH.
     """
     site = site_of(
         tmp_path, emu, ("alpha",), concurrency=4, secret_service_here=secret_service_here
@@ -128,9 +131,33 @@ def test_a_second_process_never_pushes_to_a_connector_being_pushed(
         code, out, err = site.run("sync")
     finally:
         first_out, first_err = site.site.finish(first)
-    assert code == 1, out + err
+    assert code == 0, out + err
     line = next(line for line in out.splitlines() if line.startswith("lightning/alpha"))
-    assert "busy" in line, out
+    assert "unchanged" in line, out
     assert first.returncode == 0, first_out + first_err
     assert "pushed" in first_out, first_out
     assert org.count(api="tooling", method="PATCH") == 1
+
+
+def test_a_connector_that_stays_busy_fails_after_the_timeout(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
+    """A connector whose push lock another process never lets go of is reported `busy`
+    (exit 1) once `[salesforce] timeout` (10 s here) has passed, and nothing is written.
+    """
+    site = site_of(
+        tmp_path, emu, ("alpha",), concurrency=4, secret_service_here=secret_service_here
+    )
+    org = site.orgs["alpha"]
+    site.publish(1)
+    assert site.run("sync")[0] == 0
+    site.publish(2)
+    lock = FileLock(str(site.site.state_dir / "locks" / "lightning" / "alpha.push.lock"))
+    started = time.monotonic()
+    with lock:
+        code, out, err = site.run("sync")
+    assert code == 1, out + err
+    assert time.monotonic() - started >= 10, "it must wait [salesforce] timeout first"
+    line = next(line for line in out.splitlines() if line.startswith("lightning/alpha"))
+    assert "busy" in line, out
+    assert org.count(method="PATCH") == 0

@@ -190,8 +190,8 @@ def integrity(state_dir: Path) -> str:
 
 
 def test_state_dir_read_only_then_full_then_fixed(site: SyncSite, figures: Any) -> None:
-    """A read-only state dir, then a full one: a clear one-line error and a failing exit, the
-    org and the store untouched; once fixed, the next sync converges.
+    """A read-only state dir (exit 2), then a full one: a clear one-line error and a failing
+    exit, the org and the store untouched; once fixed, the next sync converges.
     """
     state = site.site.state_dir
     with tmpfs(state, "4m"):
@@ -202,7 +202,7 @@ def test_state_dir_read_only_then_full_then_fixed(site: SyncSite, figures: Any) 
         remount(state, "ro")
         site.publish(2)
         code, out, err = site.run("sync")
-        assert code == 1, out + err
+        assert code == 2, out + err  # a state_dir that cannot be written: SPEC section 5
         read_only_code = code
         read_only_line = one_line_error(err)
         assert "state" in read_only_line.lower()

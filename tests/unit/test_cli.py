@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sfsync.cli import main
+from sfsync.config import load_config
 from sfsync.errors import ExitStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,15 +144,93 @@ def test_build_of_a_hostile_package_exits_2_and_writes_nothing(
     assert not output.exists()
 
 
-def test_build_with_an_empty_drop_folder_fails_with_exit_1(
+def test_build_with_an_empty_drop_folder_exits_2(
     config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A source with nothing published yet is a failed check (exit 1), naming the folder."""
+    """A drop folder with nothing published yet leaves `build` nothing to build: exit 2 with
+    one line naming the connector and the folder, and what to do.
+    """
     argv = ["--config", str(config_file), "build", "--connector", "lightning/sandbox"]
     code, _, err = run([*argv, "-o", str(tmp_path / "out.zip")], capsys)
-    assert code == ExitStatus.FAILURE
+    assert code == ExitStatus.USAGE
+    assert len(err.strip().splitlines()) == 1, err
+    assert "nothing to build for lightning/sandbox" in err
     assert "no package yet" in err
     assert str(tmp_path / "drop") in err
+    assert "--package FILE" in err
+
+
+def test_config_check_reports_shape_and_rule_problems_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file with a shape problem (wrong type, unknown key) and cross-key problems (a soak
+    without requires, a requires naming no environment) reports all of them in one run.
+    """
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        """
+[daemon]
+concurrency = "lots"
+[oauth]
+client_id = "x"
+[systems.lightning]
+resource = "WalkMeLightning"
+source = { type = "dir", path = "drop" }
+[systems.lightning.environments.sandbox]
+soak = "1h"
+bogus = 1
+[systems.lightning.environments.production]
+requires = "staging"
+"""
+    )
+    code, out, err = run(["--config", str(path), "config", "check"], capsys)
+    assert code == ExitStatus.USAGE
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 4, err
+    assert all(line.startswith(f"sfsync: error: {path}: at '") for line in lines), err
+    for key in (
+        "daemon.concurrency",
+        "systems.lightning.environments.sandbox.bogus",
+        "systems.lightning.environments.sandbox.soak",
+        "systems.lightning.environments.production.requires",
+    ):
+        assert any(f"at '{key}'" in line for line in lines), (key, err)
+
+
+@pytest.mark.parametrize("placeholder", ["3MVG9...", "3MVG9abcdef...", "3MVG9production..."])
+def test_config_check_refuses_the_placeholder_client_id(
+    config_file: Path, capsys: pytest.CaptureFixture[str], placeholder: str
+) -> None:
+    """The example's placeholder consumer key fails `config check` with a line naming the key
+    (other commands still load the file: the shipped example must stay loadable).
+    """
+    text = config_file.read_text().replace('client_id = "x"', f'client_id = "{placeholder}"')
+    config_file.write_text(
+        text + f'[systems.lightning.environments.uat]\nclient_id = "{placeholder}"\n'
+    )
+    code, _, err = run(["--config", str(config_file), "config", "check"], capsys)
+    assert code == ExitStatus.USAGE
+    lines = err.strip().splitlines()
+    assert len(lines) == 2, err
+    assert "at 'oauth.client_id'" in lines[0]
+    assert "at 'systems.lightning.environments.uat.client_id'" in lines[1]
+    assert all("placeholder" in line and "consumer key" in line for line in lines), err
+    assert len(load_config(config_file).connectors) == 3
+
+
+def test_config_check_warns_about_a_missing_drop_folder(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A drop folder that does not exist yet is a warning naming it, not a failure (exit 0)."""
+    (tmp_path / "drop").rmdir()
+    code, out, err = run(["--config", str(config_file), "config", "check"], capsys)
+    assert code == ExitStatus.OK
+    assert "valid, 2 connector(s)" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"sfsync: warning: {tmp_path / 'drop'}: ")
+    assert "does not exist" in lines[0]
 
 
 def test_unknown_connector_is_a_usage_error(

@@ -15,6 +15,7 @@ import structlog
 
 from sfsync.actions.wiring import AuthDeps
 from sfsync.config import Connector, short_client_id
+from sfsync.config.names import authorize_arguments
 from sfsync.errors import AuthorizationError, SalesforceError, SfsyncError, UsageError
 from sfsync.redact import redact_text
 from sfsync.salesforce.callback import CallbackListener
@@ -252,7 +253,13 @@ def _run_flow(
         read_key_file(key_path),
         deps.clock(),
     )
-    return jwt_grant(deps.http, lead.login_url, assertion, lead.name), None
+    try:
+        return jwt_grant(deps.http, lead.login_url, assertion, lead.name), None
+    except AuthorizationError as error:
+        raise AuthorizationError(
+            f"{error}; or authorize with the web flow instead, which needs no certificate or "
+            f"pre-approval: `sfsync authorize {authorize_arguments(lead.name)} --flow web`"
+        ) from None
 
 
 def _web_flow(
@@ -358,7 +365,8 @@ def _with_grant(
     if answer.refresh_token is None:
         raise AuthorizationError(
             f"{lead.name}: Salesforce issued no refresh token; give the app the "
-            "'refresh_token' (Perform requests at any time) scope and authorize again"
+            "'refresh_token' (Perform requests at any time) scope and run "
+            f"`sfsync authorize {authorize_arguments(lead.name)} --flow {options.flow}` again"
         )
     return replace(record, refresh_token=answer.refresh_token)
 

@@ -14,6 +14,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from sfsync.config.names import authorize_arguments
+
 HEADERS = ("CONNECTOR", "AUTHORIZED", "USER", "ORG", "LIVE", "LAST PUSH", "PAUSED")
 # A last error is shown on one line, cut to this many characters; `status --json` has it whole.
 ERROR_WIDTH = 100
@@ -51,7 +53,9 @@ def status_facts(row: Mapping[str, Any]) -> list[tuple[str, str]]:
         facts.append(("in doubt", f"Metadata deploy {row['pending_deploy_id']} may still run"))
     if row["last_error"]:
         facts.append(("last error", one_line(row["last_error"])))
-    note = row["auth_error"] or ("run sfsync authorize" if row["needs_authorization"] else None)
+    needs = row["needs_authorization"]
+    command = f"run `sfsync authorize {authorize_arguments(str(row['connector']))}`"
+    note = row["auth_error"] or (command if needs else None)
     if note:
         facts.append(("note", one_line(note)))
     return facts

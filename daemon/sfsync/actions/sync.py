@@ -63,6 +63,7 @@ def open_runtime(
     auth: AuthDeps | None = None,
     retry: RetryPolicy | None = None,
     push_slots: threading.BoundedSemaphore | None = None,
+    interrupted: threading.Event | None = None,
 ) -> Iterator[SyncRuntime]:
     """Given a loaded config, open the state store and the keyring and yield a runtime whose
     sessions are kept per connector (access tokens live in memory for the runtime's life).
@@ -121,6 +122,7 @@ def open_runtime(
             on_result=on_result,
             locate=SourceLocator(config),
             push_slots=push_slots,
+            interrupted=interrupted,
         )
         yield SyncRuntime(deps=deps, pusher=pusher)
     finally:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from sfsync.config.connectors import Connector, resolve_connectors
 from sfsync.config.errors import problem_lines, validation_lines
-from sfsync.config.rules import client_id_problems, duplicate_resource_problems, gate_problems
+from sfsync.config.rules import (
+    client_id_problems,
+    duplicate_resource_problems,
+    gate_problems,
+    placeholder_client_id_problems,
+)
 from sfsync.config.schema import Config, DirSource
 from sfsync.errors import ConfigError
 
@@ -42,8 +49,10 @@ def find_config_path(explicit: Path | None, environ: Mapping[str, str] = os.envi
     return DEFAULT_CONFIG_PATH
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Given a config file path, return it validated with its connectors resolved.
+def load_config(path: Path, *, refuse_placeholders: bool = False) -> LoadedConfig:
+    """Given a config file path, return it validated with its connectors resolved; with
+    `refuse_placeholders` (`config check`), a `client_id` left at the example's placeholder is
+    a problem too.
 
     Raise ConfigError, listing every problem one per line, if the file cannot be read or is
     invalid.
@@ -61,14 +70,15 @@ def load_config(path: Path) -> LoadedConfig:
         ) from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
-    return parse_config(text, path)
+    return parse_config(text, path, refuse_placeholders=refuse_placeholders)
 
 
-def parse_config(text: str, path: Path) -> LoadedConfig:
+def parse_config(text: str, path: Path, *, refuse_placeholders: bool = False) -> LoadedConfig:
     """Given the text of a config file and its path, return it validated and resolved.
 
-    Relative paths in it are taken relative to the file's folder. Raise ConfigError if it is
-    not valid TOML or not a valid config.
+    Relative paths in it are taken relative to the file's folder. Raise ConfigError listing
+    every problem (shape and cross-key rules alike) if it is not valid TOML or not a valid
+    config.
     """
     try:
         document = tomllib.loads(text)
@@ -79,16 +89,68 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
         # exhaust the stack instead of raising TOMLDecodeError.
         raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     try:
-        config = Config.model_validate(document)
+        config: Config | None = Config.model_validate(document)
+        lines: list[str] = []
     except ValidationError as error:
-        raise ConfigError("\n".join(validation_lines(path, error))) from None
-    problems = (
-        gate_problems(config) + duplicate_resource_problems(config) + client_id_problems(config)
-    )
-    if problems:
-        raise ConfigError("\n".join(problem_lines(path, problems)))
+        lines = validation_lines(path, error)
+        # The rules run too, on what is left once the broken keys are taken out, so that one
+        # run reports every problem.
+        config = _validate_without_broken_keys(document, error)
+    if config is not None:
+        problems = (
+            gate_problems(config) + duplicate_resource_problems(config) + client_id_problems(config)
+        )
+        if refuse_placeholders:
+            problems += placeholder_client_id_problems(config)
+        lines += problem_lines(path, problems)
+    if lines or config is None:
+        raise ConfigError("\n".join(lines))
     config = _anchor_paths(config, path.parent)
     return LoadedConfig(path=path, config=config, connectors=tuple(resolve_connectors(config)))
+
+
+# Each round takes out the keys of one layer of problems (a bad value, then the table left
+# without a required key, ...); a config needing more is reported by shape alone.
+_PRUNING_ROUNDS = 8
+
+
+def _validate_without_broken_keys(document: Any, error: ValidationError) -> Config | None:
+    """Given a parsed document and the errors validating it, return the config validated with
+    every broken key (and every table missing a required key) taken out, or None if it cannot
+    be made valid that way.
+    """
+    remaining = copy.deepcopy(document)
+    for _ in range(_PRUNING_ROUNDS):
+        if not any(
+            _drop(remaining, detail["loc"], whole_table=detail["type"] == "missing")
+            for detail in error.errors()
+        ):
+            return None
+        try:
+            return Config.model_validate(remaining)
+        except ValidationError as again:
+            error = again
+    return None
+
+
+def _drop(document: Any, location: tuple[str | int, ...], *, whole_table: bool) -> bool:
+    """Given a document, an error location and whether the table holding it must go (a
+    required key is missing), delete that from the document; return whether anything was.
+    """
+    keys = location[:-1] if whole_table else location
+    parent: Any = None
+    last: str | int | None = None
+    node = document
+    for key in keys:
+        in_table = isinstance(node, dict) and key in node
+        in_array = isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+        # Neither: a union tag or a name pydantic adds to the location, not a key of the file.
+        if in_table or in_array:
+            parent, last, node = node, key, node[key]
+    if parent is None or last is None:
+        return False
+    del parent[last]
+    return True
 
 
 def _anchor_paths(config: Config, base: Path) -> Config:

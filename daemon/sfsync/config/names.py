@@ -16,6 +16,14 @@ RESOURCE_NAME_MAX = 80
 _LABEL = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
+def authorize_arguments(connector: str) -> str:
+    """Given "system/env", return the options that select that connector in `sfsync authorize`
+    and `sfsync revoke`, so that every piece of advice can be pasted as it is.
+    """
+    system, _, environment = connector.partition("/")
+    return f"--env {environment} --system {system}"
+
+
 def resource_name_problem(name: str) -> str | None:
     """Given a Static Resource name, return what is wrong with it, or None if it is valid."""
     if not name:

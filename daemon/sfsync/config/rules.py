@@ -95,3 +95,36 @@ def client_id_problems(config: Config) -> list[Problem]:
         for env_name, env in system.environments.items()
         if env.client_id is None
     ]
+
+
+# The consumer keys the example config and the README show; a real one never ends in "...".
+EXAMPLE_CLIENT_IDS = frozenset({"3MVG9...", "3MVG9sandbox...", "3MVG9production..."})
+
+
+def is_placeholder_client_id(client_id: str) -> bool:
+    """Given a consumer key, return whether it is the example's placeholder, not a real key."""
+    return client_id in EXAMPLE_CLIENT_IDS or client_id.rstrip().endswith(("...", "\u2026"))
+
+
+def placeholder_client_id_problems(config: Config) -> list[Problem]:
+    """Given a config, return a problem for each `client_id` still holding the example's
+    placeholder (`3MVG9...`): every authorization with it would fail at Salesforce.
+    """
+    advice = (
+        "is the example's placeholder; paste the External Client App's consumer key "
+        "(Setup > External Client App Manager > the app > Settings > OAuth Settings > "
+        "Consumer Key and Secret)"
+    )
+    problems: list[Problem] = []
+    if config.oauth.client_id is not None and is_placeholder_client_id(config.oauth.client_id):
+        problems.append((("oauth", "client_id"), f"{config.oauth.client_id!r} {advice}"))
+    for system_name, system in config.systems.items():
+        for env_name, env in system.environments.items():
+            if env.client_id is not None and is_placeholder_client_id(env.client_id):
+                problems.append(
+                    (
+                        ("systems", system_name, "environments", env_name, "client_id"),
+                        f"{env.client_id!r} {advice}",
+                    )
+                )
+    return problems

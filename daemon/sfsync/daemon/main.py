@@ -17,6 +17,7 @@ import structlog
 
 from sfsync.config import LoadedConfig, load_config
 from sfsync.daemon.endpoint import Endpoint
+from sfsync.daemon.holder import StateDirectoryHold
 from sfsync.daemon.metrics import Metrics
 from sfsync.daemon.notify import Notifier
 from sfsync.daemon.service import Service
@@ -36,8 +37,9 @@ RELOAD_GRACE_SECONDS = 600.0
 class _Daemon:
     """The long-lived parts (metrics, endpoint, notifier) and the current Service."""
 
-    def __init__(self, loaded: LoadedConfig, notifier: Notifier) -> None:
+    def __init__(self, loaded: LoadedConfig, notifier: Notifier, hold: StateDirectoryHold) -> None:
         self.loaded = loaded
+        self.hold = hold
         self.notifier = notifier
         self.metrics = Metrics()
         self.service = Service(loaded, self.metrics, notifier)
@@ -64,6 +66,14 @@ class _Daemon:
             log.error("reload refused; keeping the running config", error=str(error))  # noqa: TRY400 - the one line is the message
             first_line = (str(error).splitlines() or ["invalid config"])[0]
             self.notifier.ready(f"reload refused: {first_line}"[:200])
+            return
+        if fresh.config.daemon.state_dir != self.hold.state_dir:
+            log.error(
+                "reload refused; a new state_dir needs a restart",
+                state_dir=str(fresh.config.daemon.state_dir),
+                running_state_dir=str(self.hold.state_dir),
+            )
+            self.notifier.ready("reload refused: a new state_dir needs a restart")
             return
         self.service.stop(RELOAD_GRACE_SECONDS)
         configure_logging(fresh.config.daemon.log_format, stream=sys.stdout)
@@ -119,6 +129,9 @@ def run_daemon(config_path: Path) -> int:
     Raise SfsyncError if the config is invalid or the service cannot start.
     """
     loaded = load_config(config_path)
+    # Before anything is logged, scheduled, bound or told to systemd: a second daemon on this
+    # state_dir would push alongside the first and fight over its store.
+    hold = StateDirectoryHold.take(loaded.config.daemon.state_dir)
     configure_logging(loaded.config.daemon.log_format, stream=sys.stdout)
     # SimpleQueue.put is safe in a signal handler; the handlers only post, the loop acts.
     signals: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -129,7 +142,7 @@ def run_daemon(config_path: Path) -> int:
     for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(handled, post)
     notifier = Notifier()
-    daemon = _Daemon(loaded, notifier)
+    daemon = _Daemon(loaded, notifier, hold)
     daemon.start()
     while True:
         number = signals.get()

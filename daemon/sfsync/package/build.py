@@ -149,8 +149,11 @@ def build_prepared(
     limit = options.limits.max_result_bytes
     if size > limit:
         raise PackageTooLargeError(
-            f"{describe(package.origin)}: package built for {options.connector!r} is "
-            f"{size:,} bytes, over the {limit:,}-byte Static Resource limit (max_result_bytes)"
+            f"{describe(package.origin)}: the ZIP built for {options.connector!r} is "
+            f"{size:,} bytes, over the {limit:,}-byte Salesforce Static Resource limit, which "
+            f"no setting raises; publish a package with less content (drop or shrink files: "
+            f"its {sum(len(data) for data in package.files.values()):,} bytes of files must "
+            f"compress to under {limit:,})"
         )
     data = write_zip(members, package.origin)
     return BuiltPackage(

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
+from sfsync.config.names import authorize_arguments
 from sfsync.errors import AuthorizationError, UsageError
 
 LISTEN_HOST = "127.0.0.1"
@@ -126,17 +127,18 @@ class CallbackListener:
                 )
                 raise AuthorizationError(
                     f"{connector}: no authorization came back to {self.redirect_uri()} within "
-                    f"{timeout:g}s{wrong}; run `sfsync authorize` again (over SSH, forward the "
-                    f"port: ssh -L {self.port}:127.0.0.1:{self.port} HOST). If the browser "
-                    "showed 'client identifier invalid', the org does not know the client_id "
-                    "set for this environment: each org needs its own External Client App"
+                    f"{timeout:g}s{wrong}; run `sfsync authorize {authorize_arguments(connector)}` "
+                    f"again (over SSH, forward the port: ssh -L {self.port}:127.0.0.1:{self.port} "
+                    "HOST). If the browser showed 'client identifier invalid', the org does not "
+                    "know the client_id set for this environment: each org needs its own External "
+                    "Client App"
                 )
             self._server.timeout = min(remaining, 1.0)
             self._server.handle_request()
         if self.outcome.code is None:
             raise AuthorizationError(
                 f"{connector}: authorization failed: {self.outcome.error}; "
-                "run `sfsync authorize` again"
+                f"run `sfsync authorize {authorize_arguments(connector)}` again"
             )
         return self.outcome.code
 

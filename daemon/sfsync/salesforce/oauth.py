@@ -17,6 +17,7 @@ from oauthlib.common import UNICODE_ASCII_CHARACTER_SET, generate_token
 from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
+from sfsync.config.names import authorize_arguments
 from sfsync.errors import AuthorizationError, OAuthServerError, UsageError
 from sfsync.salesforce.token_endpoint import (
     REVOKE_PATH,
@@ -224,7 +225,8 @@ def poll_device_flow(
         if monotonic() + interval > deadline:
             raise AuthorizationError(
                 f"{connector}: the device code {device.user_code} was not approved within "
-                f"{timeout:g}s; run `sfsync authorize` again"
+                f"{timeout:g}s; run `sfsync authorize {authorize_arguments(connector)} "
+                "--flow device` again"
             )
 
 

@@ -24,6 +24,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
 from sfsync.clock import utc_now
+from sfsync.config.names import authorize_arguments
 from sfsync.errors import (
     ApiError,
     AuthorizationError,
@@ -39,7 +40,7 @@ from sfsync.salesforce.oauth import (
     jwt_grant,
     refresh_grant,
 )
-from sfsync.salesforce.token_endpoint import TokenAnswer, authorize_arguments
+from sfsync.salesforce.token_endpoint import TokenAnswer
 from sfsync.salesforce.versions import VersionCheck
 from sfsync.tokens.record import StoredAuthorization
 from sfsync.tokens.store import TokenStore

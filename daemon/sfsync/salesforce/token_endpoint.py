@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from sfsync.config.names import authorize_arguments
 from sfsync.errors import AuthorizationError, OAuthServerError, SalesforceUnreachableError
 from sfsync.salesforce.trust import endpoint_problem
 
@@ -168,12 +169,6 @@ def refusal_advice(refusal: OAuthRefusal, connector: str) -> str:
 def secret_required(error: AuthorizationError) -> bool:
     """Return whether a refused grant asked for the app's consumer secret (invalid_client)."""
     return "(invalid_client" in str(error) and "(invalid_client_id" not in str(error)
-
-
-def authorize_arguments(connector: str) -> str:
-    """Given "system/env", return the `sfsync authorize` options that select it."""
-    system, _, environment = connector.partition("/")
-    return f"--env {environment} --system {system}"
 
 
 def parse_token_answer(

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sfsync.errors import StateError
+from sfsync.errors import StateDirectoryError, StateError, describe_os_error
 from sfsync.redact import redact_text
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.migrations import migrate
@@ -52,7 +52,9 @@ def ensure_private_directory(path: Path) -> None:
         path.mkdir(mode=_DIRECTORY_MODE, parents=True, exist_ok=True)
         path.chmod(_DIRECTORY_MODE)
     except OSError as error:
-        raise StateError(f"state directory {path}: {error.strerror}") from None
+        raise StateDirectoryError(
+            describe_os_error(path, error, "create the state directory (daemon.state_dir)")
+        ) from None
 
 
 class StateStore:
@@ -80,6 +82,11 @@ class StateStore:
             descriptor = os.open(path, os.O_CREAT | os.O_RDWR, _FILE_MODE)
             os.close(descriptor)
             path.chmod(_FILE_MODE)
+        except OSError as error:
+            raise StateDirectoryError(
+                describe_os_error(path, error, "create the state store")
+            ) from None
+        try:
             connection = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=30
             )

@@ -8,7 +8,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +59,7 @@ log = structlog.get_logger("sfsync.sync")
 
 # Results that need an operator, by exit status (SPEC section 5). Everything else is success:
 # unchanged, gated, paused, deferred, waiting for a source, a deploy still running.
-_FAILED = frozenset({"failed", "busy"})
+_FAILED = frozenset({"failed", "busy", "interrupted"})
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class ConnectorResult:
 
     connector: str
     result: str  # pushed | unchanged | failed | gated | paused | needs_authorization |
-    # deferred | deploy_pending | waiting | invalid | busy | planned (dry run)
+    # deferred | deploy_pending | waiting | invalid | busy | planned (dry run) | interrupted
     detail: str
     sha256: str | None = None
     size: int | None = None
@@ -116,6 +116,12 @@ class CycleDeps:
     # Shared by every cycle of a daemon, so that `daemon.concurrency` bounds pushes across
     # systems too; None: each wave is bounded on its own.
     push_slots: threading.BoundedSemaphore | None = None
+    # Set (by the CLI's SIGINT handler) to stop: connectors not started are not started, and
+    # those in flight are reported interrupted without waiting for them.
+    interrupted: threading.Event | None = None
+    # How long to wait for another process's push to a connector before reporting it busy;
+    # None: the `[salesforce] timeout`.
+    busy_wait_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -188,13 +194,55 @@ def run_cycle(
             tokens.read()
     for wave in _waves([job.connector for job in jobs.values()]):
         batch = [jobs[connector.name] for connector in wave]
+        if deps.interrupted is not None and deps.interrupted.is_set():
+            for job in batch:
+                report(
+                    ConnectorResult(job.connector.name, "interrupted", _NOT_STARTED),
+                    job.source.package,
+                )
+            continue
         concurrency = max(1, min(deps.loaded.config.daemon.concurrency, len(batch)))
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push") as pool:
-            for result in pool.map(
-                lambda job: _run_connector(deps, pusher, job, dry_run=dry_run, force=force), batch
-            ):
-                report(result, jobs[result.connector].source.package)
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push")
+        try:
+            futures = [
+                (
+                    job.connector.name,
+                    pool.submit(_run_connector, deps, pusher, job, dry_run=dry_run, force=force),
+                )
+                for job in batch
+            ]
+            for name, future in futures:
+                report(_outcome_of(name, future, deps.interrupted), jobs[name].source.package)
+        finally:
+            # Interrupted: the caller exits without waiting for pushes in flight (the store
+            # marks them abandoned at the next start, as after a kill).
+            stopping = deps.interrupted is not None and deps.interrupted.is_set()
+            pool.shutdown(wait=not stopping, cancel_futures=True)
     return CycleReport(tuple(results[c.name] for c in selected if c.name in results))
+
+
+_NOT_STARTED = "interrupted before it started; the next sync pushes it"
+_IN_FLIGHT = "interrupted while in progress; the next sync checks what reached the org"
+# How often a wait for a connector looks whether the run was interrupted.
+_INTERRUPT_POLL_SECONDS = 0.1
+
+
+def _outcome_of(
+    name: str, future: Future[ConnectorResult], interrupted: threading.Event | None
+) -> ConnectorResult:
+    """Given a connector's running job, return its result: once it finishes, or at once as
+    `interrupted` when the run is interrupted first.
+    """
+    while True:
+        if interrupted is not None and interrupted.is_set():
+            if future.cancel():
+                return ConnectorResult(name, "interrupted", _NOT_STARTED)
+            if not future.done():
+                return ConnectorResult(name, "interrupted", _IN_FLIGHT)
+        try:
+            return future.result(timeout=None if interrupted is None else _INTERRUPT_POLL_SECONDS)
+        except TimeoutError:
+            continue
 
 
 def _read_sources(
@@ -309,30 +357,50 @@ def _run_connector(
     at once, and is dropped on return: the result keeps its hash and size only.
     """
     connector = job.connector
+    if deps.interrupted is not None and deps.interrupted.is_set():
+        return ConnectorResult(connector.name, "interrupted", _NOT_STARTED)
     lock = FileLock(
         str(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name)),
         timeout=0,
         mode=0o600,
     )
     started = time.monotonic()
+    patience = (
+        deps.busy_wait_seconds
+        if deps.busy_wait_seconds is not None
+        else deps.loaded.config.salesforce.timeout.total_seconds()
+    )
     slots = deps.push_slots or contextlib.nullcontext()
     built: BuiltPackage | None = None
     try:
-        with slots:
+        while True:
             try:
-                built = _build(job)
-            except PackageError as error:
-                return ConnectorResult(connector.name, "invalid", str(error))
-            with lock:
-                outcome = _decide_and_push(
-                    deps,
-                    pusher,
-                    _Build(connector, built, job.source.version),
-                    dry_run=dry_run,
-                    force=force,
-                )
-    except Timeout:
-        outcome = PushOutcome("busy", "another sfsync process is pushing to this connector")
+                with slots:
+                    try:
+                        built = _build(job)
+                    except PackageError as error:
+                        return ConnectorResult(connector.name, "invalid", str(error))
+                    with lock:
+                        outcome = _decide_and_push(
+                            deps,
+                            pusher,
+                            _Build(connector, built, job.source.version),
+                            dry_run=dry_run,
+                            force=force,
+                        )
+                break
+            except Timeout:
+                # Another process (a cron sync, the daemon) is pushing here: wait for it, out
+                # of the push slot, then decide again: what it pushed is likely ours too.
+                if not _wait_until_free(deps, lock, connector, started + patience):
+                    if deps.interrupted is not None and deps.interrupted.is_set():
+                        return ConnectorResult(connector.name, "interrupted", _NOT_STARTED)
+                    outcome = PushOutcome(
+                        "busy",
+                        f"another sfsync process was still pushing to this connector after "
+                        f"{patience:g}s ([salesforce] timeout); the next run tries again",
+                    )
+                    break
     except SfsyncError as error:
         outcome = PushOutcome("failed", str(error))
     except Exception as error:  # one connector's bug must not stop the others
@@ -347,6 +415,24 @@ def _run_connector(
         seconds=time.monotonic() - started,
         recheck_in=None if dry_run else _recheck_in(deps, connector, outcome),
     )
+
+
+def _wait_until_free(
+    deps: CycleDeps, lock: FileLock, connector: Connector, deadline: float
+) -> bool:
+    """Given a connector's push lock held by another process, wait until it is free or the
+    deadline (monotonic) passes; return whether it came free. Give up early if interrupted.
+    """
+    log.info("connector busy; waiting for the other push", connector=connector.name)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or (deps.interrupted is not None and deps.interrupted.is_set()):
+            return False
+        try:
+            with lock.acquire(timeout=min(remaining, _INTERRUPT_POLL_SECONDS * 10)):
+                return True
+        except Timeout:
+            continue
 
 
 def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> float | None:

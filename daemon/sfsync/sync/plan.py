@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from sfsync.config.names import authorize_arguments
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.records import ConnectorState
 
@@ -111,7 +112,7 @@ def decide(  # noqa: PLR0911 - one return per rule reads as the decision table i
     if not authorized:
         return verdict(
             Action.NEEDS_AUTHORIZATION,
-            f"not authorized: run `sfsync authorize --env {connector.split('/', 1)[1]}`",
+            f"not authorized: run `sfsync authorize {authorize_arguments(connector)}`",
         )
     if state.pending_deploy_id is not None:
         return verdict(

@@ -16,7 +16,7 @@ import keyring.core
 from keyring.backend import KeyringBackend
 
 from sfsync.config.schema import KeyringSettings
-from sfsync.errors import TokenStoreError
+from sfsync.errors import PathError, TokenStoreError, describe_os_error
 from sfsync.tokens.secret_env import take_secret_variable
 
 PASSPHRASE_VARIABLE = "SFSYNC_KEYRING_PASSPHRASE"  # noqa: S105 - a variable's name, not a secret  # the variable's name, not its value  # nosec B105
@@ -170,7 +170,14 @@ def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend
         ) from None
     backend: KeyringBackend = CryptFileKeyring()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise PathError(
+                describe_os_error(
+                    path.parent, error, "create the keyring folder ([keyring] cryptfile_path)"
+                )
+            ) from None
         backend.file_path = str(path)  # type: ignore[attr-defined]
     try:
         # Setting the key unlocks an existing file (checking the passphrase) or creates one:
@@ -181,4 +188,7 @@ def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend
         raise TokenStoreError(
             f"cryptfile keyring {where}: {error} (the passphrase does not open it)"
         ) from None
+    except OSError as error:
+        where = getattr(backend, "file_path", "?")
+        raise PathError(describe_os_error(where, error, "open the cryptfile keyring")) from None
     return backend

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from sfsync.config.names import authorize_arguments
 from sfsync.errors import TokenStoreError
 
 SERVICE = "sfsync"
@@ -88,11 +89,12 @@ class StoredAuthorization:
         except (AttributeError, TypeError):
             raise TokenStoreError(
                 f"keyring entry {SERVICE}/{connector} is not an sfsync authorization; "
-                f"run `sfsync revoke` and `sfsync authorize` for {connector}"
+                f"run `sfsync revoke {authorize_arguments(connector)}` and "
+                f"`sfsync authorize {authorize_arguments(connector)}`"
             ) from None
         if record.refresh_token is None and (record.username is None or record.key_path is None):
             raise TokenStoreError(
                 f"keyring entry {SERVICE}/{connector} holds neither a refresh token nor JWT "
-                f"settings; run `sfsync authorize` for {connector} again"
+                f"settings; run `sfsync authorize {authorize_arguments(connector)}` again"
             )
         return record

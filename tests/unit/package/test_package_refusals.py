@@ -531,6 +531,10 @@ def test_result_over_the_limit_is_refused_with_size_and_limit():
         build_package(package, options)
     assert_names(caught.value, None, ORIGIN)
     assert "lightning/sandbox" in str(caught.value)
+    # It names what the user can change (the package's content) and no key that does not exist.
+    assert "max_result_bytes" not in str(caught.value)
+    assert "Salesforce Static Resource limit" in str(caught.value)
+    assert "less content" in str(caught.value)
 
 
 def test_unsafe_settings_file_option_is_refused():
