@@ -98,6 +98,9 @@ def test_authorize_url_asks_for_a_login_and_prints_who_and_where(
         f"lightning/sandbox: authorized as {user} in org {sandbox.org_id}, "
         f"{sandbox.instance_url}" in done.stdout
     )
+    row = status(site)[1]["lightning/sandbox"]
+    assert row["content_url"] == f"{sandbox.instance_url}/resource/WalkMeLightning/"
+    assert row["content_url_note"] is None  # the emulator serves resources itself
 
 
 def test_identity_url_needing_a_scope_does_not_matter(
@@ -413,3 +416,23 @@ def test_namespaced_org_updates_its_own_resource(
     resources = [r for r in org.static_resources.values() if r.name == RESOURCE]
     assert len(resources) == 1
     assert site.live_sha256("sandbox") is not None
+
+
+def test_a_404_under_an_unserved_version_is_not_a_deleted_resource(
+    tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]
+) -> None:
+    """Once the org stops serving the configured API version, a push fails naming the version;
+    the 404 it got is not taken for a deleted resource, so nothing is created anew.
+    """
+    org = emu.add_org(name="sandbox")
+    site = sync_site(tmp_path, emu, {"sandbox": org}, {}, secret_service_here)
+    site.authorize("sandbox")
+    site.publish(1)
+    assert site.run("sync")[0] == 0
+    org.api_versions = ["58.0", "59.0"]
+    site.publish(2)
+    code, out, err = site.run("sync")
+    assert code == 1, out + err
+    assert "does not serve API version" in out + err
+    assert org.count(api="tooling", method="POST") == 1  # the first push's create only
+    assert len(org.static_resources) == 1
