@@ -21,9 +21,9 @@ from sfsync_emulator import (
 )
 from sfsync_emulator.context import Context
 from sfsync_emulator.errors import ApiError, OAuthError, not_found
-from sfsync_emulator.models import RequestLogEntry
+from sfsync_emulator.models import DEFAULT_API_VERSIONS, RequestLogEntry
 from sfsync_emulator.responses import api_error, oauth_error, server_error
-from sfsync_emulator.urls import LOGIN_HOST_ENDPOINTS, URL_MAP, classify
+from sfsync_emulator.urls import LOGIN_HOST_ENDPOINTS, URL_MAP, classify, data_version
 
 View = Callable[..., Response]
 VIEWS: dict[str, View] = {
@@ -35,6 +35,7 @@ VIEWS: dict[str, View] = {
     "oauth.error_page": oauth_views.error_page,
     "oauth.device_page": oauth_views.device_page,
     "rest.limits": rest_views.limits,
+    "rest.versions": rest_views.versions,
     "rest.query": rest_views.query,
     "rest.collection": rest_views.collection,
     "rest.record": rest_views.record,
@@ -46,6 +47,7 @@ VIEWS: dict[str, View] = {
     "control.faults": control_views.faults,
     "control.requests": control_views.requests,
     "control.device": control_views.device,
+    "control.clients": control_views.clients,
 }
 LIMITED_APIS = frozenset({"rest", "tooling", "metadata"})
 LOG = logging.getLogger(__name__)
@@ -116,7 +118,16 @@ class EmulatorApp:
             LOG.exception("sfsync_emulator: %s %s failed", request.method, request.path)
             return server_error(api, 500)
 
+    def _serves_version(self, path: str) -> bool:
+        version = data_version(path)
+        served = self.ctx.org.api_versions if self.ctx.org is not None else DEFAULT_API_VERSIONS
+        return version is None or version in served
+
     def _route(self, request: Request) -> tuple[View, Mapping[str, Any]]:
+        if not self._serves_version(request.path):
+            # FACTS 2d: a version the org does not serve is 404 NOT_FOUND for every resource
+            # under it, before the token is even looked at.
+            raise NotFound
         # Methods are checked by the views, to answer 405 in Salesforce's shape.
         endpoint, arguments = URL_MAP.bind("emulator").match(request.path, method="GET")
         if self.ctx.org is None and endpoint not in LOGIN_HOST_ENDPOINTS:

@@ -1,4 +1,4 @@
-"""The loopback-only control endpoint: faults, the request log and device approvals over HTTP."""
+"""The loopback-only control endpoint: faults, the request log, device approvals and apps."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from werkzeug.wrappers import Request, Response
 
 from sfsync_emulator.context import Context
 from sfsync_emulator.faults import Faults
+from sfsync_emulator.models import DEFAULT_SCOPE, ConnectedApp, new_connected_app
+from sfsync_emulator.oauth_views import login_user
 from sfsync_emulator.responses import json_response
 
 LOOPBACK = ("127.0.0.1", "::1")
@@ -99,9 +101,53 @@ def device(ctx: Context, request: Request) -> Response:
     body = _body(request)
     with ctx.backend.lock:
         found = ctx.backend.tokens.find_device(str(body.get("user_code", "")))
-        org = ctx.org or (ctx.backend.orgs[0] if ctx.backend.orgs else None)
-        if found is None or org is None:
+        app = ctx.backend.apps.get(found.client_id) if found is not None else None
+        login = login_user(ctx, app, None)
+        if found is None or login is None:
             return json_response({"ok": False, "error": "unknown user_code"}, 404)
         found.decision = "denied" if body.get("decision") == "deny" else "approved"
-        found.org_id, found.user_id = org.org_id, org.default_user.user_id
+        found.org_id, found.user_id = login[0].org_id, login[1].user_id
     return json_response({"ok": True})
+
+
+def clients(ctx: Context, request: Request) -> Response:
+    """Register an app (`POST`, JSON with `register_client`'s names; `org` is an org name)."""
+    refused = _refuse(request)
+    if refused:
+        return refused
+    if request.method != "POST":
+        return Response("use POST", status=405, content_type="text/plain")
+    body = _body(request)
+    try:
+        app = _app_from(ctx, body)
+    except (KeyError, TypeError, ValueError) as error:
+        return json_response({"ok": False, "error": f"bad client request: {error}"}, 400)
+    ctx.backend.register(app)
+    return json_response({"ok": True, "client_id": app.client_id, "org_id": app.org_id})
+
+
+def _app_from(ctx: Context, body: dict[str, Any]) -> ConnectedApp:
+    client_id = body["client_id"]
+    if not isinstance(client_id, str) or not client_id:
+        raise ValueError("client_id must be a non-empty string")
+    org_id = None
+    if body.get("org") is not None:
+        org = ctx.backend.org_named(str(body["org"]))
+        if org is None:
+            raise ValueError(f"no org named {body['org']!r}")
+        org_id = org.org_id
+    preauthorized = body.get("preauthorized")
+    secret = body.get("client_secret")
+    pem = body.get("jwt_certificate_pem")
+    return new_connected_app(
+        client_id,
+        [str(uri) for uri in body.get("redirect_uris") or ()],
+        str(pem) if pem else None,
+        bool(body.get("device_flow", True)),
+        client_secret=str(secret) if secret else None,
+        scope=str(body.get("scope") or DEFAULT_SCOPE),
+        org_id=org_id,
+        require_secret_web=bool(body.get("require_secret_web", False)),
+        require_secret_refresh=bool(body.get("require_secret_refresh", False)),
+        preauthorized=None if preauthorized is None else [str(u) for u in preauthorized],
+    )

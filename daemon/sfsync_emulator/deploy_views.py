@@ -9,7 +9,7 @@ from werkzeug.wrappers import Request, Response
 
 from sfsync_emulator import ids
 from sfsync_emulator.context import Context, api_call, bearer_token
-from sfsync_emulator.deploys import Deploy, DeployMessage
+from sfsync_emulator.deploys import Deploy, DeployMessage, production_refusal
 from sfsync_emulator.errors import ApiError, not_found
 from sfsync_emulator.responses import json_response
 
@@ -37,10 +37,13 @@ def submit(ctx: Context, request: Request, **_route: object) -> Response:
         # [U] the error for a deploy request with no ZIP part was not found.
         raise ApiError(400, "INVALID_INPUT", "Missing the zip file part named 'file'")
     options = _deploy_options(raw_json)
+    # [U] the REST resource's answer to NoTestRun in production was not found: here the deploy
+    # is created (201) and ends Failed with the SOAP fault's code and text, changing nothing.
+    refusal = production_refusal(options, production=ctx.org.production)
     with ctx.backend.lock:
         user = next(u for u in ctx.org.users if u.user_id == session.user_id)
         deploy = ctx.org.deploys.submit(
-            zip_bytes, options, ctx.now(), user.user_id, user.display_name
+            zip_bytes, options, ctx.now(), user.user_id, user.display_name, refusal=refusal
         )
         body = _request_body(deploy, include_details=False)
     return json_response(body, 201)
@@ -125,7 +128,7 @@ def deploy_result(deploy: Deploy, *, include_details: bool) -> dict[str, Any]:
         "details": details,
         "done": deploy.done,
         "errorMessage": error_message,
-        "errorStatusCode": "UNKNOWN_EXCEPTION" if error_message else None,
+        "errorStatusCode": deploy.error_status_code if error_message else None,
         "ignoreWarnings": bool(deploy.options["ignoreWarnings"]),
         "lastModifiedDate": ids.sf_datetime(deploy.last_modified),
         "numberComponentErrors": len(deploy.failures),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,16 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "singlePackage": True,
     "testLevel": None,
 }
+
+# FACTS 3a [C]: a production org refuses NoTestRun whatever the package holds.
+NO_TEST_RUN_IN_PRODUCTION = "testLevel of NoTestRun cannot be used in production organizations"
+
+
+def production_refusal(raw_options: dict[str, Any], *, production: bool) -> str | None:
+    """Return why a production org refuses these deploy options, or None if it takes them."""
+    if production and str(raw_options.get("testLevel") or "").strip() == "NoTestRun":
+        return NO_TEST_RUN_IN_PRODUCTION
+    return None
 
 
 @dataclass
@@ -53,6 +64,7 @@ class Deploy:
     completed_date: float | None = None
     successes: list[DeployMessage] = field(default_factory=list)
     failures: list[DeployMessage] = field(default_factory=list)
+    error_status_code: str = "UNKNOWN_EXCEPTION"  # reported with the plan's error_message
 
     @property
     def done(self) -> bool:
@@ -96,11 +108,21 @@ class DeployQueue:
         now: float,
         user_id: str,
         user_name: str,
+        *,
+        refusal: str | None = None,
     ) -> Deploy:
-        """Queue a deploy; its ZIP is read now, its changes apply when it completes."""
+        """Queue a deploy; its ZIP is read now, its changes apply when it completes.
+
+        With a `refusal` the deploy changes nothing and ends Failed with INVALID_OPERATION.
+        """
         options = normalize_options(raw_options)
         plan = read_deploy_zip(zip_bytes, single_package=bool(options["singlePackage"]))
         deploy = Deploy(ids.new_id("0Af"), options, plan, now, user_id, user_name)
+        if refusal is not None:
+            deploy.plan = dataclasses.replace(
+                plan, components=(), problems=(), error_message=refusal
+            )
+            deploy.error_status_code = "INVALID_OPERATION"
         self._deploys.append(deploy)
         return deploy
 

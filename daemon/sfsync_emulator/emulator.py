@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -15,6 +15,7 @@ from sfsync_emulator.context import Context
 from sfsync_emulator.deploys import Deploy
 from sfsync_emulator.faults import FaultBook, Faults
 from sfsync_emulator.models import (
+    DEFAULT_APPROVAL_LIMIT,
     DEFAULT_SCOPE,
     Backend,
     ConnectedApp,
@@ -22,6 +23,7 @@ from sfsync_emulator.models import (
     RequestLog,
     RequestLogEntry,
     User,
+    new_connected_app,
 )
 from sfsync_emulator.resources import StaticResource
 from sfsync_emulator.server import ServerPool
@@ -106,6 +108,119 @@ class OrgHandle:
     @deploy_seconds.setter
     def deploy_seconds(self, value: float) -> None:
         self._org.deploys.deploy_seconds = value
+
+    @property
+    def production(self) -> bool:
+        """Return whether this is a production org (it refuses `testLevel` NoTestRun)."""
+        return self._org.production
+
+    @production.setter
+    def production(self, value: bool) -> None:
+        self._org.production = value
+
+    @property
+    def approval_limit(self) -> int | None:
+        """Return how many approvals one user may hold through one app (None: no limit)."""
+        return self._org.approval_limit
+
+    @approval_limit.setter
+    def approval_limit(self, value: int | None) -> None:
+        self._org.approval_limit = value
+
+    def approvals(self, client_id: str, username: str | None = None) -> int:
+        """Return how many live approvals (refresh-token families) a user holds through an app.
+
+        Only consents count (code exchange, device flow), not `issue_session` tokens.
+        """
+        with self._emulator.backend.lock:
+            user = self._user(username)
+            return len(self._emulator.backend.tokens.approvals(user.user_id, client_id))
+
+    @property
+    def identity_needs_scope(self) -> bool:
+        """Return whether the identity URL and userinfo need the id/openid/profile/full scope."""
+        return self._org.identity_needs_scope
+
+    @identity_needs_scope.setter
+    def identity_needs_scope(self, value: bool) -> None:
+        self._org.identity_needs_scope = value
+
+    @property
+    def api_versions(self) -> list[str]:
+        """Return the API versions this org serves (`GET /services/data/`)."""
+        return list(self._org.api_versions)
+
+    @api_versions.setter
+    def api_versions(self, value: Sequence[str]) -> None:
+        self._org.api_versions = list(value)
+
+    @property
+    def namespace(self) -> str | None:
+        """Return the namespace prefix StaticResources created here carry (None: no namespace)."""
+        return self._org.namespace
+
+    @namespace.setter
+    def namespace(self, value: str | None) -> None:
+        with self._emulator.backend.lock:
+            self._org.namespace = value
+
+    @property
+    def ip_restricted(self) -> bool:
+        """Return whether every grant for this org's users answers `ip restricted`."""
+        return self._org.ip_restricted
+
+    @ip_restricted.setter
+    def ip_restricted(self, value: bool) -> None:
+        self._org.ip_restricted = value
+
+    def deactivate_user(self, username: str) -> None:
+        """Deactivate a user: their grants answer `invalid_grant` / `inactive user`."""
+        with self._emulator.backend.lock:
+            self._org.inactive_user_ids.add(self._user(username).user_id)
+
+    def reactivate_user(self, username: str) -> None:
+        """Undo `deactivate_user`."""
+        with self._emulator.backend.lock:
+            self._org.inactive_user_ids.discard(self._user(username).user_id)
+
+    def register_client(
+        self,
+        client_id: str,
+        redirect_uris: Iterable[str] = (),
+        jwt_certificate_pem: str | bytes | None = None,
+        device_flow: bool = True,
+        **settings: object,
+    ) -> ConnectedApp:
+        """Register a Local External Client App of this org (`Emulator.register_client`)."""
+        return self._emulator.register_client(
+            client_id,
+            redirect_uris,
+            jwt_certificate_pem,
+            device_flow,
+            org=self,
+            **settings,  # type: ignore[arg-type]
+        )
+
+    def refresh_sandbox(self, source: OrgHandle, *, keep_local_apps: bool = False) -> None:
+        """Refresh this sandbox from `source`: a new org id, every token dead, copies of
+        `source`'s StaticResources (new record Ids, [U]); users and the instance URL stay.
+
+        Its Local External Client Apps are dropped, as Salesforce does not copy them, unless
+        `keep_local_apps`.
+        """
+        backend = self._emulator.backend
+        with backend.lock:
+            old_id = backend.refresh_sandbox(
+                self._org, source._org, keep_local_apps=keep_local_apps
+            )
+            self._emulator.rekey_org(old_id, self._org.org_id, self.instance_url)
+        self.faults = Faults(self._emulator.fault_book, self._org.org_id)
+
+    def _user(self, username: str | None) -> User:
+        user = self._org.find_user(username) if username else self.default_user
+        if user is None:
+            raise KeyError(f"no user {username!r} in org {self.name!r}")
+        return user
 
     def deploy(self, deploy_id: str) -> Deploy | None:
         """Return a Metadata deploy of this org by id (state caught up), or None."""
@@ -279,8 +394,18 @@ class Emulator:
         deploy_seconds: float = 0.3,
         rotate_refresh_tokens: bool = False,
         port: int = 0,
+        production: bool = False,
+        approval_limit: int | None = DEFAULT_APPROVAL_LIMIT,
+        api_versions: Sequence[str] | None = None,
+        namespace: str | None = None,
     ) -> OrgHandle:
-        """Create an org served on its own HTTPS port (0: a free one)."""
+        """Create an org served on its own HTTPS port (0: a free one).
+
+        `production`: refuses deploys with `testLevel` NoTestRun. `approval_limit`: approvals
+        one user may hold through one app before the oldest is revoked (None: no limit).
+        `api_versions`: the versions served (default 31.0 to 66.0). `namespace`: the prefix
+        its StaticResources carry.
+        """
         if self._pool is None:
             raise RuntimeError("start the emulator before adding orgs: `with Emulator() as emu:`")
         org = self.backend.add_org(
@@ -288,6 +413,10 @@ class Emulator:
             api_budget,
             deploy_seconds,
             rotate_refresh_tokens=rotate_refresh_tokens,
+            production=production,
+            approval_limit=approval_limit,
+            api_versions=api_versions,
+            namespace=namespace,
         )
         context = self._context(org, "", org.request_log)
         bound = self._pool.add(EmulatorApp(context), port)
@@ -306,14 +435,41 @@ class Emulator:
         *,
         client_secret: str | None = None,
         scope: str = DEFAULT_SCOPE,
+        org: OrgHandle | None = None,
+        require_secret_web: bool = False,
+        require_secret_refresh: bool = False,
+        preauthorized: Iterable[str] | None = None,
     ) -> ConnectedApp:
-        """Register a connected app / External Client App for every org."""
-        pem = (
-            jwt_certificate_pem.decode()
-            if isinstance(jwt_certificate_pem, bytes)
-            else jwt_certificate_pem
+        """Register a connected app / External Client App.
+
+        `org` None: a packaged or legacy app that every org knows; otherwise a Local External
+        Client App only that org knows. `require_secret_web` / `require_secret_refresh`: the
+        app's two "Require secret" switches. `preauthorized`: the usernames the JWT flow
+        accepts (None: every user).
+        """
+        app = new_connected_app(
+            client_id,
+            redirect_uris,
+            jwt_certificate_pem,
+            device_flow,
+            client_secret=client_secret,
+            scope=scope,
+            org_id=org.org_id if org is not None else None,
+            require_secret_web=require_secret_web,
+            require_secret_refresh=require_secret_refresh,
+            preauthorized=preauthorized,
         )
-        app = ConnectedApp(client_id, list(redirect_uris), client_secret, pem, device_flow, scope)
-        with self.backend.lock:
-            self.backend.apps[client_id] = app
+        self.backend.register(app)
         return app
+
+    def login_as(self, username: str | None) -> None:
+        """Make the following authorizations log in as this user, whatever `login_hint` says
+        (as when a person types another username at the login page); None resets.
+        """
+        with self.backend.lock:
+            self.backend.login_as = username
+
+    def rekey_org(self, old_org_id: str, new_org_id: str, instance_url: str) -> None:
+        """Point everything keyed by an org id at its new id (a refreshed sandbox)."""
+        self._instance_urls[new_org_id] = instance_url
+        self.fault_book.rekey(old_org_id, new_org_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random as random_module
 import threading
 from collections.abc import Sequence
@@ -89,6 +90,16 @@ class FaultBook:
             self._chaos = [
                 c for c in self._chaos if org_id is not None and c.scope.org_id != org_id
             ]
+
+    def rekey(self, old_org_id: str, new_org_id: str) -> None:
+        """Move every fault of an org to its new id (a refreshed sandbox)."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.scope.org_id == old_org_id:
+                    rule.scope = dataclasses.replace(rule.scope, org_id=new_org_id)
+            for chaos in self._chaos:
+                if chaos.scope.org_id == old_org_id:
+                    chaos.scope = dataclasses.replace(chaos.scope, org_id=new_org_id)
 
     def decide(self, org_id: str | None, api: str, path: str) -> Decision:
         """Return the faults for one request, consuming counted ones."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sfsync_emulator import ids
@@ -12,6 +13,9 @@ from sfsync_emulator.resources import ResourceStore, StaticResource
 from sfsync_emulator.tokens import TokenBook
 
 DEFAULT_SCOPE = "refresh_token api web"
+DEFAULT_APPROVAL_LIMIT = 5  # FACTS 1b: "five unique approvals per user" per app
+# FACTS 2d: an org serves every version from 31.0 up to the current release (Spring '26 = 66.0).
+DEFAULT_API_VERSIONS = tuple(f"{number}.0" for number in range(31, 67))
 
 __all__ = ["Backend", "ConnectedApp", "Org", "RequestLogEntry", "StaticResource", "User"]
 
@@ -29,7 +33,11 @@ class User:
 
 @dataclass
 class ConnectedApp:
-    """A connected app or External Client App; it applies to every org of the emulator."""
+    """A connected app or External Client App.
+
+    `org_id` None: a packaged app or legacy connected app, known in every org. Otherwise a
+    Local External Client App: only that org knows it (FACTS 1b).
+    """
 
     client_id: str
     redirect_uris: list[str]
@@ -37,6 +45,53 @@ class ConnectedApp:
     jwt_certificate_pem: str | None = None
     device_flow: bool = True
     scope: str = DEFAULT_SCOPE
+    org_id: str | None = None
+    require_secret_web: bool = False
+    require_secret_refresh: bool = False
+    # Lower-cased usernames pre-authorized for the JWT flow; None: every user.
+    preauthorized: frozenset[str] | None = None
+
+    def serves(self, org_id: str) -> bool:
+        """Return whether a user of this org may get tokens through this app."""
+        return self.org_id is None or self.org_id == org_id
+
+    def preauthorizes(self, username: str) -> bool:
+        """Return whether this user may use the JWT flow without approving the app first."""
+        return self.preauthorized is None or username.lower() in self.preauthorized
+
+
+def new_connected_app(
+    client_id: str,
+    redirect_uris: Iterable[str] = (),
+    jwt_certificate_pem: str | bytes | None = None,
+    device_flow: bool = True,
+    *,
+    client_secret: str | None = None,
+    scope: str = DEFAULT_SCOPE,
+    org_id: str | None = None,
+    require_secret_web: bool = False,
+    require_secret_refresh: bool = False,
+    preauthorized: Iterable[str] | None = None,
+) -> ConnectedApp:
+    """Return an app with these settings (a PEM given as bytes is decoded)."""
+    pem = (
+        jwt_certificate_pem.decode()
+        if isinstance(jwt_certificate_pem, bytes)
+        else jwt_certificate_pem
+    )
+    allowed = None if preauthorized is None else frozenset(u.lower() for u in preauthorized)
+    return ConnectedApp(
+        client_id,
+        list(redirect_uris),
+        client_secret,
+        pem,
+        device_flow,
+        scope,
+        org_id,
+        require_secret_web,
+        require_secret_refresh,
+        allowed,
+    )
 
 
 @dataclass(frozen=True)
@@ -94,9 +149,26 @@ class Org:
     deploys: DeployQueue = field(init=False)
     api_used: int = 0
     request_log: RequestLog = field(default_factory=RequestLog)
+    production: bool = False
+    approval_limit: int | None = DEFAULT_APPROVAL_LIMIT
+    # Off by default: sfsync's scope (refresh_token api web) has no `id`, and tests built on it
+    # read the identity URL; a test turns it on to see the real 403 (FACTS 2d).
+    identity_needs_scope: bool = False
+    api_versions: list[str] = field(default_factory=lambda: list(DEFAULT_API_VERSIONS))
+    ip_restricted: bool = False
+    inactive_user_ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.deploys = DeployQueue(self.deploy_seconds)
+
+    @property
+    def namespace(self) -> str | None:
+        """Return the org's registered namespace prefix (None: no namespace)."""
+        return self.resources.namespace
+
+    @namespace.setter
+    def namespace(self, value: str | None) -> None:
+        self.resources.namespace = value
 
     @property
     def default_user(self) -> User:
@@ -112,6 +184,18 @@ class Org:
     def find_user(self, username: str) -> User | None:
         """Return the user with this username (usernames ignore case), or None."""
         return next((u for u in self.users if u.username.lower() == username.lower()), None)
+
+    def user(self, user_id: str) -> User | None:
+        """Return the user with this id, or None."""
+        return next((u for u in self.users if u.user_id == user_id), None)
+
+    def login_refusal(self, user_id: str) -> str | None:
+        """Return the `invalid_grant` description a grant for this user gets, or None if allowed."""
+        if user_id in self.inactive_user_ids:
+            return "inactive user"  # FACTS 1b [C-weak]
+        if self.ip_restricted:
+            return "ip restricted"  # FACTS 1b [C]
+        return None
 
     def spend_api_call(self) -> bool:
         """Count one API call against the daily budget; return False when it is spent."""
@@ -137,6 +221,7 @@ class Backend:
         self.tokens = TokenBook()
         self.consent = "approve"
         self.pkce_rejects_tilde = False
+        self.login_as: str | None = None
 
     def add_org(
         self,
@@ -145,6 +230,10 @@ class Backend:
         deploy_seconds: float,
         *,
         rotate_refresh_tokens: bool,
+        production: bool = False,
+        approval_limit: int | None = DEFAULT_APPROVAL_LIMIT,
+        api_versions: Sequence[str] | None = None,
+        namespace: str | None = None,
     ) -> Org:
         """Create an org with one default user named after it."""
         with self.lock:
@@ -156,10 +245,30 @@ class Backend:
                 api_budget,
                 deploy_seconds,
                 rotate_refresh_tokens,
+                production=production,
+                approval_limit=approval_limit,
+                api_versions=list(api_versions or DEFAULT_API_VERSIONS),
             )
+            org.namespace = namespace
             org.add_user(f"admin@{name}.example.com", display_name=f"Admin {name}")
             self.orgs.append(org)
             return org
+
+    def org_named(self, name: str) -> Org | None:
+        """Return the org with this name, or None."""
+        return next((o for o in self.orgs if o.name == name), None)
+
+    def register(self, app: ConnectedApp) -> None:
+        """Add (or replace) an app."""
+        with self.lock:
+            self.apps[app.client_id] = app
+
+    def app_for(self, client_id: str, org: Org | None) -> ConnectedApp | None:
+        """Return the app as a server sees it: an org's host knows no other org's local app."""
+        app = self.apps.get(client_id)
+        if app is None or (org is not None and not app.serves(org.org_id)):
+            return None
+        return app
 
     def org(self, org_id: str) -> Org | None:
         """Return the org with this 15- or 18-character id, or None."""
@@ -172,6 +281,29 @@ class Backend:
             if user is not None:
                 return org, user
         return None
+
+    def refresh_sandbox(self, org: Org, source: Org, *, keep_local_apps: bool = False) -> str:
+        """Refresh `org` from `source`: new org id, tokens dead, copies of `source`'s resources.
+
+        Users stay (re-homed to the new id). Local External Client Apps of the old id are gone,
+        as Salesforce does not copy them (FACTS 1b), unless `keep_local_apps`. Return the old id.
+        """
+        with self.lock:
+            self.advance(source)
+            old_id = org.org_id
+            org.org_id = ids.new_id("00D")
+            org.users = [dataclasses.replace(user, org_id=org.org_id) for user in org.users]
+            self.tokens.forget_org(old_id)
+            org.deploys = DeployQueue(org.deploys.deploy_seconds)  # running deploys die too
+            org.resources.replace_with_copies(
+                source.resources, self.clock(), org.default_user.user_id
+            )
+            for client_id, app in list(self.apps.items()):
+                if app.org_id == old_id and keep_local_apps:
+                    app.org_id = org.org_id
+                elif app.org_id == old_id:
+                    del self.apps[client_id]
+            return old_id
 
     def advance(self, org: Org) -> None:
         """Let the org's deploys catch up with the clock."""

@@ -25,6 +25,7 @@ from sfsync_emulator.tokens import (
     signature,
 )
 
+IDENTITY_SCOPES = frozenset({"id", "openid", "profile", "full"})
 BAD_TOKEN = "Bad_OAuth_Token"  # noqa: S105 - an error text, not a secret; [U] identity/userinfo answer 403 with this text for a bad token  # Salesforce's error code  # nosec B105
 
 
@@ -47,7 +48,7 @@ def error_page(_ctx: Context, request: Request) -> Response:
 def authorize(ctx: Context, request: Request) -> Response:  # noqa: PLR0911 - one per error
     """Log the user in and consent at once, then redirect with a code (web server flow)."""
     params = request.values
-    app = ctx.backend.apps.get(params.get("client_id", ""))
+    app = ctx.backend.app_for(params.get("client_id", ""), ctx.org)
     if app is None:
         return _error_page(ctx, "invalid_client_id", "client identifier invalid")
     redirect_uri = params.get("redirect_uri", "")
@@ -64,13 +65,16 @@ def authorize(ctx: Context, request: Request) -> Response:  # noqa: PLR0911 - on
         # [U] Salesforce documents no code_challenge_method; only S256 (or none) is accepted here.
         error = {"error": "invalid_request", "error_description": "invalid code_challenge_method"}
         return redirect(_with_query(redirect_uri, {**error, **state}))
-    found = _login_user(ctx, params.get("login_hint"))
+    found = login_user(ctx, app, params.get("login_hint"))
     if found is None:
         return _error_page(ctx, "invalid_request", "no such user")
+    org, user = found
+    if not app.serves(org.org_id):
+        # A Local External Client App of another org: this user's org does not know the key.
+        return _error_page(ctx, "invalid_client_id", "client identifier invalid")
     if ctx.backend.consent != "approve":
         denied = {"error": "access_denied", "error_description": "end-user denied authorization"}
         return redirect(_with_query(redirect_uri, {**denied, **state}))
-    org, user = found
     code = ids.opaque(60)
     with ctx.backend.lock:
         ctx.backend.tokens.codes[code] = AuthCode(
@@ -86,12 +90,25 @@ def authorize(ctx: Context, request: Request) -> Response:  # noqa: PLR0911 - on
     return redirect(_with_query(redirect_uri, {"code": code, **state}))
 
 
-def _login_user(ctx: Context, login_hint: str | None) -> tuple[Org, User] | None:
+def login_user(
+    ctx: Context, app: ConnectedApp | None, login_hint: str | None
+) -> tuple[Org, User] | None:
+    """Return who logs in: `Emulator.login_as`, else the `login_hint` user, else a default.
+
+    The default is the app's org's default user for an org-local app on the login host, and
+    otherwise the default user of this host's org (the login host: the first org).
+    """
     orgs = [ctx.org] if ctx.org is not None else ctx.backend.orgs
-    for org in orgs:
-        user = org.find_user(login_hint) if login_hint else None
+    wanted = ctx.backend.login_as or login_hint
+    for org in orgs if wanted else ():
+        user = org.find_user(wanted or "")
         if user is not None:
             return org, user
+    if ctx.backend.login_as:
+        return None  # the person typed a username this login host does not know
+    home = ctx.backend.org(app.org_id) if app is not None and app.org_id else None
+    if home is not None and ctx.org is None:
+        return home, home.default_user
     return (orgs[0], orgs[0].default_user) if orgs else None
 
 
@@ -104,12 +121,28 @@ def _client(ctx: Context, request: Request) -> tuple[ConnectedApp, str | None]:
             client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise OAuthError("invalid_client", "invalid client credentials") from None
-    app = ctx.backend.apps.get(client_id or "")
+    app = ctx.backend.app_for(client_id or "", ctx.org)
     if app is None:
         raise OAuthError("invalid_client_id", "client identifier invalid")
     if secret and app.client_secret is not None and secret != app.client_secret:
         raise OAuthError("invalid_client", "invalid client credentials")
     return app, secret
+
+
+def _check_secret(app: ConnectedApp, grant_type: str, secret: str | None) -> None:
+    """Refuse a grant without the secret when the app's switch requires one (FACTS 1b)."""
+    required = (grant_type == "authorization_code" and app.require_secret_web) or (
+        grant_type == "refresh_token" and app.require_secret_refresh
+    )
+    if required and not secret:
+        raise OAuthError("invalid_client", "invalid client credentials")
+
+
+def _refuse_login(org: Org | None, user_id: str) -> None:
+    """Raise `invalid_grant` when the org refuses this user's grants (IP range, inactive)."""
+    refusal = org.login_refusal(user_id) if org is not None else None
+    if refusal is not None:
+        raise OAuthError("invalid_grant", refusal)
 
 
 def token(ctx: Context, request: Request) -> Response:
@@ -120,18 +153,13 @@ def token(ctx: Context, request: Request) -> Response:
     grant_type = form.get("grant_type", "")
     if grant_type == jwt_grant.GRANT_TYPE:
         return _token_answer(ctx, jwt_grant.redeem(ctx, form.get("assertion", "")))
-    app, _ = _client(ctx, request)
+    app, secret = _client(ctx, request)
+    _check_secret(app, grant_type, secret)
     with ctx.backend.lock:
         if grant_type == "authorization_code":
             grant = _code_grant(ctx, app, form)
         elif grant_type == "refresh_token":
-            org = ctx.backend.org(_org_of_refresh(ctx, form.get("refresh_token", "")))
-            if ctx.org is not None and org is not ctx.org:
-                raise expired_refresh_token()  # another org's My Domain does not know the token
-            rotate = org.rotate_refresh_tokens if org is not None else False
-            grant = ctx.backend.tokens.use_refresh(
-                form.get("refresh_token", ""), app.client_id, rotate=rotate
-            )
+            grant = _refresh_grant(ctx, app, form.get("refresh_token", ""))
         elif grant_type == "device":
             grant = _device_poll(ctx, app, form.get("code", ""))
         else:
@@ -139,9 +167,34 @@ def token(ctx: Context, request: Request) -> Response:
     return _token_answer(ctx, grant, app)
 
 
-def _org_of_refresh(ctx: Context, refresh: str) -> str:
-    entry = ctx.backend.tokens.refresh.get(refresh)
-    return entry.org_id if entry is not None else ""
+def _refresh_grant(ctx: Context, app: ConnectedApp, value: str) -> Grant:
+    entry = ctx.backend.tokens.refresh.get(value)
+    org = ctx.backend.org(entry.org_id) if entry is not None else None
+    if ctx.org is not None and org is not ctx.org:
+        raise expired_refresh_token()  # another org's My Domain does not know the token
+    if entry is not None and not app.serves(entry.org_id):
+        raise OAuthError("invalid_client_id", "client identifier invalid")
+    if entry is not None and entry.active and entry.client_id == app.client_id:
+        _refuse_login(org, entry.user_id)
+    rotate = org.rotate_refresh_tokens if org is not None else False
+    return ctx.backend.tokens.use_refresh(value, app.client_id, rotate=rotate)
+
+
+def _issue_approved(
+    ctx: Context, app: ConnectedApp, org_id: str, user_id: str, scope: str
+) -> Grant:
+    """Issue tokens for a user's consent; past the org's limit the oldest approval dies."""
+    if not app.serves(org_id):
+        raise OAuthError("invalid_client_id", "client identifier invalid")
+    _refuse_login(ctx.backend.org(org_id), user_id)
+    tokens = ctx.backend.tokens
+    grant = tokens.issue(
+        org_id, user_id, app.client_id, scope, with_refresh=_offline(scope), approval=True
+    )
+    org = ctx.backend.org(org_id)
+    if org is not None:
+        tokens.enforce_approval_limit(user_id, app.client_id, org.approval_limit)
+    return grant
 
 
 def _code_grant(ctx: Context, app: ConnectedApp, form: MultiDict[str, str]) -> Grant:
@@ -154,9 +207,7 @@ def _code_grant(ctx: Context, app: ConnectedApp, form: MultiDict[str, str]) -> G
     )
     if ctx.org is not None and entry.org_id != ctx.org.org_id:
         raise OAuthError("invalid_grant", "invalid authorization code")
-    return ctx.backend.tokens.issue(
-        entry.org_id, entry.user_id, app.client_id, entry.scope, with_refresh=_offline(entry.scope)
-    )
+    return _issue_approved(ctx, app, entry.org_id, entry.user_id, entry.scope)
 
 
 def _offline(scope: str) -> bool:
@@ -227,13 +278,7 @@ def _device_poll(ctx: Context, app: ConnectedApp, code: str) -> Grant:
         # FACTS 1c: HTTP 400, unlike GitHub's 200.
         raise OAuthError("authorization_pending", "authorization pending")
     del ctx.backend.tokens.devices[code]
-    return ctx.backend.tokens.issue(
-        device.org_id,
-        device.user_id,
-        app.client_id,
-        device.scope,
-        with_refresh=_offline(device.scope),
-    )
+    return _issue_approved(ctx, app, device.org_id, device.user_id, device.scope)
 
 
 def device_page(ctx: Context, request: Request) -> Response:
@@ -242,10 +287,11 @@ def device_page(ctx: Context, request: Request) -> Response:
         code = request.form.get("user_code", "")
         with ctx.backend.lock:
             device = ctx.backend.tokens.find_device(code)
-            org = ctx.org or (ctx.backend.orgs[0] if ctx.backend.orgs else None)
-            if device is not None and org is not None:
+            app = ctx.backend.apps.get(device.client_id) if device is not None else None
+            found = login_user(ctx, app, None)
+            if device is not None and found is not None:
                 device.decision = "approved"
-                device.org_id, device.user_id = org.org_id, org.default_user.user_id
+                device.org_id, device.user_id = found[0].org_id, found[1].user_id
         message = "Approved: you may close this page." if device else "Unknown code."
         return Response(f"<html><body><p>{message}</p></body></html>", content_type="text/html")
     form = (
@@ -272,14 +318,21 @@ def revoke(ctx: Context, request: Request) -> Response:
 
 
 def _caller(ctx: Context, request: Request) -> tuple[Org, User] | None:
+    """Return who the caller's token belongs to, if it is live and may read identity."""
     value = bearer_token(request) or request.args.get("oauth_token", "")
     with ctx.backend.lock:
         entry = ctx.backend.tokens.active_access(value)
     if entry is None or (ctx.org is not None and entry.org_id != ctx.org.org_id):
         return None
     org = ctx.backend.org(entry.org_id)
-    user = next((u for u in org.users if u.user_id == entry.user_id), None) if org else None
-    return (org, user) if org is not None and user is not None else None
+    user = org.user(entry.user_id) if org is not None else None
+    if org is None or user is None:
+        return None
+    if org.identity_needs_scope and not IDENTITY_SCOPES & set(entry.scope.split()):
+        # FACTS 2d [C-weak]: the identity URL needs the id (or openid/profile) scope.
+        # [U] the answer is the same 403 as for a bad token.
+        return None
+    return org, user
 
 
 def userinfo(ctx: Context, request: Request) -> Response:

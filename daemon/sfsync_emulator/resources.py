@@ -54,6 +54,7 @@ class StaticResource:
     system_modstamp: float
     user_id: str
     history: list[str] = field(default_factory=list)
+    namespace_prefix: str | None = None  # FACTS 2d: the org's namespace, null in most orgs
 
     @property
     def body_length(self) -> int:
@@ -70,7 +71,7 @@ class StaticResource:
         values: dict[str, Any] = {
             "Id": self.id,
             "Name": self.name,
-            "NamespacePrefix": None,
+            "NamespacePrefix": self.namespace_prefix,
             "Description": self.description,
             "ContentType": self.content_type,
             "BodyLength": self.body_length,
@@ -175,6 +176,7 @@ class ResourceStore:
 
     def __init__(self) -> None:
         self._by_id: dict[str, StaticResource] = {}
+        self.namespace: str | None = None  # stamped on records created here
 
     def by_name(self) -> dict[str, StaticResource]:
         """Return a snapshot: name -> record."""
@@ -226,6 +228,7 @@ class ResourceStore:
             system_modstamp=now,
             user_id=user_id,
             history=[],
+            namespace_prefix=self.namespace,
         )
         record.history.append(record.sha256)
         self._by_id[record.id] = record
@@ -256,6 +259,29 @@ class ResourceStore:
             record.description = fields["Description"]
         record.system_modstamp = max(now, record.system_modstamp + 0.001)
         return record
+
+    def replace_with_copies(self, source: ResourceStore, now: float, user_id: str) -> None:
+        """Drop every record and hold copies of `source`'s, as a sandbox refresh leaves them.
+
+        [U] The copies get new record Ids and `now` as their dates; whether a refresh keeps
+        production's Ids and timestamps was not found.
+        """
+        self._by_id = {}
+        for original in source.all():
+            copy = StaticResource(
+                id=ids.new_id("081"),
+                name=original.name,
+                body=original.body,
+                content_type=original.content_type,
+                cache_control=original.cache_control,
+                description=original.description,
+                created_date=now,
+                system_modstamp=now,
+                user_id=user_id,
+                history=[original.sha256],
+                namespace_prefix=self.namespace,
+            )
+            self._by_id[copy.id] = copy
 
     def delete(self, record_id: str) -> None:
         """Remove a record; raise NOT_FOUND if there is none."""

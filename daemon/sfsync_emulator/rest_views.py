@@ -10,11 +10,12 @@ from werkzeug.wrappers import Request, Response
 from sfsync_emulator import soql
 from sfsync_emulator.context import Context, api_call, bearer_token
 from sfsync_emulator.errors import ApiError, not_found
-from sfsync_emulator.models import Org
+from sfsync_emulator.models import DEFAULT_API_VERSIONS, Org
 from sfsync_emulator.resources import READABLE, decode_fields
 from sfsync_emulator.responses import json_response, query_body, record_body, save_result
 
 RESOURCE = "StaticResource"
+SPRING_26 = 66  # FACTS 2d: Summer '25 = 64.0, Winter '26 = 65.0, Spring '26 = 66.0
 
 
 def _org(ctx: Context) -> Org:
@@ -34,6 +35,41 @@ def _json_body(request: Request) -> Any:
         return json.loads(request.get_data() or b"null")
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character: {error}") from None
+
+
+def versions(ctx: Context, request: Request, **_route: object) -> Response:
+    """Answer `GET /services/data/`: every version served, oldest first; no token needed."""
+    if request.method not in ("GET", "HEAD"):
+        raise _method_not_allowed(request.method, "GET,HEAD")
+    served = ctx.org.api_versions if ctx.org is not None else DEFAULT_API_VERSIONS
+    return json_response(
+        [
+            {"label": release_label(v), "url": f"/services/data/v{v}", "version": v}
+            for v in sorted(served, key=_version_key)
+        ]
+    )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return (0,)
+
+
+def release_label(version: str) -> str:
+    """Return the release name of an API version, like "Spring '26" for 66.0.
+
+    FACTS 2d names 64.0 to 68.0; the others follow the same three-releases-a-year cadence
+    (Spring, Summer, Winter; 31.0 was Summer '14) [U]. Anything else gets a generic label.
+    """
+    major, _, minor = version.partition(".")
+    if not major.isdigit() or minor not in ("0", ""):
+        return f"Version {version}"
+    steps_back = SPRING_26 - int(major)
+    year = 26 - steps_back // 3
+    season = ("Spring", "Winter", "Summer")[steps_back % 3]
+    return f"{season} '{(year - 1 if season == 'Summer' else year) % 100:02d}"
 
 
 def limits(ctx: Context, request: Request, **_route: object) -> Response:

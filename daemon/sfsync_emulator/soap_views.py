@@ -9,6 +9,7 @@ from werkzeug.wrappers import Request, Response
 
 from sfsync_emulator import soap_xml
 from sfsync_emulator.context import Context, session_for
+from sfsync_emulator.deploys import production_refusal
 from sfsync_emulator.soap_xml import MD_NS, fault, invalid_session_fault
 
 DEPLOY_OPTIONS = (
@@ -45,6 +46,9 @@ def metadata(ctx: Context, request: Request, **_route: object) -> Response:  # n
         except (binascii.Error, ValueError):
             return fault("soapenv:Client", "ZipFile: invalid base64 value")  # [U] text
         options = {k: call.fields[k] for k in DEPLOY_OPTIONS if call.fields.get(k)}
+        refusal = production_refusal(options, production=ctx.org.production)
+        if refusal is not None:
+            return fault("sf:INVALID_OPERATION", f"INVALID_OPERATION: {refusal}")  # FACTS 3a
         user = next(u for u in ctx.org.users if u.user_id == session.user_id)
         with ctx.backend.lock:
             deploy = ctx.org.deploys.submit(

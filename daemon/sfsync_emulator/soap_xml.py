@@ -147,7 +147,7 @@ def check_status_response(deploy: Deploy, *, include_details: bool) -> Response:
     if deploy.plan.error_message and deploy.done:
         parts += [
             f"<errorMessage>{escape(deploy.plan.error_message)}</errorMessage>",
-            "<errorStatusCode>UNKNOWN_EXCEPTION</errorStatusCode>",
+            f"<errorStatusCode>{deploy.error_status_code}</errorStatusCode>",
         ]
     parts += [
         f"<id>{deploy.id}</id>",

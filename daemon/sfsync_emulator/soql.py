@@ -30,7 +30,8 @@ class Query:
         """Return whether a record passes every filter (string comparison ignores case)."""
         for name, wanted in self.filters.items():
             if name == "NamespacePrefix":
-                if wanted is not None:
+                # null matches only records without a namespace (SOQL treats '' as null too).
+                if (wanted or "").lower() != (record.namespace_prefix or "").lower():
                     return False
             elif name == "Id":
                 if wanted not in (record.id, record.id[:15]):

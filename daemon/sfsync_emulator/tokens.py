@@ -39,6 +39,7 @@ class RefreshToken:
     scope: str
     family: str
     active: bool = True
+    approval: bool = False  # minted by a user's consent (code or device flow): counts (FACTS 1b)
 
 
 @dataclass
@@ -110,12 +111,19 @@ class TokenBook:
         *,
         with_refresh: bool,
         via_jwt: bool = False,
+        approval: bool = False,
     ) -> Grant:
-        """Mint an access token (and a refresh token if asked) for a user of an org."""
+        """Mint an access token (and a refresh token if asked) for a user of an org.
+
+        `approval`: the refresh token stands for one consent of the user to the app, and
+        counts against the org's approval limit.
+        """
         refresh = None
         if with_refresh:
             token = ids.refresh_token()
-            refresh = RefreshToken(token, org_id, user_id, client_id, scope, family=token)
+            refresh = RefreshToken(
+                token, org_id, user_id, client_id, scope, family=token, approval=approval
+            )
             self.refresh[token] = refresh
             self.issued.append(token)
         access = self._mint_access(org_id, user_id, client_id, scope, refresh, via_jwt=via_jwt)
@@ -154,7 +162,13 @@ class TokenBook:
             entry.active = False
             fresh = ids.refresh_token()
             current = RefreshToken(
-                fresh, entry.org_id, entry.user_id, client_id, entry.scope, entry.family
+                fresh,
+                entry.org_id,
+                entry.user_id,
+                client_id,
+                entry.scope,
+                entry.family,
+                approval=entry.approval,
             )
             self.refresh[fresh] = current
             self.issued.append(fresh)
@@ -171,6 +185,34 @@ class TokenBook:
         for access in self.access.values():
             if access.family == family:
                 access.active = False
+
+    def approvals(self, user_id: str, client_id: str) -> list[str]:
+        """Return the live approval families of a user through one app, oldest first."""
+        live = {
+            refresh.family
+            for refresh in self.refresh.values()
+            if refresh.approval
+            and refresh.active
+            and refresh.user_id == user_id
+            and refresh.client_id == client_id
+        }
+        # A family is named after its first refresh token, so dict order is approval order.
+        return [token for token in self.refresh if token in live]
+
+    def enforce_approval_limit(self, user_id: str, client_id: str, limit: int | None) -> None:
+        """Revoke the oldest approvals beyond `limit` (FACTS 1b: the sixth revokes the first)."""
+        if limit is None:
+            return
+        families = self.approvals(user_id, client_id)
+        for family in families[: max(len(families) - limit, 0)]:
+            self.kill_family(family)
+
+    def forget_org(self, org_id: str) -> None:
+        """Kill every token, code and device request of an org id (a refreshed sandbox's old id)."""
+        self.expire_sessions({org_id})
+        self.revoke_refresh_tokens({org_id})
+        self.codes = {k: v for k, v in self.codes.items() if v.org_id != org_id}
+        self.devices = {k: v for k, v in self.devices.items() if v.org_id != org_id}
 
     def revoke(self, token: str) -> bool:
         """Revoke an access or refresh token (a refresh token takes its access tokens along)."""

@@ -37,6 +37,8 @@ URL_MAP = Map(
         Rule("/_emulator/faults", endpoint="control.faults"),
         Rule("/_emulator/requests", endpoint="control.requests"),
         Rule("/_emulator/device", endpoint="control.device"),
+        Rule("/_emulator/clients", endpoint="control.clients"),
+        Rule("/services/data", endpoint="rest.versions"),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -54,12 +56,16 @@ LOGIN_HOST_ENDPOINTS = frozenset(
         "control.faults",
         "control.requests",
         "control.device",
+        "control.clients",
+        "rest.versions",
     }
 )
 
 
 def classify(path: str) -> str:
-    """Return the api kind of a path: oauth, rest, tooling, metadata, soap, resource or control."""
+    """Return the api kind of a path: oauth, rest, tooling, metadata, soap, resource, control
+    or versions (`GET /services/data/`).
+    """
     kind = "rest"
     if path.startswith("/_emulator/"):
         kind = "control"
@@ -69,6 +75,8 @@ def classify(path: str) -> str:
         kind = "soap"
     elif path.startswith("/resource/"):
         kind = "resource"
+    elif path.rstrip("/") == "/services/data":
+        kind = "versions"  # no token, no API budget, no Sforce-Limit-Info
     elif path.startswith("/services/data/"):
         parts = path.split("/")
         if len(parts) > 4 and parts[4] == "tooling":  # noqa: PLR2004 - /services/data/vNN/tooling
@@ -76,3 +84,11 @@ def classify(path: str) -> str:
         elif len(parts) > 4 and parts[4] == "metadata":  # noqa: PLR2004
             kind = "metadata"
     return kind
+
+
+def data_version(path: str) -> str | None:
+    """Return the API version of a `/services/data/vNN.N/...` path, or None for other paths."""
+    parts = path.split("/")
+    if len(parts) > 3 and parts[1:3] == ["services", "data"] and parts[3].startswith("v"):  # noqa: PLR2004
+        return parts[3][1:]
+    return None
