@@ -282,22 +282,26 @@ class Backend:
                 return org, user
         return None
 
-    def refresh_sandbox(self, org: Org, source: Org, *, keep_local_apps: bool = False) -> str:
+    def refresh_sandbox(
+        self, org: Org, source: Org | None, *, keep_local_apps: bool = False
+    ) -> str:
         """Refresh `org` from `source`: new org id, tokens dead, copies of `source`'s resources.
 
         Users stay (re-homed to the new id). Local External Client Apps of the old id are gone,
         as Salesforce does not copy them (FACTS 1b), unless `keep_local_apps`. Return the old id.
         """
         with self.lock:
-            self.advance(source)
+            if source is not None:
+                self.advance(source)
             old_id = org.org_id
             org.org_id = ids.new_id("00D")
             org.users = [dataclasses.replace(user, org_id=org.org_id) for user in org.users]
             self.tokens.forget_org(old_id)
             org.deploys = DeployQueue(org.deploys.deploy_seconds)  # running deploys die too
-            org.resources.replace_with_copies(
-                source.resources, self.clock(), org.default_user.user_id
-            )
+            if source is not None:
+                org.resources.replace_with_copies(
+                    source.resources, self.clock(), org.default_user.user_id
+                )
             for client_id, app in list(self.apps.items()):
                 if app.org_id == old_id and keep_local_apps:
                     app.org_id = org.org_id

@@ -7,7 +7,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from sfsync_emulator import soql
+from sfsync_emulator import org_records, soql
 from sfsync_emulator.context import Context, api_call, bearer_token
 from sfsync_emulator.errors import ApiError, not_found
 from sfsync_emulator.models import DEFAULT_API_VERSIONS, Org
@@ -85,7 +85,12 @@ def query(ctx: Context, request: Request, version: str, *, tooling: bool) -> Res
     api_call(ctx, bearer_token(request))
     if request.method != "GET":
         raise _method_not_allowed(request.method, "GET,HEAD")
-    parsed = soql.parse(request.args.get("q", ""))
+    text = request.args.get("q", "")
+    with ctx.backend.lock:
+        organization = org_records.organization_query(_org(ctx), text, version)
+    if organization is not None:
+        return json_response(organization)
+    parsed = soql.parse(text)
     with ctx.backend.lock:
         records = [r for r in _org(ctx).resources.all() if parsed.matches(r)]
         if parsed.limit is not None:
@@ -115,6 +120,10 @@ def record(
 ) -> Response:
     """Read (GET), update (PATCH) or delete (DELETE) one StaticResource."""
     api_call(ctx, bearer_token(request))
+    if sobject == "User" and request.method in ("GET", "HEAD"):
+        with ctx.backend.lock:
+            body = org_records.user_body(_org(ctx), record_id, request.args.get("fields"), version)
+        return json_response(body)
     _check_sobject(sobject)
     # Read and decode a PATCH body before taking the emulator-wide lock: a multi-megabyte
     # upload must not hold up every other org's requests while it arrives and is decoded.
