@@ -259,7 +259,13 @@ class Backend:
         return next((o for o in self.orgs if o.name == name), None)
 
     def register(self, app: ConnectedApp) -> None:
-        """Add (or replace) an app."""
+        """Add (or replace) an app.
+
+        Apps are keyed by client_id alone, as consumer keys are unique across Salesforce: the
+        same id registered for a second org moves the app there. A global app (org_id None)
+        stays accepted in every org, also in orgs that have local apps of their own, as a
+        packaged app installed everywhere is; the test fixtures' default client relies on it.
+        """
         with self.lock:
             self.apps[app.client_id] = app
 

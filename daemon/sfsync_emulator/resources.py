@@ -294,7 +294,12 @@ class ResourceStore:
                 system_modstamp=now,
                 user_id=user_id,
                 history=[original.sha256],
-                namespace_prefix=self.namespace,
+                # The source's own resources become this org's own; a managed package's stay its.
+                namespace_prefix=(
+                    self.namespace
+                    if original.namespace_prefix == source.namespace
+                    else original.namespace_prefix
+                ),
             )
             self._by_id[copy.id] = copy
 
