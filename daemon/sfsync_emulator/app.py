@@ -127,7 +127,16 @@ class EmulatorApp:
             LOG.exception("sfsync_emulator: %s %s failed", request.method, request.path)
             return server_error(api, 500)
 
+    def _serves_version(self, path: str) -> bool:
+        version = data_version(path)
+        served = self.ctx.org.api_versions if self.ctx.org is not None else DEFAULT_API_VERSIONS
+        return version is None or version in served
+
     def _route(self, request: Request) -> tuple[View, Mapping[str, Any]]:
+        if not self._serves_version(request.path):
+            # FACTS 2d: a version the org does not serve is 404 NOT_FOUND for every resource
+            # under it, before the token is even looked at.
+            raise NotFound
         # Methods are checked by the views, to answer 405 in Salesforce's shape.
         endpoint, arguments = URL_MAP.bind("emulator").match(request.path, method="GET")
         if self.ctx.org is None and endpoint not in LOGIN_HOST_ENDPOINTS:

@@ -111,7 +111,26 @@ def device(ctx: Context, request: Request) -> Response:
 
 
 def clients(ctx: Context, request: Request) -> Response:
-    """Register an app (`POST`, JSON with `register_client`'s names; `org` is an org name)."""
+    """Register a client app (`POST /_emulator/clients`, JSON), e.g. to try the JWT flow
+    against `sfsync demo`'s emulator from outside. The body, every key but `client_id`
+    optional::
+
+        {
+          "client_id": "3MVG9...",                  # the consumer key
+          "org": "demo",                            # org name or id; absent: every org knows it
+          "client_secret": "s3cret",                # (or "secret")
+          "redirect_uris": ["http://localhost:1717/OauthRedirect"],
+          "jwt_certificate_pem": "-----BEGIN CERTIFICATE-----\n...",  # the JWT flow's cert
+          "preauthorized": ["admin@demo.example.com"],  # JWT users; absent: every user
+          "require_secret_web": false,
+          "require_secret_refresh": false,
+          "device_flow": true,
+          "scope": "refresh_token api web"
+        }
+
+    Answers `{"ok": true, "client_id": ..., "org_id": ...}` (`org_id` null for a global app),
+    or 400 `{"ok": false, "error": ...}`. Registering a `client_id` again replaces the app.
+    """
     refused = _refuse(request)
     if refused:
         return refused
@@ -132,12 +151,12 @@ def _app_from(ctx: Context, body: dict[str, Any]) -> ConnectedApp:
         raise ValueError("client_id must be a non-empty string")
     org_id = None
     if body.get("org") is not None:
-        org = ctx.backend.org_named(str(body["org"]))
+        org = ctx.backend.org_named(str(body["org"])) or ctx.backend.org(str(body["org"]))
         if org is None:
             raise ValueError(f"no org named {body['org']!r}")
         org_id = org.org_id
     preauthorized = body.get("preauthorized")
-    secret = body.get("client_secret")
+    secret = body.get("client_secret", body.get("secret"))
     pem = body.get("jwt_certificate_pem")
     return new_connected_app(
         client_id,

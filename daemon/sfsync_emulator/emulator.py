@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from sfsync_emulator import ids
 from sfsync_emulator.app import EmulatorApp
 from sfsync_emulator.context import Context
 from sfsync_emulator.deploys import Deploy
@@ -127,14 +128,16 @@ class OrgHandle:
     def approval_limit(self, value: int | None) -> None:
         self._org.approval_limit = value
 
-    def approvals(self, client_id: str, username: str | None = None) -> int:
-        """Return how many live approvals (refresh-token families) a user holds through an app.
+    def approvals(self, user: str | None = None, client_id: str | None = None) -> int:
+        """Return how many live approvals (refresh-token families) a user holds.
 
-        Only consents count (code exchange, device flow), not `issue_session` tokens.
+        `user`: a username (None: the default user); `client_id` None counts every app. Only
+        consents count (code exchange, device flow, `issue_session(approval=True)`).
         """
         with self._emulator.backend.lock:
-            user = self._user(username)
-            return len(self._emulator.backend.tokens.approvals(user.user_id, client_id))
+            user_id = self._user(user).user_id
+            tokens = self._emulator.backend.tokens
+            return len(tokens.approvals(user_id, client_id))
 
     @property
     def identity_needs_scope(self) -> bool:
@@ -146,9 +149,9 @@ class OrgHandle:
         self._org.identity_needs_scope = value
 
     @property
-    def api_versions(self) -> list[str]:
+    def api_versions(self) -> tuple[str, ...]:
         """Return the API versions this org serves (`GET /services/data/`)."""
-        return list(self._org.api_versions)
+        return tuple(self._org.api_versions)
 
     @api_versions.setter
     def api_versions(self, value: Sequence[str]) -> None:
@@ -187,31 +190,84 @@ class OrgHandle:
         self,
         client_id: str,
         redirect_uris: Iterable[str] = (),
+        *,
+        secret: str | None = None,
+        require_secret_web: bool = False,
+        require_secret_refresh: bool = False,
+        preauthorized: Iterable[str] | None = None,
         jwt_certificate_pem: str | bytes | None = None,
         device_flow: bool = True,
-        **settings: object,
+        scope: str = DEFAULT_SCOPE,
     ) -> ConnectedApp:
-        """Register a Local External Client App of this org (`Emulator.register_client`)."""
+        """Register a Local External Client App: only this org knows its `client_id`.
+
+        Another org's host, or a user of another org, gets `invalid_client_id` for it.
+        `secret`: the consumer secret; `require_secret_web` / `require_secret_refresh`: the
+        app's two "Require secret" switches; `preauthorized`: the usernames the JWT flow
+        accepts (None: every user).
+        """
         return self._emulator.register_client(
             client_id,
             redirect_uris,
             jwt_certificate_pem,
             device_flow,
+            client_secret=secret,
+            scope=scope,
             org=self,
-            **settings,  # type: ignore[arg-type]
+            require_secret_web=require_secret_web,
+            require_secret_refresh=require_secret_refresh,
+            preauthorized=preauthorized,
         )
 
-    def refresh_sandbox(self, source: OrgHandle, *, keep_local_apps: bool = False) -> None:
-        """Refresh this sandbox from `source`: a new org id, every token dead, copies of
-        `source`'s StaticResources (new record Ids, [U]); users and the instance URL stay.
+    def seed_resource(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        namespace: str | None = None,
+        content_type: str = "application/zip",
+        cache_control: str = "Public",
+    ) -> StaticResource:
+        """Put a StaticResource in the org without the API (no name checks).
 
-        Its Local External Client Apps are dropped, as Salesforce does not copy them, unless
-        `keep_local_apps`.
+        `namespace`: its NamespacePrefix, as a managed package's resource has; it may share
+        its Name with the org's own resource.
+        """
+        backend = self._emulator.backend
+        with backend.lock:
+            now = backend.clock()
+            record = StaticResource(
+                id=ids.new_id("081"),
+                name=name,
+                body=body,
+                content_type=content_type,
+                cache_control=cache_control,
+                description=None,
+                created_date=now,
+                system_modstamp=now,
+                user_id=self.default_user.user_id,
+                namespace_prefix=namespace,
+            )
+            record.history.append(record.sha256)
+            self._org.resources.seed(record)
+            return record
+
+    def refresh_sandbox(
+        self, source: OrgHandle | None = None, *, keep_local_apps: bool = False
+    ) -> None:
+        """Refresh this sandbox: a new org id, every token dead, and copies of `source`'s
+        StaticResources (new record Ids, [U]); users and the instance URL stay.
+
+        `source` None keeps this org's resources as they are (only the id and tokens change).
+        Its Local External Client Apps are dropped, as Salesforce does not copy them
+        (FACTS 1b), unless `keep_local_apps`.
         """
         backend = self._emulator.backend
         with backend.lock:
             old_id = backend.refresh_sandbox(
-                self._org, source._org, keep_local_apps=keep_local_apps
+                self._org,
+                source._org if source is not None else None,  # noqa: SLF001 - same class
+                keep_local_apps=keep_local_apps,
             )
             self._emulator.rekey_org(old_id, self._org.org_id, self.instance_url)
         self.faults = Faults(self._emulator.fault_book, self._org.org_id)
@@ -257,9 +313,18 @@ class OrgHandle:
             ]
 
     def issue_session(
-        self, client_id: str | None = None, scope: str = DEFAULT_SCOPE, username: str | None = None
+        self,
+        client_id: str | None = None,
+        scope: str = DEFAULT_SCOPE,
+        username: str | None = None,
+        *,
+        approval: bool = False,
     ) -> tuple[str, str | None]:
-        """Mint tokens without the OAuth dance; return (access_token, refresh_token or None)."""
+        """Mint tokens without the OAuth dance; return (access_token, refresh_token or None).
+
+        `approval`: the refresh token counts as one consent against the approval limit (the
+        oldest past the limit is revoked), as if the user had authorized the app.
+        """
         backend = self._emulator.backend
         with backend.lock:
             app_id = client_id or next(iter(backend.apps), "sfsync-emulator")
@@ -268,8 +333,12 @@ class OrgHandle:
                 raise KeyError(f"no user {username!r} in org {self.name!r}")
             offline = "refresh_token" in scope.split()
             grant = backend.tokens.issue(
-                self.org_id, user.user_id, app_id, scope, with_refresh=offline
+                self.org_id, user.user_id, app_id, scope, with_refresh=offline, approval=approval
             )
+            if approval:
+                backend.tokens.enforce_approval_limit(
+                    user.user_id, app_id, self._org.approval_limit
+                )
         return grant.access.token, grant.refresh.token if grant.refresh else None
 
 

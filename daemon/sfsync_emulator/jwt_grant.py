@@ -12,7 +12,7 @@ from sfsync_emulator.errors import OAuthError
 
 if TYPE_CHECKING:
     from sfsync_emulator.context import Context
-    from sfsync_emulator.models import ConnectedApp
+    from sfsync_emulator.models import ConnectedApp, Org, User
     from sfsync_emulator.tokens import Grant
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -44,13 +44,7 @@ def redeem(ctx: Context, assertion: str) -> Grant:
         if found is None or (ctx.org is not None and found[0] is not ctx.org):
             raise OAuthError("invalid_grant", "user hasn't approved this consumer")  # [U]
         org, user = found
-        if not app.serves(org.org_id):
-            raise OAuthError("invalid_client_id", "client identifier invalid")
-        if not app.preauthorizes(user.username):
-            raise OAuthError("invalid_grant", "user hasn't approved this consumer")  # FACTS 1b
-        refusal = org.login_refusal(user.user_id)
-        if refusal is not None:
-            raise OAuthError("invalid_grant", refusal)
+        _check_user(app, org, user)
         scope = " ".join(s for s in app.scope.split() if s != "refresh_token")
         return ctx.backend.tokens.issue(
             org.org_id, user.user_id, app.client_id, scope, with_refresh=False, via_jwt=True
@@ -80,3 +74,14 @@ def _verified_claims(ctx: Context, app: ConnectedApp, assertion: str) -> dict[st
     if float(claims["exp"]) > ctx.now() + MAX_EXP_AHEAD + LEEWAY:
         raise OAuthError("invalid_grant", "invalid assertion")  # [U] exp too far ahead
     return claims
+
+
+def _check_user(app: ConnectedApp, org: Org, user: User) -> None:
+    """Refuse a user whose org does not know the app, who is not pre-authorized, or blocked."""
+    if not app.serves(org.org_id):
+        raise OAuthError("invalid_client_id", "client identifier invalid")
+    if not app.preauthorizes(user.username):
+        raise OAuthError("invalid_grant", "user hasn't approved this consumer")  # FACTS 1b
+    refusal = org.login_refusal(user.user_id)
+    if refusal is not None:
+        raise OAuthError("invalid_grant", refusal)

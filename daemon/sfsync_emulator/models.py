@@ -151,6 +151,8 @@ class Org:
     request_log: RequestLog = field(default_factory=RequestLog)
     production: bool = False
     approval_limit: int | None = DEFAULT_APPROVAL_LIMIT
+    # On as in real orgs (FACTS 2d): sfsync reads no identity URL; a test that does turns
+    # it off or asks for the `id` scope.
     identity_needs_scope: bool = True
     api_versions: list[str] = field(default_factory=lambda: list(DEFAULT_API_VERSIONS))
     ip_restricted: bool = False
@@ -257,7 +259,13 @@ class Backend:
         return next((o for o in self.orgs if o.name == name), None)
 
     def register(self, app: ConnectedApp) -> None:
-        """Add (or replace) an app."""
+        """Add (or replace) an app.
+
+        Apps are keyed by client_id alone, as consumer keys are unique across Salesforce: the
+        same id registered for a second org moves the app there. A global app (org_id None)
+        stays accepted in every org, also in orgs that have local apps of their own, as a
+        packaged app installed everywhere is; the test fixtures' default client relies on it.
+        """
         with self.lock:
             self.apps[app.client_id] = app
 
@@ -280,22 +288,26 @@ class Backend:
                 return org, user
         return None
 
-    def refresh_sandbox(self, org: Org, source: Org, *, keep_local_apps: bool = False) -> str:
+    def refresh_sandbox(
+        self, org: Org, source: Org | None, *, keep_local_apps: bool = False
+    ) -> str:
         """Refresh `org` from `source`: new org id, tokens dead, copies of `source`'s resources.
 
         Users stay (re-homed to the new id). Local External Client Apps of the old id are gone,
         as Salesforce does not copy them (FACTS 1b), unless `keep_local_apps`. Return the old id.
         """
         with self.lock:
-            self.advance(source)
+            if source is not None:
+                self.advance(source)
             old_id = org.org_id
             org.org_id = ids.new_id("00D")
             org.users = [dataclasses.replace(user, org_id=org.org_id) for user in org.users]
             self.tokens.forget_org(old_id)
             org.deploys = DeployQueue(org.deploys.deploy_seconds)  # running deploys die too
-            org.resources.replace_with_copies(
-                source.resources, self.clock(), org.default_user.user_id
-            )
+            if source is not None:
+                org.resources.replace_with_copies(
+                    source.resources, self.clock(), org.default_user.user_id
+                )
             for client_id, app in list(self.apps.items()):
                 if app.org_id == old_id and keep_local_apps:
                     app.org_id = org.org_id

@@ -30,9 +30,11 @@ def serve(ctx: Context, _request: Request, rest: str) -> Response:
         parts = parts[1:]  # the timestamp only busts caches (FACTS 2d)
     if not parts or ctx.org is None:
         return _not_found()
-    name, inner = parts[0].split("__")[-1], "/".join(parts[1:])
+    prefix, _, name = parts[0].rpartition("__")  # `ns__Name`: a namespace's resource
+    inner = "/".join(parts[1:])
     with ctx.backend.lock:
-        record = ctx.org.resources.find(name)
+        store = ctx.org.resources
+        record = store.find_in(name, prefix) if prefix else store.find(name)
         if record is None:
             return _not_found()
         body, content_type, cache = record.body, record.content_type, record.cache_control

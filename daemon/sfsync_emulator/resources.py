@@ -179,8 +179,9 @@ class ResourceStore:
         self.namespace: str | None = None  # stamped on records created here
 
     def by_name(self) -> dict[str, StaticResource]:
-        """Return a snapshot: name -> record."""
-        return {record.name: record for record in self._by_id.values()}
+        """Return a snapshot: name -> record (the org's own record wins over a managed one)."""
+        ordered = sorted(self._by_id.values(), key=lambda r: r.namespace_prefix == self.namespace)
+        return {record.name: record for record in ordered}
 
     def all(self) -> list[StaticResource]:
         """Return every record, oldest first."""
@@ -194,11 +195,25 @@ class ResourceStore:
         raise not_found()
 
     def find(self, name: str) -> StaticResource | None:
-        """Return the record with this name (names ignore case, as in Salesforce), or None."""
+        """Return the org's own record with this name (names ignore case), or None.
+
+        A managed package's resource of the same name (another NamespacePrefix) is not it.
+        """
+        return self.find_in(name, self.namespace)
+
+    def find_in(self, name: str, namespace: str | None) -> StaticResource | None:
+        """Return the record with this name in this namespace (None: unmanaged), or None."""
         for record in self._by_id.values():
-            if record.name.lower() == name.lower():
+            if (
+                record.name.lower() == name.lower()
+                and (record.namespace_prefix or "").lower() == (namespace or "").lower()
+            ):
                 return record
         return None
+
+    def seed(self, record: StaticResource) -> None:
+        """Hold a record as given (a test's managed-package resource); no name checks."""
+        self._by_id[record.id] = record
 
     def create(self, fields: dict[str, Any], now: float, user_id: str) -> StaticResource:
         """Insert a record from decoded fields; raise ApiError as Salesforce would."""
@@ -279,7 +294,12 @@ class ResourceStore:
                 system_modstamp=now,
                 user_id=user_id,
                 history=[original.sha256],
-                namespace_prefix=self.namespace,
+                # The source's own resources become this org's own; a managed package's stay its.
+                namespace_prefix=(
+                    self.namespace
+                    if original.namespace_prefix == source.namespace
+                    else original.namespace_prefix
+                ),
             )
             self._by_id[copy.id] = copy
 

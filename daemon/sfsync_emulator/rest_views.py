@@ -7,7 +7,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from sfsync_emulator import soql
+from sfsync_emulator import org_records, soql
 from sfsync_emulator.context import Context, api_call, bearer_token
 from sfsync_emulator.errors import ApiError, not_found
 from sfsync_emulator.models import DEFAULT_API_VERSIONS, Org
@@ -86,9 +86,10 @@ def query(ctx: Context, request: Request, version: str, *, tooling: bool) -> Res
     if request.method != "GET":
         raise _method_not_allowed(request.method, "GET,HEAD")
     text = request.args.get("q", "")
-    organization = None if tooling else soql.organization_fields(text)
+    with ctx.backend.lock:
+        organization = org_records.organization_query(_org(ctx), text, version)
     if organization is not None:
-        return _organization(ctx, organization, version)
+        return json_response(organization)
     parsed = soql.parse(text)
     with ctx.backend.lock:
         records = [r for r in _org(ctx).resources.all() if parsed.matches(r)]
@@ -96,19 +97,6 @@ def query(ctx: Context, request: Request, version: str, *, tooling: bool) -> Res
             records = records[: parsed.limit]
         bodies = [record_body(r, parsed.fields, version, tooling=tooling) for r in records]
     return json_response(query_body(bodies, tooling=tooling))
-
-
-def _organization(ctx: Context, fields: list[str], version: str) -> Response:
-    org = _org(ctx)
-    values = {"Id": org.org_id, "Name": org.name, "NamespacePrefix": org.namespace}
-    row: dict[str, Any] = {
-        "attributes": {
-            "type": "Organization",
-            "url": f"/services/data/v{version}/sobjects/Organization/{org.org_id}",
-        }
-    }
-    row |= {name: values[name] for name in fields}
-    return json_response({"totalSize": 1, "done": True, "records": [row]})
 
 
 def collection(
@@ -132,8 +120,10 @@ def record(
 ) -> Response:
     """Read (GET), update (PATCH) or delete (DELETE) one StaticResource."""
     api_call(ctx, bearer_token(request))
-    if sobject == "User":
-        return _user(ctx, request, version, record_id)
+    if sobject == "User" and request.method in ("GET", "HEAD"):
+        with ctx.backend.lock:
+            body = org_records.user_body(_org(ctx), record_id, request.args.get("fields"), version)
+        return json_response(body)
     _check_sobject(sobject)
     # Read and decode a PATCH body before taking the emulator-wide lock: a multi-megabyte
     # upload must not hold up every other org's requests while it arrives and is decoded.
@@ -154,30 +144,6 @@ def record(
             resources.delete(record_id)
             return Response(status=204)
     raise _method_not_allowed(request.method, "GET,PATCH,DELETE,HEAD")
-
-
-def _user(ctx: Context, request: Request, version: str, user_id: str) -> Response:
-    """Answer GET .../sobjects/User/{Id}[?fields=...]: what sfsync asks right after authorizing."""
-    if request.method not in ("GET", "HEAD"):
-        raise _method_not_allowed(request.method, "GET,PATCH,DELETE,HEAD")
-    with ctx.backend.lock:
-        user = _org(ctx).user(user_id)
-    if user is None:
-        raise not_found()
-    values = {"Id": user.user_id, "Username": user.username, "Name": user.display_name}
-    values["Email"] = user.email
-    asked = request.args.get("fields")
-    names = [n.strip() for n in asked.split(",")] if asked else list(values)
-    unknown = [name for name in names if name not in values]
-    if unknown:
-        raise ApiError(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity 'User'")
-    row: dict[str, Any] = {
-        "attributes": {
-            "type": "User",
-            "url": f"/services/data/v{version}/sobjects/User/{user.user_id}",
-        }
-    }
-    return json_response(row | {name: values[name] for name in names})
 
 
 def field(

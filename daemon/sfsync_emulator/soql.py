@@ -41,26 +41,6 @@ class Query:
         return True
 
 
-_ORGANIZATION = re.compile(
-    r"^\s*SELECT\s+(?P<fields>[\w\s,]+?)\s+FROM\s+Organization\s*$", re.IGNORECASE
-)
-ORGANIZATION_FIELDS = ("Id", "Name", "NamespacePrefix")
-
-
-def organization_fields(query: str) -> list[str] | None:
-    """Return the fields of a `SELECT ... FROM Organization` query (the one other object sfsync
-    reads: the org's namespace), or None for any other query.
-    """
-    match = _ORGANIZATION.match(query)
-    if match is None:
-        return None
-    by_lower = {name.lower(): name for name in ORGANIZATION_FIELDS}
-    fields = [by_lower.get(raw.strip().lower()) for raw in match["fields"].split(",")]
-    if None in fields:
-        raise ApiError(400, "INVALID_FIELD", f"No such column on entity 'Organization': {query}")
-    return [name for name in fields if name is not None]
-
-
 def _located(query: str, token: str, code: str, text: str) -> ApiError:
     column = query.find(token) + 1
     message = f"\n{query}\n{' ' * max(column - 1, 0)}^\nERROR at Row:1:Column:{column}\n{text}"

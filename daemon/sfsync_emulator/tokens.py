@@ -186,15 +186,16 @@ class TokenBook:
             if access.family == family:
                 access.active = False
 
-    def approvals(self, user_id: str, client_id: str) -> list[str]:
-        """Return the live approval families of a user through one app, oldest first."""
+    def approvals(self, user_id: str, client_id: str | None) -> list[str]:
+        """Return the live approval families of a user through one app (None: any), oldest
+        first."""
         live = {
             refresh.family
             for refresh in self.refresh.values()
             if refresh.approval
             and refresh.active
             and refresh.user_id == user_id
-            and refresh.client_id == client_id
+            and client_id in (None, refresh.client_id)
         }
         # A family is named after its first refresh token, so dict order is approval order.
         return [token for token in self.refresh if token in live]

@@ -129,7 +129,7 @@ def test_unsupported_api_version_is_refused_and_the_token_revoked(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "does not serve API version" in done.stderr
     assert "newest it serves: 59.0" in done.stderr
-    assert sandbox.approvals(CLIENT_ID) == 0
+    assert sandbox.approvals(client_id=CLIENT_ID) == 0
     assert status(site)[1]["lightning/sandbox"]["authorized"] is False
 
 
@@ -146,7 +146,7 @@ def test_app_requiring_its_secret(
     sandbox.register_client(
         "sandbox-app",
         [f"http://localhost:{callback_port}/OAuthCallback"],
-        client_secret=SECRET,
+        secret=SECRET,
         require_secret_web=True,
         require_secret_refresh=True,
     )
@@ -210,8 +210,8 @@ def test_each_org_has_its_own_app(
     assert "app-of-p...tion" in checked.stdout  # 17 characters: shortened to its ends
     assert authorize(site, emu, "--env", "sandbox").returncode == 0
     assert authorize(site, emu, "--env", "production").returncode == 0
-    assert sandbox.approvals("app-of-sandbox") == 1
-    assert production.approvals("app-of-production") == 1
+    assert sandbox.approvals(client_id="app-of-sandbox") == 1
+    assert production.approvals(client_id="app-of-production") == 1
 
 
 # -- one approval per org, --force, revocation -----------------------------------------------
@@ -231,13 +231,13 @@ def test_all_systems_share_one_approval_and_one_rotating_family(
     done = authorize(site, emu, "--env", "sandbox", "--all-systems")
     assert done.returncode == 0, done.stderr
     assert "lightning/sandbox, portal/sandbox: authorized as" in done.stdout
-    assert sandbox.approvals(CLIENT_ID) == 1
+    assert sandbox.approvals(client_id=CLIENT_ID) == 1
     for _ in range(3):  # sandbox rotates refresh tokens on every refresh
         sandbox.faults.expire_sessions()
         code, rows = status(site)
         assert code == 0, rows
         assert all(row["authorized"] for row in rows.values())
-    assert sandbox.approvals(CLIENT_ID) == 1
+    assert sandbox.approvals(client_id=CLIENT_ID) == 1
 
 
 def test_a_fifth_approval_warns(
@@ -269,7 +269,7 @@ def test_a_fifth_approval_warns(
     assert all("approvals" not in run.stderr for run in runs[:4])
     assert "holds 5 approvals" in runs[4].stderr
     assert "--all-systems" in runs[4].stderr
-    assert sandbox.approvals(CLIENT_ID) == 5
+    assert sandbox.approvals(client_id=CLIENT_ID) == 5
 
 
 def test_another_user_needs_force_and_the_replaced_token_is_revoked(
@@ -286,16 +286,16 @@ def test_another_user_needs_force_and_the_replaced_token_is_revoked(
     assert refused.returncode == 2, refused.stderr
     assert "--force" in refused.stderr
     assert status(site)[1]["lightning/sandbox"]["user"] == first_user
-    assert sandbox.approvals(CLIENT_ID, "someone.else@acme.example") == 0
+    assert sandbox.approvals("someone.else@acme.example", CLIENT_ID) == 0
     forced = authorize(site, emu, "--env", "sandbox", "--force")
     assert forced.returncode == 0, forced.stderr
     assert status(site)[1]["lightning/sandbox"]["user"] == "someone.else@acme.example"
-    assert sandbox.approvals(CLIENT_ID, first_user) == 0
+    assert sandbox.approvals(first_user, CLIENT_ID) == 0
     emu.login_as(None)
     again = authorize(site, emu, "--env", "sandbox", "--force")
     assert again.returncode == 0
-    assert sandbox.approvals(CLIENT_ID, "someone.else@acme.example") == 0
-    assert sandbox.approvals(CLIENT_ID, first_user) == 1
+    assert sandbox.approvals("someone.else@acme.example", CLIENT_ID) == 0
+    assert sandbox.approvals(first_user, CLIENT_ID) == 1
 
 
 # -- invalid_grant variants ------------------------------------------------------------------
