@@ -180,6 +180,7 @@ def test_failed_jwt_flow_names_the_web_flow(site: Site, sandbox: OrgHandle, tmp_
             serialization.NoEncryption(),
         )
     )
+    key.chmod(0o600)  # a key others may read is refused before any grant
     done = site.run(
         "authorize", "--env", "sandbox", "--flow", "jwt",
         "--username", sandbox.default_user.username, "--key", str(key),
