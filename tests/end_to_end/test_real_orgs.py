@@ -403,6 +403,7 @@ def test_namespaced_org_updates_its_own_resource(
     namespace) and updates it, never a managed package's resource of the same name.
     """
     org = emu.add_org(name="sandbox", namespace="acme")
+    managed = org.seed_resource(RESOURCE, b"the vendor's own", namespace="vendor")
     site = sync_site(tmp_path, emu, {"sandbox": org}, {}, secret_service_here)
     site.authorize("sandbox")
     site.publish(1)
@@ -413,9 +414,12 @@ def test_namespaced_org_updates_its_own_resource(
     site.publish(2)
     code, out, err = site.run("sync")
     assert code == 0, out + err
-    resources = [r for r in org.static_resources.values() if r.name == RESOURCE]
-    assert len(resources) == 1
-    assert site.live_sha256("sandbox") is not None
+    assert org.count(api="tooling", method="POST") == 1  # created once, then found and updated
+    assert org.count(api="tooling", method="PATCH") == 1
+    ours = org.static_resources[RESOURCE]
+    assert ours.namespace_prefix == "acme"
+    assert ours.id != managed.id
+    assert managed.body == b"the vendor's own"
 
 
 def test_a_404_under_an_unserved_version_is_not_a_deleted_resource(
