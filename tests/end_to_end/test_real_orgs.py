@@ -18,7 +18,7 @@ from sfsync_emulator import Emulator, OrgHandle
 
 pytestmark = pytest.mark.slow
 
-SECRET = "consumer-secret-7f3a"  # noqa: S105 - the emulated app's, made up here
+SECRET = "consumer-secret-7f3a"  # the emulated app's, made up here
 
 
 def browse(emu: Emulator, url: str) -> requests.Response:
