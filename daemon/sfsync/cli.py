@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from sfsync.actions.connectors import select_by_environment, select_for_authoriz
 from sfsync.actions.locate import SourceLocator
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_rows
-from sfsync.actions.status_table import HEADERS, fact_rows, rich_status, status_cells
+from sfsync.actions.status_table import DEFAULT_WIDTH, aligned, plain_status, rich_status
 from sfsync.actions.sync import open_runtime, resume, rollback, verify
 from sfsync.actions.wiring import auth_deps
 from sfsync.clock import epoch_seconds
@@ -293,24 +294,21 @@ def status_command(state: CliContext, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps({"connectors": rows}, indent=2))
     elif sys.stdout.isatty():
-        Console().print(rich_status(rows))
+        console = Console()
+        console.print(rich_status(rows, console.width))
     else:
-        _print_table([HEADERS, *(status_cells(row) for row in rows)])
-        facts = fact_rows(rows)
-        if facts:
-            click.echo()
-            _print_table(facts)
+        # $COLUMNS when set (a pipe has no width of its own), else the README's 120.
+        width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+        for line in plain_status(rows, width):
+            click.echo(line)
     needs = any(row["needs_authorization"] for row in rows)
     return int(ExitStatus.NEEDS_AUTHORIZATION) if needs else int(ExitStatus.OK)
 
 
 def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     """Print rows as left-aligned columns, the first row being the header."""
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    for line in aligned(rows):
+        click.echo(line)
 
 
 def _print_results(results: Sequence[ConnectorResult]) -> None:
