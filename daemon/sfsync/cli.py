@@ -22,11 +22,11 @@ from sfsync.actions.build import build_for_connector, package_limits
 from sfsync.actions.connectors import select_by_environment, select_for_authorize
 from sfsync.actions.locate import SourceLocator
 from sfsync.actions.revoke import revoke
-from sfsync.actions.status import status_rows
+from sfsync.actions.status import status_report, status_rows, unknown_authorization_rows
 from sfsync.actions.status_table import DEFAULT_WIDTH, aligned, plain_status, rich_status
 from sfsync.actions.sync import open_runtime, resume, rollback, verify
 from sfsync.actions.wiring import auth_deps
-from sfsync.clock import epoch_seconds
+from sfsync.clock import epoch_seconds, utc_now
 from sfsync.config import (
     LoadedConfig,
     find_config_path,
@@ -36,7 +36,7 @@ from sfsync.config import (
 )
 from sfsync.config.durations import format_duration, parse_duration
 from sfsync.config.schema import DirSource
-from sfsync.errors import ExitStatus, SfsyncError, UsageError
+from sfsync.errors import ExitStatus, SfsyncError, TokenStoreError, UsageError
 from sfsync.files import write_atomically
 from sfsync.log import configure_logging
 from sfsync.sources.located import Located
@@ -290,9 +290,20 @@ def status_command(state: CliContext, as_json: bool) -> int:
     last error. Exits 3 if any needs authorization.
     """
     loaded = state.loaded
-    rows = status_rows(loaded.connectors, auth_deps(loaded))
+    keyring_error = None
+    try:
+        deps = auth_deps(loaded)
+    except TokenStoreError as error:
+        if not as_json:
+            raise
+        # Scripts get their JSON anyway: the state store's columns, authorization unknown.
+        keyring_error = str(error)
+        state_dir = loaded.config.daemon.state_dir
+        rows = unknown_authorization_rows(loaded.connectors, state_dir, utc_now(), keyring_error)
+    else:
+        rows = status_rows(loaded.connectors, deps)
     if as_json:
-        click.echo(json.dumps({"connectors": rows}, indent=2))
+        click.echo(json.dumps(status_report(rows, keyring_error), indent=2))
     elif sys.stdout.isatty():
         console = Console()
         console.print(rich_status(rows, console.width))
@@ -301,7 +312,8 @@ def status_command(state: CliContext, as_json: bool) -> int:
         width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
         for line in plain_status(rows, width):
             click.echo(line)
-    needs = any(row["needs_authorization"] for row in rows)
+    # Authorization unknown (the keyring could not be read) counts as needing it: exit 3.
+    needs = any(row["needs_authorization"] is not False for row in rows)
     return int(ExitStatus.NEEDS_AUTHORIZATION) if needs else int(ExitStatus.OK)
 
 

@@ -17,6 +17,7 @@ from sfsync_emulator import Emulator
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[2]
 FACT_LABELS = ("account", "org", "gate", "paused", "in doubt", "last error", "note")
 
 
@@ -220,3 +221,31 @@ def test_plain_status_fits_columns(
         )
         assert org.default_user.username in shown
         assert org.org_id in shown
+
+
+def test_json_from_the_first_run_and_on_a_keyring_error(tmp_path: Path, emu: Emulator) -> None:
+    """`status --json` before anything was synced has every key in every row (paused false)
+    and a schema_version; with the cryptfile keyring's passphrase missing it still prints its
+    JSON, the error in it, and exits 3.
+    """
+    orgs = {"sandbox": emu.add_org(name="sandbox")}
+    site = sync_site(tmp_path, emu, orgs, {})  # the cryptfile keyring
+    site.authorize("sandbox")
+    published = json.loads((ROOT / "docs" / "status.schema.json").read_text())
+    keys = set(published["$defs"]["row"]["properties"])
+    code, out, err = site.run("status", "--json")
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert report["schema_version"] == 1
+    assert report["error"] is None
+    [row] = report["connectors"]
+    assert set(row) == keys
+    assert row["paused"] is False
+    assert row["authorized"] is True
+    done = site.site.run("status", "--json", env={"SFSYNC_KEYRING_PASSPHRASE": ""})
+    assert done.returncode == 3, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert "passphrase" in report["error"]
+    [row] = report["connectors"]
+    assert set(row) == keys
+    assert row["authorized"] is None
