@@ -20,6 +20,8 @@ from sfsync import __version__
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
 from sfsync.actions.build import build_for_connector, package_limits
 from sfsync.actions.connectors import select_by_environment, select_for_authorize
+from sfsync.actions.history import HEADERS as HISTORY_HEADERS
+from sfsync.actions.history import history_cells, history_rows
 from sfsync.actions.locate import SourceLocator
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_report, status_rows, unknown_authorization_rows
@@ -40,6 +42,7 @@ from sfsync.errors import ExitStatus, SfsyncError, TokenStoreError, UsageError
 from sfsync.files import write_atomically
 from sfsync.log import configure_logging
 from sfsync.sources.located import Located
+from sfsync.state.packages import PackageArchive
 from sfsync.sync.cycle import ConnectorResult, CycleReport
 
 log = structlog.get_logger("sfsync.cli")
@@ -402,11 +405,43 @@ def sync_command(
 def rollback_command(state: CliContext, connector_name: str, sha_prefix: str | None) -> int:
     """Re-push an earlier build and pause automatic pushes for that connector."""
     connector = select_connector(state.loaded.connectors, connector_name)
+    if sha_prefix is not None:
+        # Checked before the keyring is opened: a mistyped prefix costs nothing, and the
+        # error lists what there is to pick from.
+        state_dir = state.loaded.config.daemon.state_dir
+        try:
+            PackageArchive(state_dir).resolve_prefix(connector.name, sha_prefix)
+        except UsageError as error:
+            rows = history_rows(state_dir, connector.name)
+            error.listing = (
+                tuple(aligned([HISTORY_HEADERS, *(history_cells(row) for row in rows)]))
+                if rows
+                else (f"{connector.name} has no kept builds yet",)
+            )
+            raise
     with open_runtime(state.loaded) as runtime:
         result = rollback(runtime, connector, sha_prefix)
     _print_results([result])
     click.echo(f"{connector.name} is paused; `sfsync resume --connector {connector.name}` lifts it")
     return int(CycleReport((result,)).exit_status())
+
+
+@cli.command("history")
+@click.option("--connector", "connector_name", required=True, metavar="SYS/ENV")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.pass_obj
+def history_command(state: CliContext, connector_name: str, as_json: bool) -> None:
+    """List the kept builds of a connector (what `rollback --to` picks from), newest first:
+    hash, source file, when built, pushed and live, and the last result.
+    """
+    connector = select_connector(state.loaded.connectors, connector_name)
+    rows = history_rows(state.loaded.config.daemon.state_dir, connector.name)
+    if as_json:
+        click.echo(json.dumps({"connector": connector.name, "builds": rows}, indent=2))
+    elif not rows:
+        click.echo(f"{connector.name}: no kept builds yet")
+    else:
+        _print_table([HISTORY_HEADERS, *(history_cells(row) for row in rows)])
 
 
 @cli.command("resume")
@@ -480,6 +515,8 @@ def main(argv: list[str] | None = None) -> None:
     except SfsyncError as error:
         for line in str(error).splitlines() or [type(error).__name__]:
             click.echo(f"sfsync: error: {line}", err=True)
+        for line in error.listing:
+            click.echo(line, err=True)
         sys.exit(error.exit_status)
     except Exception as error:  # the one place that turns anything into an exit code
         log.exception("unexpected error", error_type=type(error).__name__)

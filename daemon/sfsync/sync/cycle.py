@@ -125,6 +125,7 @@ class _Source:
 
     prepared: PreparedPackage
     version: str
+    file: str  # the published package's path
     limits: PackageLimits
 
 
@@ -139,6 +140,7 @@ class _Build:
     connector: Connector
     built: BuiltPackage
     source_version: str
+    source_file: str
 
 
 def run_cycle(
@@ -214,7 +216,7 @@ def _read_sources(
             for connector in connectors:
                 report(ConnectorResult(connector.name, _result_of(error), str(error)))
             continue
-        source = _Source(prepared, version, limits)
+        source = _Source(prepared, version, str(located.path), limits)
         for connector in connectors:
             jobs[connector.name] = _Job(connector, source)
     return jobs
@@ -316,7 +318,7 @@ def _run_connector(
                 outcome = _decide_and_push(
                     deps,
                     pusher,
-                    _Build(connector, built, job.source.version),
+                    _Build(connector, built, job.source.version, job.source.file),
                     dry_run=dry_run,
                     force=force,
                 )
@@ -371,11 +373,15 @@ def _decide_and_push(
         decision = _decide(deps, job, force=force)
     if decision.action == Action.RECHECK:
         session = deps.session_for(job.connector)
-        return pusher.recheck(job.connector, job.built, job.source_version, session)
+        return pusher.recheck(
+            job.connector, job.built, job.source_version, session, source_file=job.source_file
+        )
     if decision.action != Action.PUSH:
         return PushOutcome(decision.action.value, decision.reason)
     session = deps.session_for(job.connector)
-    return pusher.push(job.connector, job.built, job.source_version, session)
+    return pusher.push(
+        job.connector, job.built, job.source_version, session, source_file=job.source_file
+    )
 
 
 def _note_org(deps: CycleDeps, connector: Connector) -> None:
