@@ -30,6 +30,7 @@ from rich.table import Table
 
 import api_calls
 import build_tree
+import cli_keyring
 import fanout
 import keyring_cost
 import latency
@@ -45,6 +46,7 @@ ROWS: dict[str, tuple[str, Row]] = {
     "2": ("Publish-to-live latency (sfsync run, dir source)", latency.measure),
     "3": ("Fan-out and idle cost (200 connectors)", fanout.measure),
     "6": ("Memory under push", memory.measure),
+    "7": ("The CLI on the cryptfile keyring", cli_keyring.measure),
     "K": ("Keyring start-up cost", keyring_cost.measure),
 }
 DEFAULT_OUTPUT = Path(__file__).with_name("results.json")
@@ -112,7 +114,7 @@ def _selected_rows(text: str) -> list[str]:
     asked = {row.strip().upper() for row in text.split(",") if row.strip()}
     unknown = sorted(asked - set(ROWS) - {"5"})
     if unknown:
-        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-6 and K", file=sys.stderr)
+        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7 and K", file=sys.stderr)
         raise SystemExit(2)
     if "5" in asked:
         asked = (asked - {"5"}) | {"3"}

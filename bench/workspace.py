@@ -33,6 +33,9 @@ SFSYNC = Path(sys.executable).with_name("sfsync")
 # The shipped unit's WatchdogSec=2min: the daemon pings every 5 s, as in production.
 WATCHDOG_USEC = "120000000"
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "sfsync.service"
+# The CLI and the daemon import this checkout's code, wherever the venv's editable install
+# points (as the tests' `cli_env` does).
+CODE = Path(__file__).resolve().parents[1] / "daemon"
 
 
 def unit_environment(unit: Path = UNIT) -> dict[str, str]:
@@ -221,6 +224,7 @@ def make_workspace(
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(CODE),
         **keyring_env,
     }
     return Workspace(root, emu, system, orgs, config, drop, env, keyring)

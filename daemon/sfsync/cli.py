@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -25,13 +26,15 @@ from sfsync import __version__
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
 from sfsync.actions.build import build_for_connector, package_limits
 from sfsync.actions.connectors import select_by_environment, select_for_authorize
+from sfsync.actions.history import HEADERS as HISTORY_HEADERS
+from sfsync.actions.history import history_cells, history_rows
 from sfsync.actions.locate import SourceLocator
 from sfsync.actions.revoke import revoke
-from sfsync.actions.status import status_rows
-from sfsync.actions.status_table import HEADERS, fact_rows, rich_status, status_cells
+from sfsync.actions.status import status_report, status_rows, unknown_authorization_rows
+from sfsync.actions.status_table import DEFAULT_WIDTH, aligned, plain_status, rich_status
 from sfsync.actions.sync import open_runtime, resume, rollback, verify
 from sfsync.actions.wiring import auth_deps
-from sfsync.clock import epoch_seconds
+from sfsync.clock import epoch_seconds, utc_now
 from sfsync.config import (
     LoadedConfig,
     find_config_path,
@@ -47,6 +50,7 @@ from sfsync.errors import (
     PathError,
     SfsyncError,
     SourceError,
+    TokenStoreError,
     UsageError,
     describe_os_error,
 )
@@ -55,6 +59,7 @@ from sfsync.hardening import make_undumpable
 from sfsync.log import configure_logging
 from sfsync.redact import redact_text
 from sfsync.sources.located import Located
+from sfsync.state.packages import PackageArchive
 from sfsync.sync.cycle import ConnectorResult, CycleReport
 
 
@@ -325,28 +330,37 @@ def status_command(state: CliContext, as_json: bool) -> int:
     last error. Exits 3 if any needs authorization.
     """
     loaded = state.loaded
-    rows = status_rows(loaded.connectors, auth_deps(loaded))
-    if as_json:
-        click.echo(json.dumps({"connectors": rows}, indent=2))
-    elif sys.stdout.isatty():
-        Console().print(rich_status(rows))
+    keyring_error = None
+    try:
+        deps = auth_deps(loaded)
+    except TokenStoreError as error:
+        if not as_json:
+            raise
+        # Scripts get their JSON anyway: the state store's columns, authorization unknown.
+        keyring_error = str(error)
+        state_dir = loaded.config.daemon.state_dir
+        rows = unknown_authorization_rows(loaded.connectors, state_dir, utc_now(), keyring_error)
     else:
-        _print_table([HEADERS, *(status_cells(row) for row in rows)])
-        facts = fact_rows(rows)
-        if facts:
-            click.echo()
-            _print_table(facts)
-    needs = any(row["needs_authorization"] for row in rows)
+        rows = status_rows(loaded.connectors, deps)
+    if as_json:
+        click.echo(json.dumps(status_report(rows, keyring_error), indent=2))
+    elif sys.stdout.isatty():
+        console = Console()
+        console.print(rich_status(rows, console.width))
+    else:
+        # $COLUMNS when set (a pipe has no width of its own), else the README's 120.
+        width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+        for line in plain_status(rows, width):
+            click.echo(line)
+    # Authorization unknown (the keyring could not be read) counts as needing it: exit 3.
+    needs = any(row["needs_authorization"] is not False for row in rows)
     return int(ExitStatus.NEEDS_AUTHORIZATION) if needs else int(ExitStatus.OK)
 
 
 def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     """Print rows as left-aligned columns, the first row being the header."""
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    for line in aligned(rows):
+        click.echo(line)
 
 
 def _print_results(results: Sequence[ConnectorResult]) -> None:
@@ -463,11 +477,43 @@ def _exit_interrupted() -> NoReturn:
 def rollback_command(state: CliContext, connector_name: str, sha_prefix: str | None) -> int:
     """Re-push an earlier build and pause automatic pushes for that connector."""
     connector = select_connector(state.loaded.connectors, connector_name)
+    if sha_prefix is not None:
+        # Checked before the keyring is opened: a mistyped prefix costs nothing, and the
+        # error lists what there is to pick from.
+        state_dir = state.loaded.config.daemon.state_dir
+        try:
+            PackageArchive(state_dir).resolve_prefix(connector.name, sha_prefix)
+        except UsageError as error:
+            rows = history_rows(state_dir, connector.name)
+            error.listing = (
+                tuple(aligned([HISTORY_HEADERS, *(history_cells(row) for row in rows)]))
+                if rows
+                else (f"{connector.name} has no kept builds yet",)
+            )
+            raise
     with open_runtime(state.loaded) as runtime:
         result = rollback(runtime, connector, sha_prefix)
     _print_results([result])
     click.echo(f"{connector.name} is paused; `sfsync resume --connector {connector.name}` lifts it")
     return int(CycleReport((result,)).exit_status())
+
+
+@cli.command("history")
+@click.option("--connector", "connector_name", required=True, metavar="SYS/ENV")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.pass_obj
+def history_command(state: CliContext, connector_name: str, as_json: bool) -> None:
+    """List the kept builds of a connector (what `rollback --to` picks from), newest first:
+    hash, source file, when built, pushed and live, and the last result.
+    """
+    connector = select_connector(state.loaded.connectors, connector_name)
+    rows = history_rows(state.loaded.config.daemon.state_dir, connector.name)
+    if as_json:
+        click.echo(json.dumps({"connector": connector.name, "builds": rows}, indent=2))
+    elif not rows:
+        click.echo(f"{connector.name}: no kept builds yet")
+    else:
+        _print_table([HISTORY_HEADERS, *(history_cells(row) for row in rows)])
 
 
 @cli.command("resume")
@@ -567,6 +613,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitStatus.USAGE if error.exit_code == 2 else error.exit_code)  # noqa: PLR2004
     except SfsyncError as error:
         _error_lines(str(error) or type(error).__name__)
+        for line in error.listing:
+            click.echo(line, err=True)
         sys.exit(error.exit_status)
     except OSError as error:  # a file the command touched; the known ones are PathErrors
         where = error.filename if error.filename is not None else "a file"

@@ -25,6 +25,8 @@ class SfsyncError(Exception):
     """Root of every error sfsync raises on purpose."""
 
     exit_status: ExitStatus = ExitStatus.FAILURE
+    # Lines printed as they are after the error's one line (e.g. what the user may pick from).
+    listing: tuple[str, ...] = ()
 
 
 class UsageError(SfsyncError):

@@ -16,8 +16,10 @@ from sfsync.actions.status_table import (
     HEADERS,
     fact_rows,
     one_line,
+    plain_status,
     rich_status,
     status_cells,
+    status_layout,
 )
 from sfsync.actions.wiring import AuthDeps
 from sfsync.config import LoadedConfig, parse_config
@@ -189,3 +191,85 @@ def test_one_line_collapses_and_cuts() -> None:
     """A message becomes one line; a long one is cut to the width, ending in an ellipsis."""
     assert one_line("a\n  b\tc") == "a b c"
     assert one_line("x" * 30, width=10) == "x" * 9 + "…"
+
+
+def wide_row(connector: str, result: str, user: str, *, error: str | None = None) -> dict[str, Any]:
+    """Return a status row of an authorized connector with a long user name and a last push."""
+    return {
+        "connector": connector,
+        "authorized": True,
+        "needs_authorization": False,
+        "user": user,
+        "org_id": "00D5g000004ABCDEAA",
+        "auth_error": None,
+        "live_sha256": SANDBOX_BUILD,
+        "last_push_at": (NOW - timedelta(minutes=3)).isoformat(),
+        "last_result": result,
+        "last_error": error,
+        "paused": result == "failed",
+        "paused_reason": "rolled back to 0123456789ab" if result == "failed" else None,
+        "gated": None,
+        "recheck_after": None,
+        "pending_deploy_id": None,
+    }
+
+
+WIDE_ROWS = [
+    wide_row("lightning/production", "pushed", "integration.user@acme-corp.com"),
+    wide_row("portal/uat", "abandoned", "deploy.bot@acme-corp.com.uat", error=ERROR),
+    wide_row("lightning/sandbox", "failed", "integration.user@acme-corp.com.sandbox"),
+]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_plain_table_fits_the_width_whole(width: int) -> None:
+    """At 80 and 120 columns no plain line is wider; each connector's table line holds its name
+    and its last result whole, and nothing the narrower table leaves out is lost: the user and
+    org follow below it.
+    """
+    lines = plain_status(WIDE_ROWS, width)
+    assert max(len(line) for line in lines) <= width
+    table, facts = lines[: lines.index("")], lines[lines.index("") + 1 :]
+    by_connector = {line.split()[0]: line.split() for line in table[1:]}
+    for row in WIDE_ROWS:
+        cells = by_connector[row["connector"]]
+        assert row["last_result"] in cells
+        shown = " ".join(table + facts)
+        assert row["user"] in shown
+        assert row["org_id"] in shown
+    error = next(line for line in facts if "last error" in line)
+    assert "HTTP 400 from" in error
+    assert error.endswith("…")
+
+
+def test_plain_table_keeps_every_column_when_it_fits() -> None:
+    """With room to spare, the table has every column under its full header and no account
+    line; at 120 columns the org moves below, at 80 the user too, and AUTHORIZED is AUTH.
+    """
+    narrow_names = [{**row, "user": "u", "connector": row["connector"][:3]} for row in WIDE_ROWS]
+    assert status_layout(narrow_names, 200).headers == HEADERS
+    layout = status_layout(WIDE_ROWS, 80)
+    assert layout.headers == ("CONNECTOR", "AUTH", "LIVE", "LAST PUSH", "PAUSED")
+    assert layout.moved == ("USER", "ORG")
+    assert status_layout(WIDE_ROWS, 120).moved == ("ORG",)
+    accounts = [fact for fact in fact_rows(WIDE_ROWS, layout.moved) if fact[1] == "account"]
+    assert accounts[0] == (
+        "lightning/production",
+        "account",
+        "integration.user@acme-corp.com in org 00D5g000004ABCDEAA",
+    )
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_rich_table_fits_the_width_whole(width: int) -> None:
+    """On a terminal of 80 or 120 columns, no line is wider and no connector name or result
+    is cut or folded.
+    """
+    output = io.StringIO()
+    console = Console(file=output, width=width, force_terminal=True, color_system=None)
+    console.print(rich_status(WIDE_ROWS, width))
+    lines = output.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= width
+    for row in WIDE_ROWS:
+        line = next(line for line in lines if line.startswith(row["connector"] + " "))
+        assert row["last_result"] in line.split()

@@ -6,11 +6,12 @@ promotion gate holds back).
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sfsync.actions.wiring import AuthDeps
 from sfsync.config import Connector
-from sfsync.errors import AuthorizationError, SalesforceError, StateError
+from sfsync.errors import AuthorizationError, SalesforceError, StateError, TokenStoreError
 from sfsync.redact import redact_text
 from sfsync.salesforce.content_url import content_url
 from sfsync.state.records import ConnectorState, PushRecord
@@ -20,22 +21,29 @@ from sfsync.sync.plan import authorization_usable, gate_of, gate_waiting
 # Pushes read per connector for the contents it has had live (see `gate_column`).
 _HISTORY_READ = 20
 
-# SPEC section 5's keys that the state store fills; null until it holds them (no store yet,
-# nothing pushed, no gate waiting).
-_FROM_STATE = (
-    "live_sha256",
-    "live_since",
-    "last_push_at",
-    "last_result",
-    "last_error",
-    "paused",
-    "gated",
-)
+# The version of `status --json`'s shape (docs/status.schema.json): raised when a key changes
+# meaning or goes away, not when one is added.
+SCHEMA_VERSION = 1
+
+# The keys that the state store fills; null until it holds them (no store yet, nothing pushed,
+# no gate waiting), except `paused`, always a boolean.
+_FROM_STATE: dict[str, Any] = {
+    "live_sha256": None,
+    "live_since": None,
+    "last_push_at": None,
+    "last_result": None,
+    "last_error": None,
+    "paused": False,
+    "paused_reason": None,
+    "pending_deploy_id": None,
+    "recheck_after": None,
+    "gated": None,
+}
 
 
-def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True) -> dict[str, Any]:
-    """Given a connector, return its status row. With `live`, ask the org who the token
-    belongs to (refreshing it if needed), which is also how a revoked token is noticed.
+def empty_row(connector: Connector) -> dict[str, Any]:
+    """Given a connector, return its status row with every key (SPEC section 5), as for a
+    connector with no authorization and nothing in the state store.
     """
     row: dict[str, Any] = {
         "connector": connector.name,
@@ -50,10 +58,30 @@ def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True)
         "instance_url": None,
         "auth_error": None,
     }
-    row.update(dict.fromkeys(_FROM_STATE))
+    row.update(_FROM_STATE)
     row["content_url"] = None
     row["content_url_note"] = None
-    record = deps.store.get(connector.name)
+    return row
+
+
+def status_report(rows: list[dict[str, Any]], error: str | None = None) -> dict[str, Any]:
+    """Given status rows (and the keyring's error, when it could not be read at all), return
+    the `status --json` object.
+    """
+    return {"schema_version": SCHEMA_VERSION, "error": error, "connectors": rows}
+
+
+def connector_status(connector: Connector, deps: AuthDeps, *, live: bool = True) -> dict[str, Any]:
+    """Given a connector, return its status row. With `live`, ask the org who the token
+    belongs to (refreshing it if needed), which is also how a revoked token is noticed.
+    """
+    row = empty_row(connector)
+    try:
+        record = deps.store.get(connector.name)
+    except TokenStoreError as error:
+        # Whether it is authorized is unknown: the keyring could not say.
+        row.update(authorized=None, needs_authorization=None, auth_error=str(error))
+        return row
     if record is None:
         return row
     row.update(
@@ -131,11 +159,32 @@ def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[dict[
     never hides the others'. The state store is read only if it exists: status never creates it.
     """
     rows = [connector_status(connector, deps) for connector in connectors]
-    state_dir = deps.loaded.config.daemon.state_dir
+    add_state_columns(connectors, rows, deps.loaded.config.daemon.state_dir, deps.clock())
+    return rows
+
+
+def unknown_authorization_rows(
+    connectors: tuple[Connector, ...], state_dir: Path, now: datetime, error: str
+) -> list[dict[str, Any]]:
+    """Given the connectors, the state dir, the time and why the keyring could not be opened,
+    return their status rows: authorization unknown (null), the rest from the state store.
+    """
+    rows = [empty_row(connector) for connector in connectors]
+    for row in rows:
+        row.update(authorized=None, needs_authorization=None, auth_error=error)
+    add_state_columns(connectors, rows, state_dir, now)
+    return rows
+
+
+def add_state_columns(
+    connectors: tuple[Connector, ...], rows: list[dict[str, Any]], state_dir: Path, now: datetime
+) -> None:
+    """Fill the rows' columns from the state store in `state_dir`, if it exists (status never
+    creates it).
+    """
     if not (state_dir / DATABASE_NAME).exists():
-        return rows
+        return
     store = StateStore.open(state_dir)
-    now = deps.clock()
     try:
         for connector, row in zip(connectors, rows, strict=True):
             history = store.history(connector.name, limit=_HISTORY_READ)
@@ -149,4 +198,3 @@ def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[dict[
                 row["auth_error"] = "the last push was refused authorization"
     finally:
         store.close()
-    return rows

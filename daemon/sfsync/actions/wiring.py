@@ -16,6 +16,7 @@ from sfsync.config import Connector, LoadedConfig
 from sfsync.salesforce.http import HttpSettings, new_http_session, system_trust
 from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
 from sfsync.tokens.backends import open_backend
+from sfsync.tokens.caching import cached
 from sfsync.tokens.keyring_store import KeyringTokenStore
 from sfsync.tokens.store import TokenStore
 
@@ -70,6 +71,10 @@ class AuthDeps:
 def auth_deps(loaded: LoadedConfig, environ: Mapping[str, str] | None = None) -> AuthDeps:
     """Given a loaded config, return the production dependencies: the configured keyring
     (raise TokenStoreError if none is usable) and an HTTP session with the configured trust.
+
+    The token store is cached (a file keyring's entries are read once per command while the
+    file is unchanged): a command asks for a connector's record more than once (status reads
+    it, then its refresh reads it again under the lock), and each cryptfile read costs Argon2.
     """
     config = loaded.config
     backend = (
@@ -77,6 +82,6 @@ def auth_deps(loaded: LoadedConfig, environ: Mapping[str, str] | None = None) ->
     )
     return AuthDeps(
         loaded=loaded,
-        store=KeyringTokenStore(backend),
+        store=cached(KeyringTokenStore(backend)),
         http=new_http_session(HttpSettings.from_config(config)),
     )

@@ -72,6 +72,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE connectors ADD COLUMN org_id TEXT
     """,
+    # 6: the published file a build was made from, for `sfsync history` (null for builds
+    # kept before it, and for rollbacks, which re-push a kept build).
+    """
+    ALTER TABLE builds ADD COLUMN source_file TEXT
+    """,
 )
 
 

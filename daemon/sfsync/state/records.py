@@ -58,3 +58,4 @@ class BuildRecord:
     source_version: str
     size: int
     built_at: datetime
+    source_file: str | None = None  # the published package's path; None if not recorded

@@ -384,13 +384,17 @@ class StateStore:
         source_version: str,
         size: int,
         now: datetime,
+        source_file: str | None = None,
     ) -> None:
-        """Remember a build kept on disk; building the same bytes again refreshes its time."""
+        """Remember a build kept on disk (and the published file it came from, when known);
+        building the same bytes again refreshes its time.
+        """
         self._write(
             "INSERT INTO builds (connector, sha256, content_sha256, source_version, size, "
-            "built_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sha256) "
-            "DO UPDATE SET built_at = excluded.built_at",
-            (connector, sha256, content_sha256, source_version, size, now.isoformat()),
+            "built_at, source_file) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sha256) "
+            "DO UPDATE SET built_at = excluded.built_at, "
+            "source_file = COALESCE(excluded.source_file, builds.source_file)",
+            (connector, sha256, content_sha256, source_version, size, now.isoformat(), source_file),
         )
 
     def forget_build(self, connector: str, sha256: str) -> None:
@@ -478,4 +482,5 @@ def _build_record(row: sqlite3.Row) -> BuildRecord:
         source_version=row["source_version"],
         size=row["size"],
         built_at=built,
+        source_file=row["source_file"],
     )

@@ -147,6 +147,7 @@ class _Build:
     connector: Connector
     built: BuiltPackage
     source_version: str
+    source_file: str
 
 
 def run_cycle(
@@ -384,7 +385,7 @@ def _run_connector(
                         outcome = _decide_and_push(
                             deps,
                             pusher,
-                            _Build(connector, built, job.source.version),
+                            _Build(connector, built, job.source.version, str(job.source.package)),
                             dry_run=dry_run,
                             force=force,
                         )
@@ -468,11 +469,15 @@ def _decide_and_push(
         decision = _decide(deps, job, force=force)
     if decision.action == Action.RECHECK:
         session = deps.session_for(job.connector)
-        return pusher.recheck(job.connector, job.built, job.source_version, session)
+        return pusher.recheck(
+            job.connector, job.built, job.source_version, session, source_file=job.source_file
+        )
     if decision.action != Action.PUSH:
         return PushOutcome(decision.action.value, decision.reason)
     session = deps.session_for(job.connector)
-    return pusher.push(job.connector, job.built, job.source_version, session)
+    return pusher.push(
+        job.connector, job.built, job.source_version, session, source_file=job.source_file
+    )
 
 
 def _note_org(deps: CycleDeps, connector: Connector) -> None:

@@ -109,8 +109,16 @@ class Pusher:
             return None
         return lambda usage: report(connector, usage)
 
-    def keep_build(self, connector: Connector, built: BuiltPackage, source_version: str) -> None:
-        """Keep a build on disk and in the store, so rollback and verify can find it."""
+    def keep_build(
+        self,
+        connector: Connector,
+        built: BuiltPackage,
+        source_version: str,
+        source_file: str | None = None,
+    ) -> None:
+        """Keep a build on disk and in the store (with the published file it came from), so
+        rollback, verify and history can find it.
+        """
         self.archive.save(connector.name, built.sha256, built.data)
         self.store.record_build(
             connector.name,
@@ -119,6 +127,7 @@ class Pusher:
             source_version=source_version,
             size=built.size,
             now=self.clock(),
+            source_file=source_file,
         )
 
     def push(
@@ -127,13 +136,16 @@ class Pusher:
         built: BuiltPackage,
         source_version: str,
         session: ConnectorSession,
+        *,
+        source_file: str | None = None,
     ) -> PushOutcome:
-        """Given a connector, its build and an authenticated session, make the build live.
+        """Given a connector, its build (and the published file it came from) and an
+        authenticated session, make the build live.
 
         Never raises for a Salesforce or state problem: the outcome says what happened, and
         the store has the push's history either way.
         """
-        self.keep_build(connector, built, source_version)
+        self.keep_build(connector, built, source_version, source_file)
         push_id = self.store.begin_push(
             connector.name,
             sha256=built.sha256,
@@ -168,6 +180,8 @@ class Pusher:
         built: BuiltPackage,
         source_version: str,
         session: ConnectorSession,
+        *,
+        source_file: str | None = None,
     ) -> PushOutcome:
         """Given a connector in doubt whose live build is `built`, read what its org serves:
         if it is that build, the doubt ends; if a late write replaced it, push it again.
@@ -190,7 +204,7 @@ class Pusher:
             served=served[:12] if served else None,
             live=built.sha256[:12],
         )
-        outcome = self.push(connector, built, source_version, session)
+        outcome = self.push(connector, built, source_version, session, source_file=source_file)
         was = f"the org served {served[:12]}" if served else "the org had no resource"
         return PushOutcome(outcome.result, f"{was}, not the live build: {outcome.detail}")
 

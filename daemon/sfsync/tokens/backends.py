@@ -22,6 +22,8 @@ from sfsync.tokens.secret_env import take_secret_variable
 PASSPHRASE_VARIABLE = "SFSYNC_KEYRING_PASSPHRASE"  # noqa: S105 - a variable's name, not a secret  # the variable's name, not its value  # nosec B105
 PASSPHRASE_CREDENTIAL = "keyring-passphrase"  # noqa: S105 - a credential's name, not a secret  # the credential's name, not its value  # nosec B105
 CRYPTFILE = "keyrings.cryptfile.cryptfile.CryptFileKeyring"
+# sfsync's own subclass of it (tokens/cryptfile.py), made only by `_open_cryptfile`.
+FAST_CRYPTFILE = "sfsync.tokens.cryptfile.FastCryptFileKeyring"
 # Backends that cannot keep a secret, or that would prompt on a terminal, are never chosen
 # automatically: "fail" and "null" store nothing, the chainer may reach a prompting file backend,
 # and the file backends of keyrings.alt and keyrings.cryptfile (other than CryptFileKeyring,
@@ -75,7 +77,7 @@ def backend_candidates() -> list[Candidate]:
     candidates = []
     for backend_class in keyring.backend.KeyringBackend._classes:  # noqa: SLF001
         name = backend_name(backend_class)
-        if name.startswith(_NEVER_AUTOMATIC) or name == CRYPTFILE:
+        if name.startswith(_NEVER_AUTOMATIC) or name in {CRYPTFILE, FAST_CRYPTFILE}:
             continue
         problem: str | None = None
         priority: float | None = None
@@ -147,7 +149,7 @@ def _checked(backend: KeyringBackend, name: str) -> KeyringBackend:
             f"keyring backend {name!r} cannot keep a secret safely (it stores nothing, or stores "
             "it in plain text); " + HOW_TO_CONFIGURE
         )
-    if full == CRYPTFILE:
+    if full in {CRYPTFILE, FAST_CRYPTFILE}:
         raise TokenStoreError(
             f'use [keyring] backend = "cryptfile" rather than {name!r}, so sfsync can unlock it '
             f"with ${PASSPHRASE_VARIABLE} or the systemd credential without prompting"
@@ -163,12 +165,13 @@ def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend
             f"${PASSPHRASE_VARIABLE}"
         )
     try:
-        from keyrings.cryptfile.cryptfile import CryptFileKeyring  # noqa: PLC0415 - optional
+        # Optional; the subclass derives each Argon2 key once per process (same file format).
+        from sfsync.tokens.cryptfile import FastCryptFileKeyring  # noqa: PLC0415
     except ImportError as error:
         raise TokenStoreError(
             f"the cryptfile keyring is not installed ({error}); pip install keyrings.cryptfile"
         ) from None
-    backend: KeyringBackend = CryptFileKeyring()
+    backend: KeyringBackend = FastCryptFileKeyring()
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

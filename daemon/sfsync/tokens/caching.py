@@ -35,8 +35,10 @@ def file_marker(path: Path) -> Callable[[], Hashable]:
 
 def cached(store: TokenStore) -> TokenStore:
     """Given a token store, return it behind a read cache if its backend is a file (whose
-    marker is cheap), else as it is.
+    marker is cheap), else as it is (also when it is cached already).
     """
+    if isinstance(store, CachingTokenStore):
+        return store
     path = store.file_path if isinstance(store, KeyringTokenStore) else None
     return CachingTokenStore(store, file_marker(path)) if path is not None else store
 

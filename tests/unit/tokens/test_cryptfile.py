@@ -1,0 +1,81 @@
+"""sfsync's cryptfile backend: each Argon2 key derived once per process, writes under the
+reference value's salt, and files the stock keyrings.cryptfile backend reads and writes alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from keyrings.cryptfile.cryptfile import CryptFileKeyring
+
+from sfsync.tokens.cryptfile import FastCryptFileKeyring
+
+PASSPHRASE = "unit-passphrase"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its cheapest: the tests count derivations, they need not pay for them."""
+    monkeypatch.setattr(CryptFileKeyring, "time_cost", 1)
+    monkeypatch.setattr(CryptFileKeyring, "memory_cost", 8)
+    monkeypatch.setattr(CryptFileKeyring, "parallelism", 1)
+
+
+def opened(backend: CryptFileKeyring, path: Path) -> CryptFileKeyring:
+    """Return the backend on `path`, unlocked with the passphrase (creating the file)."""
+    backend.file_path = str(path)
+    backend.keyring_key = PASSPHRASE
+    return backend
+
+
+def test_each_salt_is_derived_once(tmp_path: Path) -> None:
+    """Reading values again, and writing many, derives no key twice: one key, the file's
+    reference value's, serves every value this process writes, whatever their number.
+    """
+    backend = opened(FastCryptFileKeyring(), tmp_path / "k.cfg")
+    for index in range(5):
+        backend.set_password("sfsync", f"s/e{index}", f"value {index}")
+    for _ in range(2):
+        for index in range(5):
+            assert backend.get_password("sfsync", f"s/e{index}") == f"value {index}"
+    assert backend.derivations == 1
+
+
+def test_a_new_process_derives_once_per_salt(tmp_path: Path) -> None:
+    """Values a stock backend wrote (a salt each) cost one derivation each to read, once;
+    values sfsync wrote cost none beyond the unlocking's, in a file the stock backend made.
+    """
+    path = tmp_path / "k.cfg"
+    stock = opened(CryptFileKeyring(), path)
+    for index in range(3):
+        stock.set_password("sfsync", f"stock/e{index}", f"stock {index}")
+    writer = opened(FastCryptFileKeyring(), path)
+    for index in range(3):
+        writer.set_password("sfsync", f"fast/e{index}", f"fast {index}")
+    reader = opened(FastCryptFileKeyring(), path)
+    assert reader.derivations == 1, "the reference value, on unlocking"
+    for index in range(3):
+        assert reader.get_password("sfsync", f"stock/e{index}") == f"stock {index}"
+    assert reader.derivations == 1 + 3
+    for _ in range(2):
+        for index in range(3):
+            assert reader.get_password("sfsync", f"fast/e{index}") == f"fast {index}"
+    assert reader.derivations == 1 + 3
+    assert writer.derivations == 1
+
+
+def test_stock_backend_reads_what_sfsync_writes(tmp_path: Path) -> None:
+    """The file format is the stock one: keyrings.cryptfile opens a file sfsync created and
+    reads its values; a wrong passphrase is still refused.
+    """
+    path = tmp_path / "k.cfg"
+    fast = opened(FastCryptFileKeyring(), path)
+    fast.set_password("sfsync", "lightning/sandbox", '{"refresh_token": "x"}')
+    stock = opened(CryptFileKeyring(), path)
+    assert stock.get_password("sfsync", "lightning/sandbox") == '{"refresh_token": "x"}'
+    wrong = FastCryptFileKeyring()
+    wrong.file_path = str(path)
+    with pytest.raises(ValueError, match=r"MAC check failed|Incorrect"):
+        wrong.keyring_key = "not the passphrase"
+    assert "refresh_token" not in path.read_text()
