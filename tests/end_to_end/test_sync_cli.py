@@ -12,9 +12,11 @@ import threading
 import time
 import zipfile
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import requests
 from sync_support import DEPLOY, RESOURCE, SyncSite, package_bytes, sync_site
 
 import sfsync_emulator.deploys
@@ -409,4 +411,12 @@ def test_status_shows_what_is_live(two_orgs: SyncSite) -> None:
     assert sandbox["paused"] is False
     assert sandbox["last_error"] is None
     assert sandbox["live_since"] is not None
-    assert sandbox["content_url"].endswith(f"/resource/{RESOURCE}/")
+    # The timestamp form browsers load, and it serves the pushed package's files.
+    stamp = int(datetime.fromisoformat(sandbox["live_since"]).timestamp() * 1000)
+    org = two_orgs.orgs["sandbox"]
+    assert sandbox["content_url"] == f"{org.instance_url}/resource/{stamp}/{RESOURCE}/"
+    served = requests.get(
+        sandbox["content_url"] + "settings.json", verify=str(two_orgs.emu.ca_path), timeout=10
+    )
+    assert served.status_code == 200
+    assert json.loads(served.content)["version"] == 1
