@@ -1,14 +1,15 @@
 """The one-shot loopback listener that receives the web flow's redirect.
 
 It listens on 127.0.0.1:<callback_port>, answers the browser with a short page, accepts only a
-request on the callback path whose `state` matches, and gives up cleanly after a timeout.
+request on the callback path whose `state` matches, and gives up cleanly after a timeout. An
+idle or slow connection is dropped after a few seconds and never holds up the redirect.
 """
 
 from __future__ import annotations
 
 import hmac
 import html
-import http.server
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 from sfsync.errors import AuthorizationError, UsageError
+from sfsync.http_listener import MAX_CONNECTIONS, REQUEST_SECONDS, BoundedHandler, BoundedServer
 
 LISTEN_HOST = "127.0.0.1"
 _PAGE = (
@@ -59,8 +61,32 @@ def judge_callback(
     return 200, "sfsync is authorized", "You can close this tab and return to the terminal."
 
 
+class _CallbackServer(BoundedServer):
+    listener: CallbackListener
+
+
+class _CallbackHandler(BoundedHandler):
+    server: _CallbackServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server dispatches on this name
+        status, title, text = self.server.listener.judge(self.path)
+        body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+
 class CallbackListener:
-    """Listens for one redirect; `wait()` returns the authorization code."""
+    """Listens for one redirect; `wait()` returns the authorization code.
+
+    Connections are served in threads of their own, each with `request_seconds` to send its
+    request and at most `max_connections` at once, so an idle connection (a local user's, or a
+    browser's speculative preconnect) neither blocks the real redirect nor outlasts `wait`'s
+    timeout.
+    """
 
     def __init__(
         self,
@@ -69,37 +95,29 @@ class CallbackListener:
         state: str,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        request_seconds: float = REQUEST_SECONDS,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.path = path
         self.state = state
         self.outcome = CallbackOutcome()
         self._monotonic = monotonic
-        listener = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, title, text = judge_callback(
-                    self.path, listener.path, listener.state, listener.outcome
-                )
-                body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002, ARG002
-                # The request line carries the code: never print it.
-                return
-
+        self._judging = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
         try:
-            self._server = http.server.HTTPServer((LISTEN_HOST, port), Handler)
+            self._server = _CallbackServer(
+                (LISTEN_HOST, port),
+                _CallbackHandler,
+                request_seconds=request_seconds,
+                max_connections=max_connections,
+            )
         except OSError as error:
             raise UsageError(
                 f"cannot listen on {LISTEN_HOST}:{port} for the OAuth callback ({error.strerror}); "
                 "free the port or change [oauth] callback_port (and the app's callback URL)"
             ) from None
+        self._server.listener = self
 
     @property
     def port(self) -> int:
@@ -110,13 +128,33 @@ class CallbackListener:
         """Return the redirect URI to register and send: http://localhost:PORT/PATH."""
         return f"http://localhost:{self.port}{self.path}"
 
+    def judge(self, target: str) -> tuple[int, str, str]:
+        """Given a request target, return (HTTP status, page title, page text) for the browser,
+        and end the wait if it is the redirect. Only the first redirect counts.
+        """
+        with self._judging:
+            if self.outcome.done:
+                return 409, "Already answered", "sfsync has already received its redirect."
+            answer = judge_callback(target, self.path, self.state, self.outcome)
+            if self.outcome.done:
+                self._done.set()
+            return answer
+
     def wait(self, timeout: float, connector: str) -> str:
         """Serve until the redirect with the right state arrives; return its code.
 
         Raise AuthorizationError if Salesforce sent an error or nothing came within `timeout`.
         """
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name="oauth-callback",
+                daemon=True,
+            )
+            self._thread.start()
         deadline = self._monotonic() + timeout
-        while not self.outcome.done:
+        while not self._done.is_set():
             remaining = deadline - self._monotonic()
             if remaining <= 0:
                 wrong = (
@@ -129,8 +167,7 @@ class CallbackListener:
                     f"{timeout:g}s{wrong}; run `sfsync authorize` again (over SSH, forward the "
                     f"port: ssh -L {self.port}:127.0.0.1:{self.port} HOST)"
                 )
-            self._server.timeout = min(remaining, 1.0)
-            self._server.handle_request()
+            self._done.wait(min(remaining, 1.0))
         if self.outcome.code is None:
             raise AuthorizationError(
                 f"{connector}: authorization failed: {self.outcome.error}; "
@@ -140,6 +177,9 @@ class CallbackListener:
 
     def close(self) -> None:
         """Stop listening."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
 
     def __enter__(self) -> Self:
