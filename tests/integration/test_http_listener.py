@@ -97,35 +97,71 @@ def test_a_trickling_request_is_cut_at_the_deadline_however_slow() -> None:
         assert closed_after < 3.0
 
 
-def test_past_the_cap_connections_are_closed_at_once_and_descriptors_stay_bounded() -> None:
-    """200 idle connections cost the server at most `max_connections` descriptors (the rest are
-    closed as soon as accepted), and /metrics answers again once the idle ones time out.
+def test_past_the_cap_the_oldest_idle_connections_are_closed_and_descriptors_stay_bounded() -> None:
+    """200 idle connections cost the server at most `max_connections` descriptors: each new
+    one past the cap takes the place of the oldest idle one, which is closed at once.
     """
     with endpoint() as server, ExitStack() as stack:
         before = open_descriptors()
         idle = [stack.enter_context(half_sent(server.port)) for _ in range(200)]
         deadline = time.monotonic() + 5
-        while server._server.connections_refused < 200 - 32 and time.monotonic() < deadline:
+        while server._server.connections_evicted < 200 - 32 and time.monotonic() < deadline:
             time.sleep(0.05)
         held_by_server = open_descriptors() - before - len(idle)
-        assert server._server.connections_refused >= 200 - 32
+        assert server._server.connections_evicted >= 200 - 32
+        assert server._server.connections_refused == 0
         assert held_by_server <= 32 + 2
-        refused = idle[-1]
-        assert seconds_until_closed(refused, 2.0) < 1.0
+        assert server._server.open_connections <= 32
+        assert seconds_until_closed(idle[0], 2.0) < 1.0
 
 
-def test_metrics_answer_again_once_idle_connections_time_out() -> None:
-    """With the cap full of idle connections, a scrape is refused; after `request_seconds` the
-    idle ones are gone and /metrics answers 200.
+def test_a_scrape_is_answered_at_once_with_the_cap_full_of_idle_connections() -> None:
+    """With every slot held by an idle connection (and a long deadline), a scrape still gets
+    200 at once: it takes the oldest idle connection's place.
     """
-    with endpoint(request_seconds=1.0, max_connections=4) as server, ExitStack() as stack:
+    with endpoint(request_seconds=30.0, max_connections=4) as server, ExitStack() as stack:
         for _ in range(4):
             stack.enter_context(half_sent(server.port))
         time.sleep(0.2)
-        with pytest.raises((ConnectionError, http.client.HTTPException)):
-            get(server.port, "/metrics")
-        time.sleep(1.2)
+        started = time.monotonic()
         assert get(server.port, "/metrics") == 200
+        assert time.monotonic() - started < 1.0
+
+
+def test_a_connection_is_refused_only_when_every_slot_is_being_answered() -> None:
+    """With both slots answering (their requests arrived), a third connection is closed at
+    once instead of waiting, and nothing being answered is cut.
+    """
+    release = threading.Event()
+
+    def slow_metrics() -> bytes:
+        release.wait(10)
+        return b"up 1\n"
+
+    server = Endpoint("127.0.0.1:0", slow_metrics, lambda: (200, {}), max_connections=2)
+    statuses: list[int] = []
+    scrapes = [
+        threading.Thread(target=lambda: statuses.append(get(server.port, "/metrics")))
+        for _ in range(2)
+    ]
+    try:
+        for scrape in scrapes:
+            scrape.start()
+        deadline = time.monotonic() + 5
+        while server._server.open_connections < 2 or server._server._waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        third = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        with third:
+            assert seconds_until_closed(third, 2.0) < 1.0
+        assert server._server.connections_refused == 1
+        release.set()
+        for scrape in scrapes:
+            scrape.join(10)
+        assert statuses == [200, 200]
+    finally:
+        release.set()
+        server.close()
 
 
 @contextmanager
