@@ -1,26 +1,35 @@
 """The one-shot loopback listener that receives the web flow's redirect.
 
-It listens on 127.0.0.1:<callback_port>, answers the browser with a short page, accepts only a
+It listens on <callback_port> at every address `localhost` may mean (what the resolver says, and
+both loopback addresses, which browsers use for `localhost` whatever /etc/hosts says), so that
+no other local user can take one of them and receive the redirect; if one is taken, it refuses
+to start. It answers the browser with a short page, accepts only a
 request on the callback path whose `state` matches, and gives up cleanly after a timeout. An
 idle or slow connection is dropped after a few seconds and never holds up the redirect.
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
 import html
+import socket
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from sfsync.errors import AuthorizationError, UsageError
 from sfsync.http_listener import MAX_CONNECTIONS, REQUEST_SECONDS, BoundedHandler, BoundedServer
 
-LISTEN_HOST = "127.0.0.1"
+LOOPBACK = ("127.0.0.1", "::1")
+# The machine has no such address (no IPv6 loopback, say): nobody else can listen there either.
+_ABSENT = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
+Resolve = Callable[..., list[tuple[Any, Any, Any, Any, tuple[Any, ...]]]]
 _PAGE = (
     "<!doctype html><html><head><meta charset='utf-8'><title>sfsync</title></head>"
     "<body style='font-family:sans-serif'><h1>{title}</h1><p>{text}</p></body></html>"
@@ -46,7 +55,7 @@ def judge_callback(
     parts = urlsplit(target)
     if parts.path != path:
         return 404, "Not found", "This is sfsync's one-shot authorization listener."
-    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    query = {key: printable(values[0]) for key, values in parse_qs(parts.query).items()}
     if not hmac.compare_digest(query.get("state", ""), state):
         outcome.rejected_states += 1
         return 400, "Rejected", "The state does not match the authorization sfsync started."
@@ -59,6 +68,25 @@ def judge_callback(
         return 400, "Authorization failed", "The redirect carried no authorization code."
     outcome.code = query["code"]
     return 200, "sfsync is authorized", "You can close this tab and return to the terminal."
+
+
+def printable(text: str) -> str:
+    """Return `text` without control, format or unassigned characters (Unicode category C*):
+    what the redirect carries is printed to the terminal, where an escape sequence would act.
+    """
+    return "".join(char for char in text if not unicodedata.category(char).startswith("C"))
+
+
+def localhost_addresses(port: int, resolve: Resolve = socket.getaddrinfo) -> list[str]:
+    """Return the addresses to listen on for `localhost`: both loopback addresses, then any
+    other the resolver gives for it, without repeats.
+    """
+    resolved = [info[4][0] for info in resolve("localhost", port, type=socket.SOCK_STREAM)]
+    return list(dict.fromkeys([*LOOPBACK, *resolved]))
+
+
+def _shown(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 class _CallbackServer(BoundedServer):
@@ -97,6 +125,7 @@ class CallbackListener:
         monotonic: Callable[[], float] = time.monotonic,
         request_seconds: float = REQUEST_SECONDS,
         max_connections: int = MAX_CONNECTIONS,
+        resolve: Resolve = socket.getaddrinfo,
     ) -> None:
         self.path = path
         self.state = state
@@ -104,25 +133,48 @@ class CallbackListener:
         self._monotonic = monotonic
         self._judging = threading.Lock()
         self._done = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._servers: list[_CallbackServer] = []
+        self._threads: list[threading.Thread] = []
         try:
-            self._server = _CallbackServer(
-                (LISTEN_HOST, port),
+            for address in localhost_addresses(port, resolve):
+                server = self._listen(address, port, request_seconds, max_connections)
+                if server is not None:
+                    self._servers.append(server)
+                    port = int(server.server_address[1])  # the one chosen, if it was 0
+        except BaseException:
+            self.close()
+            raise
+        if not self._servers:
+            raise UsageError(
+                f"cannot listen on localhost:{port} for the OAuth callback: no loopback address"
+            )
+
+    def _listen(
+        self, address: str, port: int, request_seconds: float, max_connections: int
+    ) -> _CallbackServer | None:
+        try:
+            server = _CallbackServer(
+                (address, port),
                 _CallbackHandler,
                 request_seconds=request_seconds,
                 max_connections=max_connections,
             )
         except OSError as error:
+            if error.errno in _ABSENT and address in LOOPBACK:
+                return None
             raise UsageError(
-                f"cannot listen on {LISTEN_HOST}:{port} for the OAuth callback ({error.strerror}); "
-                "free the port or change [oauth] callback_port (and the app's callback URL)"
+                f"cannot listen on {_shown(address, port)} for the OAuth callback "
+                f"({error.strerror}): `localhost` in the redirect URI may mean that address, so "
+                "whoever holds it would receive the authorization code; free the port there "
+                "or change [oauth] callback_port (and the app's callback URL)"
             ) from None
-        self._server.listener = self
+        server.listener = self
+        return server
 
     @property
     def port(self) -> int:
         """Return the port actually listened on."""
-        return int(self._server.server_address[1])
+        return int(self._servers[0].server_address[1])
 
     def redirect_uri(self) -> str:
         """Return the redirect URI to register and send: http://localhost:PORT/PATH."""
@@ -145,14 +197,16 @@ class CallbackListener:
 
         Raise AuthorizationError if Salesforce sent an error or nothing came within `timeout`.
         """
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.2},
-                name="oauth-callback",
-                daemon=True,
-            )
-            self._thread.start()
+        if not self._threads:
+            for server in self._servers:
+                thread = threading.Thread(
+                    target=server.serve_forever,
+                    kwargs={"poll_interval": 0.2},
+                    name="oauth-callback",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
         deadline = self._monotonic() + timeout
         while not self._done.is_set():
             remaining = deadline - self._monotonic()
@@ -177,10 +231,14 @@ class CallbackListener:
 
     def close(self) -> None:
         """Stop listening."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
+        if self._threads:
+            for server in self._servers:
+                server.shutdown()
+            for thread in self._threads:
+                thread.join(timeout=5)
+            self._threads.clear()
+        for server in self._servers:
+            server.server_close()
 
     def __enter__(self) -> Self:
         return self
