@@ -4,6 +4,7 @@ defaults: the keyring token store, the HTTP session and a connector's session.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from sfsync.salesforce.http import HttpSettings, new_http_session, system_trust
 from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
+from sfsync.tokens.lock import keyring_lock_path
 from sfsync.tokens.store import TokenStore
 
 
@@ -72,11 +74,10 @@ def auth_deps(loaded: LoadedConfig, environ: Mapping[str, str] | None = None) ->
     (raise TokenStoreError if none is usable) and an HTTP session with the configured trust.
     """
     config = loaded.config
-    backend = (
-        open_backend(config.keyring) if environ is None else open_backend(config.keyring, environ)
-    )
+    lock_path = keyring_lock_path(config.daemon.state_dir)
+    backend = open_backend(config.keyring, os.environ if environ is None else environ, lock_path)
     return AuthDeps(
         loaded=loaded,
-        store=KeyringTokenStore(backend),
+        store=KeyringTokenStore(backend, lock_path),
         http=new_http_session(HttpSettings.from_config(config)),
     )

@@ -6,6 +6,7 @@ Choosing is done apart from the keyring calls: `backend_candidates` only reports
 
 from __future__ import annotations
 
+import configparser
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,10 +18,14 @@ from keyring.backend import KeyringBackend
 
 from sfsync.config.schema import KeyringSettings
 from sfsync.errors import TokenStoreError
+from sfsync.tokens.lock import keyring_lock
 
 PASSPHRASE_VARIABLE = "SFSYNC_KEYRING_PASSPHRASE"  # noqa: S105 - a variable's name, not a secret  # the variable's name, not its value  # nosec B105
 PASSPHRASE_CREDENTIAL = "keyring-passphrase"  # noqa: S105 - a credential's name, not a secret  # the credential's name, not its value  # nosec B105
 CRYPTFILE = "keyrings.cryptfile.cryptfile.CryptFileKeyring"
+# sfsync's own subclass (sfsync.tokens.cryptfile), registered with keyring once imported; like
+# the class it extends, it is only ever opened by `open_backend` with sfsync's passphrase.
+_CRYPTFILES = (CRYPTFILE, "sfsync.tokens.cryptfile.AtomicCryptFileKeyring")
 # Backends that cannot keep a secret, or that would prompt on a terminal, are never chosen
 # automatically: "fail" and "null" store nothing, the chainer may reach a prompting file backend,
 # and the file backends of keyrings.alt and keyrings.cryptfile (other than CryptFileKeyring,
@@ -73,7 +78,7 @@ def backend_candidates() -> list[Candidate]:
     candidates = []
     for backend_class in keyring.backend.KeyringBackend._classes:  # noqa: SLF001
         name = backend_name(backend_class)
-        if name.startswith(_NEVER_AUTOMATIC) or name == CRYPTFILE:
+        if name.startswith(_NEVER_AUTOMATIC) or name in _CRYPTFILES:
             continue
         problem: str | None = None
         priority: float | None = None
@@ -92,15 +97,19 @@ def backend_candidates() -> list[Candidate]:
 
 
 def open_backend(
-    settings: KeyringSettings, environ: Mapping[str, str] = os.environ
+    settings: KeyringSettings,
+    environ: Mapping[str, str] = os.environ,
+    lock_path: Path | None = None,
 ) -> KeyringBackend:
-    """Given the [keyring] settings, return a ready backend.
+    """Given the [keyring] settings, return a ready backend. A cryptfile keyring is opened
+    (or created) holding the keyring lock at `lock_path`, if given.
 
     Raise TokenStoreError naming the backends tried and how to configure one if none is usable.
     """
     passphrase = read_passphrase(environ)
     if settings.backend == "cryptfile" or (settings.backend == "auto" and passphrase):
-        return _open_cryptfile(settings.cryptfile_path, passphrase)
+        with keyring_lock(lock_path):
+            return _open_cryptfile(settings.cryptfile_path, passphrase)
     if settings.backend != "auto":
         return _checked(_load(settings.backend), settings.backend)
     explicit = _keyring_own_choice()
@@ -145,7 +154,7 @@ def _checked(backend: KeyringBackend, name: str) -> KeyringBackend:
             f"keyring backend {name!r} cannot keep a secret safely (it stores nothing, or stores "
             "it in plain text); " + HOW_TO_CONFIGURE
         )
-    if full == CRYPTFILE:
+    if full in _CRYPTFILES:
         raise TokenStoreError(
             f'use [keyring] backend = "cryptfile" rather than {name!r}, so sfsync can unlock it '
             f"with ${PASSPHRASE_VARIABLE} or the systemd credential without prompting"
@@ -161,12 +170,12 @@ def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend
             f"${PASSPHRASE_VARIABLE}"
         )
     try:
-        from keyrings.cryptfile.cryptfile import CryptFileKeyring  # noqa: PLC0415 - optional
+        from sfsync.tokens.cryptfile import AtomicCryptFileKeyring  # noqa: PLC0415 - optional
     except ImportError as error:
         raise TokenStoreError(
             f"the cryptfile keyring is not installed ({error}); pip install keyrings.cryptfile"
         ) from None
-    backend: KeyringBackend = CryptFileKeyring()
+    backend: KeyringBackend = AtomicCryptFileKeyring()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         backend.file_path = str(path)  # type: ignore[attr-defined]
@@ -174,9 +183,23 @@ def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend
         # Setting the key unlocks an existing file (checking the passphrase) or creates one:
         # the released package has no other way to take a passphrase without a prompt.
         backend.keyring_key = passphrase  # type: ignore[attr-defined]
+    except configparser.Error as error:
+        raise unreadable_cryptfile(getattr(backend, "file_path", "?"), error) from None
     except ValueError as error:
         where = getattr(backend, "file_path", "?")
         raise TokenStoreError(
             f"cryptfile keyring {where}: {error} (the passphrase does not open it)"
         ) from None
     return backend
+
+
+def unreadable_cryptfile(path: object, error: configparser.Error) -> TokenStoreError:
+    """Given the cryptfile's path and the parser's complaint, return the error to show: one
+    line naming the file, the cause, and what to do.
+    """
+    cause = " ".join(str(error).split())
+    return TokenStoreError(
+        f"cryptfile keyring {path} is damaged and cannot be read ({type(error).__name__}: "
+        f"{cause}); restore it from a backup, or move it aside and run `sfsync authorize` "
+        "again for each connector"
+    )

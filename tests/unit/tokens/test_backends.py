@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
 from sfsync.config.schema import KeyringSettings
 from sfsync.errors import TokenStoreError
@@ -72,7 +73,7 @@ def test_auto_with_passphrase_picks_cryptfile(tmp_path: Path) -> None:
     """auto + a passphrase means the encrypted file (the headless systemd set-up)."""
     settings = KeyringSettings(cryptfile_path=tmp_path / "k.cfg")
     backend = open_backend(settings, {"SFSYNC_KEYRING_PASSPHRASE": "pw"})
-    assert type(backend).__name__ == "CryptFileKeyring"
+    assert isinstance(backend, CryptFileKeyring)
 
 
 def test_no_usable_backend_lists_what_was_tried(monkeypatch: pytest.MonkeyPatch) -> None:
