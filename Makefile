@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests need (keyring backends, systemd-analyze, promtool, zip for bench).
 APT_PACKAGES := zip unzip dbus-daemon dbus-bin gnome-keyring systemd prometheus
 
-.PHONY: audit test test-fast lint typecheck pytest demo bench bench-quick reliability system-deps clean
+.PHONY: audit audit-or-say test test-fast lint typecheck pytest demo bench bench-quick reliability system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,13 @@ pytest: $(STAMP) system-deps
 audit: $(STAMP)
 	$(BIN)/python .ci/audit.py
 
+# `make test` runs where no vulnerability service answers (CI, offline boxes): there the audit
+# says plainly that no dependency was audited instead of failing; `make audit` alone fails.
+audit-or-say: $(STAMP)
+	ALLOW_UNAUDITED=1 $(BIN)/python .ci/audit.py
+
 # The README's test command: lint, types, security checks, and every test (slow ones included).
-test: lint typecheck audit pytest
+test: lint typecheck audit-or-say pytest
 
 # The fast set only, for a developer's inner loop.
 test-fast: $(STAMP) system-deps

@@ -23,7 +23,7 @@ SOURCE = Path(__file__).resolve().parents[2] / "daemon" / "sfsync"
 COMMAND = re.compile(r"`sfsync (authorize|revoke)\b")
 # How a string literal can carry the selecting options: spelled out, or made by the helper
 # (directly, or through a template filled with it).
-SELECTS = ("--system", "authorize_arguments(", "{arguments}")
+SELECTS = ("--system", "--all-systems", "authorize_arguments(", "{arguments}")
 
 
 def advice_literals() -> list[tuple[str, int, str]]:

@@ -4,6 +4,7 @@ defaults: the keyring token store, the HTTP session and a connector's session.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.caching import cached
 from sfsync.tokens.keyring_store import KeyringTokenStore
+from sfsync.tokens.lock import keyring_lock_path
 from sfsync.tokens.store import TokenStore
 
 
@@ -77,11 +79,10 @@ def auth_deps(loaded: LoadedConfig, environ: Mapping[str, str] | None = None) ->
     it, then its refresh reads it again under the lock), and each cryptfile read costs Argon2.
     """
     config = loaded.config
-    backend = (
-        open_backend(config.keyring) if environ is None else open_backend(config.keyring, environ)
-    )
+    lock_path = keyring_lock_path(config.daemon.state_dir)
+    backend = open_backend(config.keyring, os.environ if environ is None else environ, lock_path)
     return AuthDeps(
         loaded=loaded,
-        store=cached(KeyringTokenStore(backend)),
+        store=cached(KeyringTokenStore(backend, lock_path)),
         http=new_http_session(HttpSettings.from_config(config)),
     )

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from sfsync.errors import ConfigError
+from sfsync.http_listener import MAX_CONNECTIONS, REQUEST_SECONDS, BoundedHandler, BoundedServer
 
 NOT_FOUND = 404
 
@@ -22,16 +21,15 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(BoundedServer):
     render_metrics: Callable[[], bytes]
     render_health: Callable[[], tuple[int, dict[str, Any]]]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BoundedHandler):
     server: _Server
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server dispatches on this name
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             self._answer(200, CONTENT_TYPE_LATEST, self.server.render_metrics())
@@ -48,23 +46,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
-        """Stay quiet: scrapes every few seconds would drown the journal."""
-
 
 class Endpoint:
-    """A running /metrics + /healthz server in a thread of its own."""
+    """A running /metrics + /healthz server in a thread of its own, which idle or slow clients
+    cannot tie up (see `sfsync.http_listener`).
+    """
 
     def __init__(
         self,
         listen: str,
         render_metrics: Callable[[], bytes],
         render_health: Callable[[], tuple[int, dict[str, Any]]],
+        *,
+        request_seconds: float = REQUEST_SECONDS,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         host, port = split_listen(listen)
-        _Server.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
-            self._server = _Server((host, port), _Handler)
+            self._server = _Server(
+                (host, port),
+                _Handler,
+                request_seconds=request_seconds,
+                max_connections=max_connections,
+            )
         except OSError as error:
             raise ConfigError(
                 f"[daemon] metrics_listen {listen!r}: cannot listen there: {error.strerror}"

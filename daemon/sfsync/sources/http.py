@@ -12,13 +12,17 @@ import hashlib
 import os
 import stat
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 import structlog
 from filelock import FileLock, Timeout
 from requests.exceptions import ChunkedEncodingError, ContentDecodingError
+from urllib3.exceptions import ProtocolError
 
 from sfsync.config.schema import Config, HttpSource
 from sfsync.errors import NothingPublishedError, SourceError
@@ -49,6 +53,11 @@ LOCK_WAIT_SECONDS = 120.0
 HTTP_NOT_MODIFIED = 304
 HTTP_NOT_FOUND = 404
 HTTP_OK = 200
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+# The whole download, headers to last byte: the per-read timeout alone lets a server that sends
+# a byte every few seconds keep a fetch (and the fetch lock) going for as long as it likes.
+DOWNLOAD_SECONDS = 600.0
 
 log = structlog.get_logger("sfsync.sources")
 
@@ -83,6 +92,9 @@ class HttpPackageSource:
         cache_dir: Path,
         session: requests.Session,
         timeout: float,
+        *,
+        deadline_seconds: float = DOWNLOAD_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.system = system
         self.source = source
@@ -92,6 +104,9 @@ class HttpPackageSource:
         self._validators_path = cache_dir / VALIDATORS_NAME
         self._session = session
         self._timeout = timeout
+        self._deadline_seconds = deadline_seconds
+        self._monotonic = monotonic
+        self._deadline = 0.0
         self._lock = threading.Lock()
         # (inode, size, mtime_ns) of package.zip when its SHA-256 was last computed or written,
         # so that a poll does not hash the cached file again.
@@ -126,6 +141,7 @@ class HttpPackageSource:
         trusted = is_trusted(stored, self.source.url, cached_sha256)
         conditional = conditional_headers(stored, trusted=trusted)
         # A ZIP does not compress further, and an identity body lets Content-Length be checked.
+        self._deadline = self._monotonic() + self._deadline_seconds
         response = self._get({"Accept-Encoding": "identity", **conditional})
         with response:
             if response.status_code == HTTP_NOT_MODIFIED:
@@ -138,9 +154,6 @@ class HttpPackageSource:
                 )
             if response.status_code != HTTP_OK:
                 raise self._error(f"answered HTTP {response.status_code} {response.reason}")
-            problem = plain_http_problem(response.url)
-            if problem:
-                raise self._error(problem)
             sha256, size = self._download(response)
         fresh = next_validators(
             stored if trusted else None,
@@ -177,9 +190,29 @@ class HttpPackageSource:
             raise self._error(f"cannot remove {self._part_path}: {error.strerror}") from None
 
     def _get(self, headers: dict[str, str]) -> requests.Response:
+        """GET the URL, following redirects one hop at a time: each hop's target must pass the
+        rules the configured URL passes (https, or plain http on loopback), so a redirect
+        chain cannot pass through plain http before it ends on https.
+        """
+        url = self.source.url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._get_one(url, headers)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECTS or not location:
+                return response
+            response.close()
+            url = urljoin(url, location)
+            problem = plain_http_problem(url)
+            if problem:
+                raise self._error(problem)
+        raise self._error(f"too many redirects (over {MAX_REDIRECTS})")
+
+    def _get_one(self, url: str, headers: dict[str, str]) -> requests.Response:
+        if self._monotonic() >= self._deadline:
+            raise self._overdue()
         try:
             return self._session.get(
-                self.source.url, headers=headers, stream=True, timeout=self._timeout
+                url, headers=headers, stream=True, timeout=self._timeout, allow_redirects=False
             )
         except requests.RequestException as error:
             raise self._error(self._describe(error)) from None
@@ -188,11 +221,18 @@ class HttpPackageSource:
         """Stream the body into the part file and rename it over package.zip; return the
         SHA-256 hex and the size of what was written. No part file outlives a failure.
         """
+        # At the deadline, a read blocked on a trickling server is cut from another thread.
+        shutdown = getattr(response.raw, "shutdown", None)
+        cutter = threading.Timer(max(0.0, self._deadline - self._monotonic()), shutdown or _no_op)
+        cutter.daemon = True
+        cutter.start()
         try:
             sha256, received = self._write_part(response)
             self._part_path.replace(self.package_path)
-        except requests.RequestException as error:
+        except (requests.RequestException, ProtocolError) as error:
             self._part_path.unlink(missing_ok=True)
+            if self._monotonic() >= self._deadline:
+                raise self._overdue() from None
             raise self._error(self._describe(error)) from None
         except OSError as error:
             self._part_path.unlink(missing_ok=True)
@@ -200,6 +240,8 @@ class HttpPackageSource:
         except BaseException:
             self._part_path.unlink(missing_ok=True)
             raise
+        finally:
+            cutter.cancel()
         self._remember(sha256)
         return sha256, received
 
@@ -215,6 +257,8 @@ class HttpPackageSource:
         descriptor = os.open(self._part_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as stream:
             for chunk in response.iter_content(CHUNK_BYTES):
+                if self._monotonic() >= self._deadline:
+                    raise self._overdue()
                 received += len(chunk)
                 if received > limit:
                     raise self._too_large()  # counted as it comes: a server may lie or say nothing
@@ -227,6 +271,12 @@ class HttpPackageSource:
                 f"the download broke off: {received} of {expected} bytes (Content-Length)"
             )
         return digest.hexdigest(), received
+
+    def _overdue(self) -> SourceError:
+        return self._error(
+            f"the download took over {self._deadline_seconds:g}s in all and was abandoned; "
+            "the server is too slow (or stalling on purpose)"
+        )
 
     def _too_large(self) -> SourceError:
         return self._error(
@@ -279,7 +329,7 @@ class HttpPackageSource:
         except OSError as error:
             raise self._error(f"cannot write {self._validators_path}: {error.strerror}") from None
 
-    def _describe(self, error: requests.RequestException) -> str:
+    def _describe(self, error: requests.RequestException | ProtocolError) -> str:
         if isinstance(error, requests.exceptions.SSLError):
             what = "TLS failed (is the certificate trusted? see [oauth] ca_bundle)"
         elif isinstance(error, requests.Timeout):
@@ -299,6 +349,10 @@ class HttpPackageSource:
 
     def _error(self, problem: str) -> SourceError:
         return SourceError(self._message(problem))
+
+
+def _no_op() -> None:
+    """Stand in for `shutdown` on a response that has none (a test double's)."""
 
 
 def _root_cause(error: BaseException) -> str:

@@ -6,6 +6,7 @@ Choosing is done apart from the keyring calls: `backend_candidates` only reports
 
 from __future__ import annotations
 
+import configparser
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,13 +18,16 @@ from keyring.backend import KeyringBackend
 
 from sfsync.config.schema import KeyringSettings
 from sfsync.errors import PathError, TokenStoreError, describe_os_error
+from sfsync.tokens.lock import keyring_lock
 from sfsync.tokens.secret_env import take_secret_variable
 
 PASSPHRASE_VARIABLE = "SFSYNC_KEYRING_PASSPHRASE"  # noqa: S105 - a variable's name, not a secret  # the variable's name, not its value  # nosec B105
 PASSPHRASE_CREDENTIAL = "keyring-passphrase"  # noqa: S105 - a credential's name, not a secret  # the credential's name, not its value  # nosec B105
 CRYPTFILE = "keyrings.cryptfile.cryptfile.CryptFileKeyring"
-# sfsync's own subclass of it (tokens/cryptfile.py), made only by `_open_cryptfile`.
+# sfsync's own subclasses (sfsync.tokens.cryptfile), registered with keyring once imported; like
+# the class they extend, only ever opened by `open_backend` with sfsync's passphrase.
 FAST_CRYPTFILE = "sfsync.tokens.cryptfile.FastCryptFileKeyring"
+_CRYPTFILES = (CRYPTFILE, "sfsync.tokens.cryptfile.AtomicCryptFileKeyring", FAST_CRYPTFILE)
 # Backends that cannot keep a secret, or that would prompt on a terminal, are never chosen
 # automatically: "fail" and "null" store nothing, the chainer may reach a prompting file backend,
 # and the file backends of keyrings.alt and keyrings.cryptfile (other than CryptFileKeyring,
@@ -77,7 +81,7 @@ def backend_candidates() -> list[Candidate]:
     candidates = []
     for backend_class in keyring.backend.KeyringBackend._classes:  # noqa: SLF001
         name = backend_name(backend_class)
-        if name.startswith(_NEVER_AUTOMATIC) or name in {CRYPTFILE, FAST_CRYPTFILE}:
+        if name.startswith(_NEVER_AUTOMATIC) or name in _CRYPTFILES:
             continue
         problem: str | None = None
         priority: float | None = None
@@ -96,15 +100,19 @@ def backend_candidates() -> list[Candidate]:
 
 
 def open_backend(
-    settings: KeyringSettings, environ: Mapping[str, str] = os.environ
+    settings: KeyringSettings,
+    environ: Mapping[str, str] = os.environ,
+    lock_path: Path | None = None,
 ) -> KeyringBackend:
-    """Given the [keyring] settings, return a ready backend.
+    """Given the [keyring] settings, return a ready backend. A cryptfile keyring is opened
+    (or created) holding the keyring lock at `lock_path`, if given.
 
     Raise TokenStoreError naming the backends tried and how to configure one if none is usable.
     """
     passphrase = read_passphrase(environ)
     if settings.backend == "cryptfile" or (settings.backend == "auto" and passphrase):
-        return _open_cryptfile(settings.cryptfile_path, passphrase)
+        with keyring_lock(lock_path):
+            return _open_cryptfile(settings.cryptfile_path, passphrase)
     if settings.backend != "auto":
         return _checked(_load(settings.backend), settings.backend)
     explicit = _keyring_own_choice()
@@ -149,7 +157,7 @@ def _checked(backend: KeyringBackend, name: str) -> KeyringBackend:
             f"keyring backend {name!r} cannot keep a secret safely (it stores nothing, or stores "
             "it in plain text); " + HOW_TO_CONFIGURE
         )
-    if full in {CRYPTFILE, FAST_CRYPTFILE}:
+    if full in _CRYPTFILES:
         raise TokenStoreError(
             f'use [keyring] backend = "cryptfile" rather than {name!r}, so sfsync can unlock it '
             f"with ${PASSPHRASE_VARIABLE} or the systemd credential without prompting"
@@ -165,7 +173,7 @@ def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend
             f"${PASSPHRASE_VARIABLE}"
         )
     try:
-        # Optional; the subclass derives each Argon2 key once per process (same file format).
+        # Optional; written atomically, each Argon2 key derived once per process.
         from sfsync.tokens.cryptfile import FastCryptFileKeyring  # noqa: PLC0415
     except ImportError as error:
         raise TokenStoreError(
@@ -186,6 +194,8 @@ def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend
         # Setting the key unlocks an existing file (checking the passphrase) or creates one:
         # the released package has no other way to take a passphrase without a prompt.
         backend.keyring_key = passphrase  # type: ignore[attr-defined]
+    except configparser.Error as error:
+        raise unreadable_cryptfile(getattr(backend, "file_path", "?"), error) from None
     except ValueError as error:
         where = getattr(backend, "file_path", "?")
         raise TokenStoreError(
@@ -195,3 +205,15 @@ def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend
         where = getattr(backend, "file_path", "?")
         raise PathError(describe_os_error(where, error, "open the cryptfile keyring")) from None
     return backend
+
+
+def unreadable_cryptfile(path: object, error: configparser.Error) -> TokenStoreError:
+    """Given the cryptfile's path and the parser's complaint, return the error to show: one
+    line naming the file, the cause, and what to do.
+    """
+    cause = " ".join(str(error).split())
+    return TokenStoreError(
+        f"cryptfile keyring {path} is damaged and cannot be read ({type(error).__name__}: "
+        f"{cause}); restore it from a backup, or move it aside and run "
+        "`sfsync authorize --env ENV --all-systems` again for each environment"
+    )

@@ -1,6 +1,11 @@
-"""keyrings.cryptfile's encrypted-file backend, with each Argon2 key derived once per process.
+"""keyrings.cryptfile's encrypted-file backend, made safe and fast for sfsync.
 
-The stock backend derives an Argon2 key (about a second of CPU with its defaults) for every
+Atomic: keyrings.cryptfile rewrites its whole file in place (`open(path, "w")`) on every write and
+delete: a process killed mid-write leaves it empty, and every token in it is lost. Here each
+rewrite goes to a temp file beside it, is flushed to disk and renamed over it. (Two processes
+rewriting it at once is the other half of the problem; `sfsync.tokens.lock` serialises them.)
+
+Fast: The stock backend derives an Argon2 key (about a second of CPU with its defaults) for every
 value it reads or writes: each value carries its own random salt, and the unlocking check reads
 one more. A command touching N entries paid for 2N to 3N derivations. Here:
 
@@ -20,23 +25,66 @@ stock backend and by earlier sfsync versions.
 from __future__ import annotations
 
 import configparser
+import io
 import json
 import os
 import threading
 from base64 import decodebytes, encodebytes
+from pathlib import Path
 from typing import Any
 
+from keyring.errors import PasswordDeleteError
 from keyrings.cryptfile.cryptfile import CryptFileKeyring
 from keyrings.cryptfile.escape import escape as escape_for_ini
+
+from sfsync.files import make_private_directories, write_atomically
 
 SALT_BYTES = 16  # what the stock backend draws per value
 # The value the stock backend writes into a new file to check the passphrase against.
 REFERENCE = ("keyring-setting", "password reference")
 
 
-class FastCryptFileKeyring(CryptFileKeyring):  # type: ignore[misc]  # untyped library
-    """CryptFileKeyring that derives each salt's key once and writes under the salt of the
-    file's reference value; the stored format is the stock one.
+class AtomicCryptFileKeyring(CryptFileKeyring):  # type: ignore[misc] # untyped library class
+    """CryptFileKeyring whose file is only ever replaced whole, with mode 0600."""
+
+    def _ensure_file_path(self) -> None:
+        # The base creates an empty file; here the first write creates it whole.
+        make_private_directories(Path(self.file_path).parent)
+
+    def _write_config_value(self, service: str, key: str, value: str) -> None:
+        self._ensure_file_path()
+        config = self._read()
+        section = escape_for_ini(service)
+        if not config.has_section(section):
+            config.add_section(section)
+        config.set(section, escape_for_ini(key), value)
+        self._replace(config)
+
+    def delete_password(self, service: str, username: str) -> None:
+        """Delete the entry; raise PasswordDeleteError if there is none."""
+        config = self._read()
+        try:
+            removed = config.remove_option(escape_for_ini(service), escape_for_ini(username))
+        except configparser.NoSectionError:
+            removed = False
+        if not removed:
+            raise PasswordDeleteError("Password not found")
+        self._replace(config)
+
+    def _read(self) -> configparser.RawConfigParser:
+        config = configparser.RawConfigParser()
+        config.read(self.file_path)
+        return config
+
+    def _replace(self, config: configparser.RawConfigParser) -> None:
+        text = io.StringIO()
+        config.write(text)
+        write_atomically(Path(self.file_path), text.getvalue().encode(), mode=0o600)
+
+
+class FastCryptFileKeyring(AtomicCryptFileKeyring):
+    """The atomic cryptfile keyring that also derives each salt's key once and writes under
+    the salt of the file's reference value; the stored format is the stock one.
     """
 
     # Never chosen automatically: sfsync makes it itself, with the passphrase set (it would
@@ -91,7 +139,7 @@ class FastCryptFileKeyring(CryptFileKeyring):  # type: ignore[misc]  # untyped l
         """Return an AES cipher for the passphrase and salt, deriving the key only the first
         time this backend meets that salt.
         """
-        from Crypto.Cipher import AES  # noqa: PLC0415 - as the stock code, loaded on use
+        from Crypto.Cipher import AES  # noqa: PLC0415  # nosec B413 - pycryptodome, as the stock backend
 
         mode = self._get_mode(self.aesmode)
         if mode is None:

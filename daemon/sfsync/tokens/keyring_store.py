@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 from collections.abc import Collection
 from pathlib import Path
 
@@ -10,14 +11,21 @@ from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 from keyring.errors import KeyringError, PasswordDeleteError
 
 from sfsync.errors import TokenStoreError
+from sfsync.tokens.backends import unreadable_cryptfile
+from sfsync.tokens.lock import keyring_lock
 from sfsync.tokens.record import SERVICE, StoredAuthorization
 
 
 class KeyringTokenStore:
-    """Authorizations kept in one keyring backend; every backend failure is a TokenStoreError."""
+    """Authorizations kept in one keyring backend; every backend failure is a TokenStoreError.
 
-    def __init__(self, backend: KeyringBackend) -> None:
+    Every read and write holds the keyring lock at `lock_path` (see `sfsync.tokens.lock`), so
+    that processes sharing a file keyring never write back each other's stale copies.
+    """
+
+    def __init__(self, backend: KeyringBackend, lock_path: Path | None = None) -> None:
         self._backend = backend
+        self._lock_path = lock_path
 
     @property
     def file_path(self) -> Path | None:
@@ -34,7 +42,10 @@ class KeyringTokenStore:
     def get(self, connector: str) -> StoredAuthorization | None:
         """Return the connector's authorization, or None; raise TokenStoreError if unreadable."""
         try:
-            text = self._backend.get_password(SERVICE, connector)
+            with keyring_lock(self._lock_path):
+                text = self._backend.get_password(SERVICE, connector)
+        except configparser.Error as error:
+            raise unreadable_cryptfile(self.file_path, error) from None
         except (KeyringError, OSError, ValueError) as error:
             raise self._failure("read", connector, error) from None
         return None if text is None else StoredAuthorization.from_json(text, connector)
@@ -50,7 +61,8 @@ class KeyringTokenStore:
         from sfsync.tokens.secret_service import read_passwords  # noqa: PLC0415
 
         try:
-            texts = read_passwords(self._backend, SERVICE, connectors)
+            with keyring_lock(self._lock_path):
+                texts = read_passwords(self._backend, SERVICE, connectors)
         except (KeyringError, OSError, ValueError) as error:
             raise self._failure("read", "*", error) from None
         return {
@@ -63,16 +75,22 @@ class KeyringTokenStore:
     def put(self, connector: str, record: StoredAuthorization) -> None:
         """Store the connector's authorization; raise TokenStoreError if the backend refuses."""
         try:
-            self._backend.set_password(SERVICE, connector, record.to_json())
+            with keyring_lock(self._lock_path):
+                self._backend.set_password(SERVICE, connector, record.to_json())
+        except configparser.Error as error:
+            raise unreadable_cryptfile(self.file_path, error) from None
         except (KeyringError, OSError, ValueError) as error:
             raise self._failure("write", connector, error) from None
 
     def delete(self, connector: str) -> bool:
         """Remove the connector's authorization; return whether there was one."""
         try:
-            self._backend.delete_password(SERVICE, connector)
+            with keyring_lock(self._lock_path):
+                self._backend.delete_password(SERVICE, connector)
         except PasswordDeleteError:
             return False
+        except configparser.Error as error:
+            raise unreadable_cryptfile(self.file_path, error) from None
         except (KeyringError, OSError, ValueError) as error:
             raise self._failure("delete", connector, error) from None
         return True
@@ -81,5 +99,5 @@ class KeyringTokenStore:
         # The message names the entry and the backend, never the value.
         return TokenStoreError(
             f"keyring {self.describe()} could not {action} {SERVICE}/{connector}: "
-            f"{type(error).__name__}: {error}"
+            f"{type(error).__name__}: {' '.join(str(error).split())}"
         )

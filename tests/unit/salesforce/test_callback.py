@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sfsync.salesforce.callback import CallbackOutcome, judge_callback
+from typing import Any
+
+from sfsync.salesforce.callback import CallbackOutcome, judge_callback, localhost_addresses
 
 PATH = "/OAuthCallback"
 
@@ -44,3 +46,29 @@ def test_other_paths_are_404() -> None:
     outcome = CallbackOutcome()
     assert judge_callback("/favicon.ico", PATH, "s1", outcome)[0] == 404
     assert not outcome.done
+
+
+def test_control_characters_in_an_error_redirect_are_dropped() -> None:
+    """An escape sequence and a newline in error / error_description never reach the
+    terminal: the outcome's error keeps only printable characters.
+    """
+    outcome = CallbackOutcome()
+    judge_callback(
+        "/cb?state=s&error=access%1bdenied&error_description=%1b[31mX%0aY%e2%80%ae",
+        "/cb",
+        "s",
+        outcome,
+    )
+    assert outcome.error == "accessdenied: [31mXY"
+
+
+def test_localhost_means_both_loopback_addresses_and_whatever_the_resolver_adds() -> None:
+    """Browsers take `localhost` as loopback whatever /etc/hosts says, so both loopback
+    addresses are listened on, then any other address the resolver gives, once each.
+    """
+
+    def resolve(host: str, port: int, **_: object) -> list[tuple[Any, ...]]:
+        assert host == "localhost"
+        return [(0, 0, 0, "", ("::1", port, 0, 0)), (0, 0, 0, "", ("127.0.1.1", port))]
+
+    assert localhost_addresses(1717, resolve) == ["127.0.0.1", "::1", "127.0.1.1"]
