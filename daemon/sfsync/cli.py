@@ -60,7 +60,7 @@ from sfsync.log import configure_logging
 from sfsync.redact import redact_text
 from sfsync.sources.located import Located
 from sfsync.state.packages import PackageArchive
-from sfsync.sync.cycle import ConnectorResult, CycleReport
+from sfsync.sync.cycle import RESULT_EVENT, ConnectorResult, CycleReport
 
 
 @dataclass
@@ -598,7 +598,14 @@ def main(argv: list[str] | None = None) -> None:
     is one line on stderr, never a traceback.
     """
     make_undumpable()  # before any token or passphrase is in memory
-    configure_logging("console", stream=sys.stderr, level=logging.WARNING)
+    # Each connector's result is a row of the command's own table; its log line (the daemon's
+    # report) would say it twice on stderr.
+    configure_logging(
+        "console",
+        stream=sys.stderr,
+        level=logging.WARNING,
+        quiet_events=frozenset({RESULT_EVENT}),
+    )
     try:
         result = cli.main(args=argv, prog_name="sfsync", standalone_mode=False)
     except click.exceptions.Abort:  # Ctrl-C (or end of input at a prompt)

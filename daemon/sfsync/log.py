@@ -36,9 +36,11 @@ def configure_logging(
     log_format: Literal["json", "console"] = "json",
     stream: TextIO | None = None,
     level: int = logging.INFO,
+    quiet_events: frozenset[str] = frozenset(),
 ) -> None:
     """Given the format and stream, route structlog and the standard library's logging there
     with redaction as the last step before rendering, so that no renderer ever sees a secret.
+    Events named in `quiet_events` are not written (the CLI prints them its own way).
 
     Called again (a reload), it replaces the handler it installed before.
     """
@@ -63,6 +65,12 @@ def configure_logging(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(_quiet_foreign_chatter)
+    if quiet_events:
+        handler.addFilter(
+            lambda record: (
+                not (isinstance(record.msg, dict) and record.msg.get("event") in quiet_events)
+            )
+        )
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)

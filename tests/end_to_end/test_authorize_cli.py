@@ -65,8 +65,9 @@ def test_web_flow_then_status(site: Site, emu: Emulator, sandbox: OrgHandle) -> 
     assert row["needs_authorization"] is False
     assert row["org_id"] == sandbox.org_id
     assert row["user"] == sandbox.default_user.username
-    for key in ("live_sha256", "live_since", "last_push_at", "last_result", "paused", "gated"):
+    for key in ("live_sha256", "live_since", "last_push_at", "last_result", "gated"):
         assert row[key] is None
+    assert row["paused"] is False  # always a boolean (SPEC section 5)
     assert rows["lightning/production"]["needs_authorization"] is True
 
 

@@ -124,6 +124,10 @@ class CycleDeps:
     busy_wait_seconds: float | None = None
 
 
+# The log event of each connector's result (the daemon's report; the CLI prints a table).
+RESULT_EVENT = "connector result"
+
+
 @dataclass(frozen=True)
 class _Source:
     """A system's package for one cycle: read, validated and prepared once for all its
@@ -175,7 +179,7 @@ def run_cycle(
         results[result.connector] = result
         log.log(
             level_of(result.result),
-            "connector result",
+            RESULT_EVENT,
             connector=result.connector,
             system=systems[result.connector],
             package=str(package) if package is not None else None,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sfsync.errors import TokenStoreError
+from sfsync.errors import StateDirectoryError, describe_os_error
 from sfsync.files import make_private_directories
 
 LOCK_NAME = "keyring.lock"
@@ -30,7 +30,8 @@ def keyring_lock_path(state_dir: Path) -> Path:
 def keyring_lock(path: Path | None) -> Iterator[None]:
     """Hold the keyring lock at `path` (blocking until it is free); no lock if None.
 
-    Raise TokenStoreError if the lock file cannot be created.
+    Raise StateDirectoryError (exit 2, like every unwritable state_dir) if the lock file
+    cannot be created.
     """
     if path is None:
         yield
@@ -39,10 +40,7 @@ def keyring_lock(path: Path | None) -> Iterator[None]:
         make_private_directories(path.parent)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as error:
-        raise TokenStoreError(
-            f"{path}: cannot open the keyring lock: {error.strerror}; check that the state "
-            "directory is writable by this user"
-        ) from None
+        raise StateDirectoryError(describe_os_error(path, error, "lock the keyring")) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield

@@ -13,7 +13,7 @@ import pytest
 
 from sfsync.config.schema import KeyringSettings
 from sfsync.salesforce.http import HttpSettings, new_http_session
-from sfsync.salesforce.identity import fetch_identity
+from sfsync.salesforce.identity import fetch_username
 from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
 from sfsync.tokens import StoredAuthorization
 from sfsync.tokens.backends import open_backend
@@ -59,10 +59,11 @@ def test_expiry_refresh_rotation_and_threads(
             uses.append(("stored", record.refresh_token))
 
         store.put = recording_put  # type: ignore[method-assign]
+        http = new_http_session(HttpSettings(verify=emu.ca_path, timeout=10))
         session = ConnectorSession(
             CONNECTOR,
             store=store,
-            http=new_http_session(HttpSettings(verify=emu.ca_path, timeout=10)),
+            http=http,
             lock_path=refresh_lock_path(tmp_path / "state", CONNECTOR),
             api_version="64.0",
         )
@@ -85,4 +86,11 @@ def test_expiry_refresh_rotation_and_threads(
         assert stored is not None
         assert stored.refresh_token == uses[-1][1]
         assert stored.refresh_token != refresh  # rotated, and the rotation is what is kept
-        assert fetch_identity(session).org_id == org.org_id
+        user = fetch_username(
+            http,
+            org.instance_url,
+            "64.0",
+            org.default_user.user_id,
+            session.access_token(),
+        )
+        assert user == org.default_user.username  # the rotated family still works

@@ -546,7 +546,7 @@ CONFIGS: tuple[BadConfig, ...] = (
     BadConfig("toml-deep-inline-tables", _nested(450, "{ a = ", " }"), None,
               "nested too deeply"),
     BadConfig("not-utf8", _not_utf8, None, "not UTF-8"),
-    BadConfig("empty-file", lambda _text: "", "oauth", "required key is missing"),
+    BadConfig("empty-file", lambda _text: "", "systems", "required key is missing"),
     # unknown keys
     BadConfig("unknown-key", _replace("concurrency = 4", 'concurrency = 4\ncolour = "blue"'),
               "daemon.colour", "unknown key", representative=True),
@@ -656,8 +656,8 @@ CONFIGS: tuple[BadConfig, ...] = (
     BadConfig("api-unknown", _replace(_ALPHA_ENV, _ALPHA_ENV + 'api = "soap"\n'),
               f"{_ALPHA_SANDBOX}.api", "'tooling' or 'metadata'"),
     # missing pieces
-    BadConfig("oauth-missing", _replace('[oauth]\nclient_id = "sfsync-hostile"\n', ""), "oauth",
-              "required key is missing"),
+    BadConfig("oauth-missing", _replace('[oauth]\nclient_id = "sfsync-hostile"\n', ""),
+              "systems.alpha.environments.sandbox.client_id", "no consumer key"),
     BadConfig("systems-missing", _without_systems, "systems", "required key is missing"),
     BadConfig("environments-empty", lambda text: _without_systems(text) + "[systems.alpha]\n"
               f'resource = "HostileAlpha"\n{_DIR_SOURCE}\nenvironments = {{}}\n',
