@@ -61,6 +61,9 @@ from sfsync.redact import redact_text
 from sfsync.sources.located import Located
 from sfsync.state.packages import PackageArchive
 from sfsync.sync.cycle import RESULT_EVENT, ConnectorResult, CycleReport
+from sfsync.tokens.backends import open_backend, read_passphrase
+from sfsync.tokens.lock import keyring_lock_path
+from sfsync.tokens.rekey import rekey_cryptfile
 
 
 @dataclass
@@ -301,6 +304,44 @@ def authorize_command(
     click.echo(
         f"{names}: authorized as {done.username} in org {done.org_id}, {done.instance_url}; "
         f"token kept in {deps.store.describe()}"
+    )
+
+
+@cli.group("keyring")
+def keyring_group() -> None:
+    """The keyring that holds the tokens."""
+
+
+@keyring_group.command("rekey")
+@click.option(
+    "--new-passphrase-stdin",
+    is_flag=True,
+    required=True,
+    help="Read the new passphrase from standard input (never from argv).",
+)
+@click.pass_obj
+def keyring_rekey(state: CliContext, new_passphrase_stdin: bool) -> None:
+    """Re-encrypt the cryptfile keyring under a new passphrase, keeping every authorization;
+    stop the daemon first, and give it the new passphrase (its credential) before starting it.
+    """
+    del new_passphrase_stdin  # required: the only way the new passphrase comes in
+    new = sys.stdin.readline().rstrip("\n")
+    loaded = state.loaded
+    config = loaded.config
+    lock_path = keyring_lock_path(config.daemon.state_dir)
+    backend = open_backend(config.keyring, os.environ, lock_path)
+    path = getattr(backend, "file_path", None)
+    old = read_passphrase(os.environ)
+    if path is None or old is None:
+        raise UsageError(
+            f"the keyring in use ({type(backend).__name__}) has no passphrase sfsync manages; "
+            'only the cryptfile keyring ([keyring] backend = "cryptfile") can be re-keyed'
+        )
+    count = rekey_cryptfile(Path(path), old, new, lock_path)
+    click.echo(
+        f"{path}: {count} entr{'y' if count == 1 else 'ies'} re-encrypted under the new "
+        "passphrase; update the daemon's credential (LoadCredential=keyring-passphrase:...) "
+        "before it starts again"
     )
 
 

@@ -112,7 +112,7 @@ def open_backend(
     passphrase = read_passphrase(environ)
     if settings.backend == "cryptfile" or (settings.backend == "auto" and passphrase):
         with keyring_lock(lock_path):
-            return _open_cryptfile(settings.cryptfile_path, passphrase)
+            return open_cryptfile(settings.cryptfile_path, passphrase)
     if settings.backend != "auto":
         return _checked(_load(settings.backend), settings.backend)
     explicit = _keyring_own_choice()
@@ -165,7 +165,11 @@ def _checked(backend: KeyringBackend, name: str) -> KeyringBackend:
     return backend
 
 
-def _open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend:
+def open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend:
+    """Given the cryptfile's path (None: the library's default) and its passphrase, return
+    the backend, unlocked, or the file created. Raise TokenStoreError if the passphrase is
+    missing or does not open it, PathError if its folder cannot be made.
+    """
     if not passphrase:
         raise TokenStoreError(
             "the cryptfile keyring needs a passphrase and sfsync never prompts for it: put it in "
