@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests need (keyring backends, systemd-analyze, promtool, zip for bench).
 APT_PACKAGES := zip unzip dbus-daemon dbus-bin gnome-keyring systemd prometheus
 
-.PHONY: audit audit-or-say test test-fast lint typecheck pytest demo bench bench-quick reliability system-deps clean
+.PHONY: dist audit audit-or-say test test-fast lint typecheck pytest demo bench bench-quick reliability system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,3 +68,11 @@ bench-quick: $(STAMP) system-deps
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info daemon/*.egg-info
+
+# The wheel and sdist to install on a box (see systemd/README.md, "Installing on a box"), and a
+# wheelhouse of every dependency for a box without internet access.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .
+	$(BIN)/python -m pip wheel --quiet -w dist/wheelhouse dist/sfsync-*.whl
+	$(BIN)/python -m pip install --quiet build && $(BIN)/python -m build --sdist --outdir dist .
