@@ -384,3 +384,53 @@ def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu:
         assert running.stop() == 0
     finally:
         kill_quietly(running)
+
+
+def test_a_refused_package_a_down_org_and_a_revoked_token_are_loud_in_one_run(
+    tmp_path: Path, emu: Emulator
+) -> None:
+    """One daemon run: a healthy org, an org answering 503, an org whose refresh token was
+    revoked, then a package that is refused. Each failure is an `error` line naming its system
+    and package, and each moves the sfsync_sync_total series the alerts watch
+    (SfsyncConnectorFailing, SfsyncPushNeedsAuthorization, SfsyncPackageRefused).
+    """
+    orgs = {
+        "sandbox": emu.add_org(name="sandbox"),
+        "uat": emu.add_org(name="uat"),
+        "qa": emu.add_org(name="qa"),
+    }
+    site = sync_site(tmp_path, emu, orgs, {})
+    for environment in orgs:
+        site.authorize(environment)
+    orgs["uat"].faults.fail_next(10_000, status=503, api="tooling")
+    orgs["qa"].faults.revoke_refresh_tokens()
+    orgs["qa"].faults.expire_sessions()
+    running = start_daemon(site)
+
+    def count(connector: str, result: str) -> float:
+        return running.metric("sfsync_sync_total", connector=connector, result=result) or 0
+
+    try:
+        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+        running.publish(1)
+        wait_for(lambda: served_version(site, "sandbox") == 1, 20, "sandbox to serve v1")
+        wait_for(lambda: count("lightning/uat", "failed") >= 1, 30, "uat's failure")
+        wait_for(lambda: count("lightning/qa", "needs_authorization") >= 1, 30, "qa's refusal")
+        bad = site.drop / "walkme-9.zip"
+        bad.write_bytes(b"PK\x03\x04 not really a zip")
+        wait_for(lambda: count("lightning/sandbox", "invalid") >= 1, 30, "the refusal")
+        results = [line for line in running.log_lines() if line.get("event") == "connector result"]
+        by_outcome = {(line["connector"], line["result"]): line for line in results}
+        for key in (
+            ("lightning/uat", "failed"),
+            ("lightning/qa", "needs_authorization"),
+            ("lightning/sandbox", "invalid"),
+        ):
+            line = by_outcome[key]
+            assert line["level"] == "error", line
+            assert line["system"] == "lightning", line
+            assert line["package"], line
+        assert by_outcome[("lightning/sandbox", "invalid")]["package"].endswith("walkme-9.zip")
+        assert by_outcome[("lightning/sandbox", "pushed")]["level"] == "info"
+    finally:
+        kill_quietly(running)
