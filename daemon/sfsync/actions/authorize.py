@@ -153,8 +153,9 @@ def check_options(options: AuthorizeOptions) -> None:
             raise UsageError("--flow jwt needs --username USER and --key FILE")
     elif options.username or options.key_path is not None:
         raise UsageError("--username and --key are for --flow jwt only")
-    if options.client_secret is not None and options.flow != "web":
-        raise UsageError("--client-secret-stdin is for --flow web only (the secret switches)")
+    if options.client_secret is not None and options.flow == "jwt":
+        # A JWT connector has no refresh token, so no grant of it ever sends the secret.
+        raise UsageError("--client-secret-stdin is for the web and device flows, not --flow jwt")
     if options.timeout <= 0:
         raise UsageError("--timeout must be longer than zero")
 
@@ -241,7 +242,9 @@ def _run_flow(
             sleep=interaction.sleep,
             monotonic=interaction.monotonic,
         )
-        return answer, None
+        # The device flow sends no secret, but its refresh token's grants do when the app's
+        # "Require secret for Refresh Token Flow" is on.
+        return answer, secret
     key_path = options.key_path
     username = options.username
     if key_path is None or username is None:  # check_options made sure; this tells mypy

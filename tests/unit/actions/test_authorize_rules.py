@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.actions.authorize import APPROVAL_LIMIT, approval_warnings, check_one_app
+from sfsync.actions.authorize import (
+    APPROVAL_LIMIT,
+    AuthorizeOptions,
+    approval_warnings,
+    check_one_app,
+    check_options,
+)
 from sfsync.config import Connector
 from sfsync.config.schema import DirSource
 from sfsync.errors import UsageError
@@ -86,3 +92,19 @@ def test_shared_tokens_other_users_and_apps_do_not_count() -> None:
     everyone = {f"s{n}/x": record("shared") for n in range(8)}
     everyone |= {"u/x": record("t1", user="005000000000002AAA"), "v/x": record("t2", app="B")}
     assert approval_warnings(record("shared"), everyone) == ()
+
+
+@pytest.mark.parametrize(("flow", "refused"), [("web", False), ("device", False), ("jwt", True)])
+def test_a_consumer_secret_is_for_flows_with_a_refresh_token(flow: str, refused: bool) -> None:
+    """The secret is kept for refreshes: web and device flows take it, the JWT flow has none."""
+    options = AuthorizeOptions(
+        flow=flow,  # type: ignore[arg-type]
+        client_secret="s",
+        username="u" if flow == "jwt" else None,
+        key_path=Path("/k.pem") if flow == "jwt" else None,
+    )
+    if refused:
+        with pytest.raises(UsageError, match="not --flow jwt"):
+            check_options(options)
+    else:
+        check_options(options)
