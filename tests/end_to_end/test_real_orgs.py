@@ -5,13 +5,17 @@ emulator over HTTPS with each real behaviour switched on, and a real Secret Serv
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from auth_support import CLIENT_ID, Site, cli_env
+from auth_support import CLIENT_ID, SFSYNC, Site, cli_env
 from sync_support import RESOURCE, SyncSite, sync_site
 
 from sfsync_emulator import Emulator, OrgHandle
@@ -440,3 +444,59 @@ def test_a_404_under_an_unserved_version_is_not_a_deleted_resource(
     assert "does not serve API version" in out + err
     assert org.count(api="tooling", method="POST") == 1  # the first push's create only
     assert len(org.static_resources) == 1
+
+
+def test_a_terminal_is_asked_for_the_secret_without_echo(
+    site: Site, emu: Emulator, sandbox: OrgHandle, callback_port: int
+) -> None:
+    """On a terminal, when the org wants the secret, authorize asks for it (no echo) and tries
+    the same code again: one browser round trip, and the secret never appears on the screen.
+    """
+    sandbox.register_client(
+        "sandbox-app",
+        [f"http://localhost:{callback_port}/OAuthCallback"],
+        secret=SECRET,
+        require_secret_web=True,
+        require_secret_refresh=True,
+    )
+    site.config.write_text(
+        site.config.read_text().replace(
+            "[systems.lightning.environments.sandbox]",
+            '[systems.lightning.environments.sandbox]\nclient_id = "sandbox-app"',
+        )
+    )
+    argv = [str(SFSYNC), "--config", str(site.config), "authorize", "--env", "sandbox"]
+    argv += ["--no-browser", "--timeout", "30s"]
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the CLI on a terminal
+        os.execve(argv[0], argv, site.env)  # noqa: S606 - the CLI under test, fixed argv
+    screen = ""
+
+    def read_until(text: str) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + 30
+        while text not in screen and time.monotonic() < deadline:
+            ready, _, _ = select.select([terminal], [], [], 1)
+            if ready:
+                try:
+                    screen += os.read(terminal, 4096).decode(errors="replace")
+                except OSError:  # the child closed the terminal
+                    break
+        assert text in screen, screen
+
+    try:
+        read_until("/services/oauth2/authorize?")
+        read_until("\n")  # the rest of the URL's line
+        url = next(line for line in screen.splitlines() if "/services/oauth2/authorize?" in line)
+        browse(emu, url.strip())
+        read_until("Consumer secret")
+        os.write(terminal, (SECRET + "\n").encode())
+        read_until("authorized as")
+    finally:
+        _, waited = os.waitpid(pid, 0)
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(waited) == 0, screen
+    assert SECRET not in screen
+    assert sandbox.approvals(client_id="sandbox-app") == 1
+    sandbox.faults.expire_sessions()
+    assert status(site)[1]["lightning/sandbox"]["authorized"] is True
