@@ -17,7 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_support import RunningDaemon, kill_quietly, start_daemon, wait_for
+from daemon_support import (
+    READY_SECONDS,
+    RunningDaemon,
+    kill_quietly,
+    ready_daemon,
+    start_daemon,
+    wait_for,
+)
 from sync_support import RESOURCE, STATIC_RESOURCE, SyncSite, sync_site
 
 from sfsync_emulator import Emulator
@@ -26,7 +33,6 @@ pytestmark = pytest.mark.slow
 
 # Start-up reads the keyring (Argon2 for the cryptfile) and imports everything: on a loaded
 # 2-core box that once took over 20 s.
-READY_SECONDS = 60
 # The notify socket is read by a thread of the test: a message the daemon has sent may not be
 # in `notify.messages` yet when the test looks, so every check of one waits this long for it.
 NOTIFY_SECONDS = 5
@@ -49,12 +55,8 @@ def site(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> 
 @pytest.fixture
 def daemon(site: SyncSite) -> Iterator[RunningDaemon]:
     """`sfsync run` started and READY."""
-    running = start_daemon(site)
-    try:
-        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+    with ready_daemon(site) as running:
         yield running
-    finally:
-        kill_quietly(running)
 
 
 def served_version(site: SyncSite, environment: str) -> int | None:

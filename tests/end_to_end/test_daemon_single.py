@@ -8,14 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_support import RunningDaemon, kill_quietly, start_daemon, wait_for
+from daemon_support import (
+    RunningDaemon,
+    ready_daemon,
+)
 from sync_support import SyncSite, sync_site
 
 from sfsync_emulator import Emulator
 
 pytestmark = pytest.mark.slow
-
-READY_SECONDS = 60  # start-up reads the keyring and imports everything
 
 
 @pytest.fixture
@@ -31,12 +32,8 @@ def site(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> 
 @pytest.fixture
 def daemon(site: SyncSite) -> Iterator[RunningDaemon]:
     """`sfsync run` started and READY."""
-    running = start_daemon(site)
-    try:
-        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+    with ready_daemon(site) as running:
         yield running
-    finally:
-        kill_quietly(running)
 
 
 @pytest.mark.parametrize("metrics", ["same port", "metrics off"])

@@ -57,6 +57,27 @@ def status(site: Site) -> tuple[int, dict[str, Any]]:
     return done.returncode, {row["connector"]: row for row in json.loads(done.stdout)["connectors"]}
 
 
+def use_app(site: Site, environment: str, client_id: str) -> None:
+    """Give one environment of the site's config its own consumer key."""
+    header = f"[systems.lightning.environments.{environment}]"
+    text = site.config.read_text()
+    site.config.write_text(text.replace(header, f'{header}\nclient_id = "{client_id}"'))
+
+
+def secret_app(site: Site, org: OrgHandle, callback_port: int) -> None:
+    """Register a Local app on `org` with both "Require secret" switches on, and use it for the
+    sandbox connector.
+    """
+    org.register_client(
+        "sandbox-app",
+        [f"http://localhost:{callback_port}/OAuthCallback"],
+        secret=SECRET,
+        require_secret_web=True,
+        require_secret_refresh=True,
+    )
+    use_app(site, "sandbox", "sandbox-app")
+
+
 def two_system_site(
     root: Path, emu: Emulator, org: OrgHandle, port: int, env: dict[str, str], *extra: str
 ) -> Site:
@@ -147,19 +168,7 @@ def test_app_requiring_its_secret(
     and the option; with --client-secret-stdin the code exchange and every refresh work, and
     the secret appears in no output.
     """
-    sandbox.register_client(
-        "sandbox-app",
-        [f"http://localhost:{callback_port}/OAuthCallback"],
-        secret=SECRET,
-        require_secret_web=True,
-        require_secret_refresh=True,
-    )
-    site.config.write_text(
-        site.config.read_text().replace(
-            "[systems.lightning.environments.sandbox]",
-            '[systems.lightning.environments.sandbox]\nclient_id = "sandbox-app"',
-        )
-    )
+    secret_app(site, sandbox, callback_port)
     refused = authorize(site, emu, "--env", "sandbox")
     assert refused.returncode == 3, refused.stdout + refused.stderr
     assert "Require secret for Web Server Flow" in refused.stderr
@@ -183,16 +192,9 @@ def test_each_org_has_its_own_app(
     callback = [f"http://localhost:{callback_port}/OAuthCallback"]
     sandbox.register_client("app-of-sandbox", callback)
     production.register_client("app-of-production", callback)
-    text = site.config.read_text()
-    site.config.write_text(
-        text.replace(
-            "[systems.lightning.environments.sandbox]",
-            '[systems.lightning.environments.sandbox]\nclient_id = "app-of-production"',
-        ).replace(
-            "[systems.lightning.environments.production]",
-            '[systems.lightning.environments.production]\nclient_id = "app-of-production"',
-        )
-    )
+    config = site.config.read_text()
+    use_app(site, "sandbox", "app-of-production")
+    use_app(site, "production", "app-of-production")
     # The org refuses the other org's key on its authorize page, in the browser: the callback
     # never comes, and the CLI's timeout says what that page meant.
     process = site.start("authorize", "--no-browser", "--env", "sandbox", "--timeout", "3s")
@@ -204,11 +206,9 @@ def test_each_org_has_its_own_app(
     assert process.returncode == 3
     assert "client identifier invalid" in err
     assert "its own External Client App" in err
-    site.config.write_text(
-        site.config.read_text().replace(
-            'sandbox]\nclient_id = "app-of-production"', 'sandbox]\nclient_id = "app-of-sandbox"'
-        )
-    )
+    site.config.write_text(config)
+    use_app(site, "sandbox", "app-of-sandbox")
+    use_app(site, "production", "app-of-production")
     checked = site.run("config", "check")
     assert "app-of-sandbox" in checked.stdout
     assert "app-of-p...tion" in checked.stdout  # 17 characters: shortened to its ends
@@ -337,12 +337,7 @@ def test_jwt_user_not_pre_authorized(
     sandbox.register_client(
         "jwt-app", jwt_certificate_pem=jwt_key[1], preauthorized=["nobody@acme.example"]
     )
-    site.config.write_text(
-        site.config.read_text().replace(
-            "[systems.lightning.environments.sandbox]",
-            '[systems.lightning.environments.sandbox]\nclient_id = "jwt-app"',
-        )
-    )
+    use_app(site, "sandbox", "jwt-app")
     done = site.run(
         "authorize", "--env", "sandbox", "--flow", "jwt",
         "--username", sandbox.default_user.username, "--key", str(jwt_key[0]),
@@ -452,19 +447,7 @@ def test_a_terminal_is_asked_for_the_secret_without_echo(
     """On a terminal, when the org wants the secret, authorize asks for it (no echo) and tries
     the same code again: one browser round trip, and the secret never appears on the screen.
     """
-    sandbox.register_client(
-        "sandbox-app",
-        [f"http://localhost:{callback_port}/OAuthCallback"],
-        secret=SECRET,
-        require_secret_web=True,
-        require_secret_refresh=True,
-    )
-    site.config.write_text(
-        site.config.read_text().replace(
-            "[systems.lightning.environments.sandbox]",
-            '[systems.lightning.environments.sandbox]\nclient_id = "sandbox-app"',
-        )
-    )
+    secret_app(site, sandbox, callback_port)
     argv = [str(SFSYNC), "--config", str(site.config), "authorize", "--env", "sandbox"]
     argv += ["--no-browser", "--timeout", "30s"]
     pid, terminal = pty.fork()
