@@ -61,6 +61,7 @@ from sfsync.redact import redact_text
 from sfsync.sources.located import Located
 from sfsync.state.packages import PackageArchive
 from sfsync.sync.cycle import RESULT_EVENT, ConnectorResult, CycleReport
+from sfsync.sync.result import worst_exit_status
 from sfsync.tokens.backends import open_backend, read_passphrase
 from sfsync.tokens.lock import keyring_lock_path
 from sfsync.tokens.rekey import rekey_cryptfile
@@ -408,7 +409,10 @@ def _print_results(results: Sequence[ConnectorResult]) -> None:
     if results:
         _print_table(
             [("CONNECTOR", "RESULT", "DETAIL")]
-            + [(result.connector, result.result, redact_text(result.detail)) for result in results]
+            + [
+                (result.connector, result.outcome.value, redact_text(result.detail))
+                for result in results
+            ]
         )
 
 
@@ -428,7 +432,7 @@ def _progress(total: int) -> Iterator[Callable[[ConnectorResult], None] | None]:
         task = progress.add_task("syncing", total=total)
 
         def advance(result: ConnectorResult) -> None:
-            progress.update(task, advance=1, description=f"{result.connector}: {result.result}")
+            progress.update(task, advance=1, description=f"{result.connector}: {result.outcome}")
 
         yield advance
 
@@ -578,8 +582,7 @@ def verify_command(state: CliContext, connector_names: tuple[str, ...]) -> int:
     with open_runtime(state.loaded) as runtime:
         results = [verify(runtime, connector) for connector in connectors]
     _print_results(results)
-    failed = any(result.result != "verified" for result in results)
-    return int(ExitStatus.FAILURE if failed else ExitStatus.OK)
+    return int(worst_exit_status([result.outcome for result in results]))
 
 
 @cli.command("run")

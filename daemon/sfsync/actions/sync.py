@@ -26,6 +26,7 @@ from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.cycle import ConnectorResult, CycleDeps, CycleReport, run_cycle
 from sfsync.sync.push import Pusher
+from sfsync.sync.result import Result
 from sfsync.tokens.caching import cached
 
 # A write the client gave up on is assumed settled (applied or dropped by the org) once the
@@ -169,7 +170,7 @@ def rollback(runtime: SyncRuntime, connector: Connector, sha_prefix: str | None)
         record.source_version if record else "rollback",
         runtime.deps.session_for(connector),
     )
-    return ConnectorResult(connector.name, outcome.result, outcome.detail, target, len(data))
+    return ConnectorResult(connector.name, outcome.outcome, outcome.detail, target, len(data))
 
 
 def resume(runtime: SyncRuntime, connector: Connector) -> bool:
@@ -185,7 +186,7 @@ def verify(runtime: SyncRuntime, connector: Connector) -> ConnectorResult:
     """
     state = runtime.deps.store.connector(connector.name)
     if state.live_sha256 is None:
-        return ConnectorResult(connector.name, "failed", "sfsync has pushed nothing here yet")
+        return ConnectorResult(connector.name, Result.FAILED, "sfsync has pushed nothing here yet")
     session = runtime.deps.session_for(connector)
     client = ToolingClient(session)
     retry = runtime.pusher.retry
@@ -199,13 +200,13 @@ def verify(runtime: SyncRuntime, connector: Connector) -> ConnectorResult:
         known = resource_id
         body = with_retries(lambda: client.download_body(known), retry)
     except SfsyncError as error:
-        return ConnectorResult(connector.name, "failed", str(error))
+        return ConnectorResult(connector.name, Result.FAILED, str(error))
     served = hashlib.sha256(body).hexdigest()
     if served == state.live_sha256:
-        return ConnectorResult(connector.name, "verified", f"{served[:12]} is served", served)
+        return ConnectorResult(connector.name, Result.VERIFIED, f"{served[:12]} is served", served)
     return ConnectorResult(
         connector.name,
-        "mismatch",
+        Result.MISMATCH,
         f"the org serves {served[:12]}, sfsync pushed {state.live_sha256[:12]}",
         served,
     )

@@ -9,12 +9,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sfsync.redact import redact_text
+from sfsync.sync.result import Result
 
 HEALTHY = 200
 UNHEALTHY = 503
-
-# Results after which a connector is not healthy; "busy" and the waiting states are not.
-_UNHEALTHY_RESULTS = frozenset({"failed", "needs_authorization", "invalid"})
 
 
 @dataclass(frozen=True)
@@ -22,7 +20,7 @@ class ConnectorHealth:
     """One connector as the health check sees it."""
 
     authorized: bool
-    last_result: str | None
+    last_result: Result | None
     last_error: str | None
 
 
@@ -42,7 +40,7 @@ def health(
     for name, connector in sorted(connectors.items()):
         if not connector.authorized:
             problems.append(f"{name}: needs authorization")
-        elif connector.last_result in _UNHEALTHY_RESULTS:
+        elif connector.last_result is not None and not connector.last_result.healthy:
             detail = f": {connector.last_error}" if connector.last_error else ""
             problems.append(f"{name}: {connector.last_result}{detail}")
     if not scheduler_running:

@@ -10,22 +10,10 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from sfsync.salesforce.limits import ApiUsage
+from sfsync.sync.result import Result
 
-# Results of a cycle that count as a sync outcome; the others (waiting, busy, planned, ...)
-# are states, not syncs, and would only add label values for alerts to miss.
-SYNC_RESULTS = frozenset(
-    {
-        "pushed",
-        "unchanged",
-        "failed",
-        "gated",
-        "deferred",
-        "paused",
-        "needs_authorization",
-        "invalid",
-        "deploy_pending",
-    }
-)
+# The results `sfsync_sync_total` counts (see `Result.counted`), each series made at start.
+SYNC_RESULTS = tuple(result for result in Result if result.counted)
 
 # Pushes take from a fraction of a second (Tooling PATCH) to minutes (a Metadata deploy).
 _PUSH_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -100,22 +88,28 @@ class Metrics:
         shows Prometheus no increase, so the first failure or refused package would not alert.
         """
         for result in SYNC_RESULTS:
-            self.sync_total.labels(connector, result)
+            self.sync_total.labels(connector, result.value)
 
     def record_result(
-        self, connector: str, result: str, *, seconds: float | None, size: int | None, now: float
+        self,
+        connector: str,
+        outcome: Result,
+        *,
+        seconds: float | None,
+        size: int | None,
+        now: float,
     ) -> None:
         """Record one connector's cycle result."""
-        if result in SYNC_RESULTS:
-            self.sync_total.labels(connector, result).inc()
-        if result == "pushed":
+        if outcome.counted:
+            self.sync_total.labels(connector, outcome.value).inc()
+        if outcome is Result.PUSHED:
             if seconds is not None:
                 self.push_seconds.labels(connector).observe(seconds)
             if size is not None:
                 self.package_bytes.labels(connector).set(size)
-        if result in {"pushed", "unchanged"}:
+        if outcome in {Result.PUSHED, Result.UNCHANGED}:
             self.last_success.labels(connector).set(now)
-        if result == "needs_authorization":
+        if outcome is Result.NEEDS_AUTHORIZATION:
             self.authorized.labels(connector).set(0)
 
     def record_request(self, connector: str, api: str, usage: ApiUsage | None) -> None:

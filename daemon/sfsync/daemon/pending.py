@@ -17,16 +17,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sfsync.daemon.backoff import retry_delay
+from sfsync.sync.result import Result
 
 # How soon to look again at a connector the last cycle could not finish.
 FOLLOW_UP_SECONDS = {
-    "gated": 60.0,
-    "deferred": 300.0,
-    "deploy_pending": 15.0,
-    "needs_authorization": 15.0,
+    Result.GATED: 60.0,
+    Result.DEFERRED: 300.0,
+    Result.DEPLOY_PENDING: 15.0,
+    Result.NEEDS_AUTHORIZATION: 15.0,
 }
-# Results retried with backoff: the push was tried and did not get through.
-RETRIED = frozenset({"failed", "busy"})
 
 
 @dataclass(frozen=True)
@@ -36,13 +35,13 @@ class Pending:
     """
 
     due: float
-    result: str
+    outcome: Result
     failures: int = 0
 
 
 def after_result(
     previous: Pending | None,
-    result: str,
+    outcome: Result,
     recheck_in: float | None,
     *,
     now: float,
@@ -54,13 +53,13 @@ def after_result(
 
     A failure extends the backoff of the failures before it; any other result resets it.
     """
-    if result in RETRIED:
+    if outcome.retried:
         failures = (previous.failures if previous is not None else 0) + 1
-        return Pending(now + retry_delay(failures, draw), result, failures)
-    waits = [FOLLOW_UP_SECONDS[result]] if result in FOLLOW_UP_SECONDS else []
+        return Pending(now + retry_delay(failures, draw), outcome, failures)
+    waits = [FOLLOW_UP_SECONDS[outcome]] if outcome in FOLLOW_UP_SECONDS else []
     if recheck_in is not None:
         waits.append(recheck_in)
-    return Pending(now + min(waits), result) if waits else None
+    return Pending(now + min(waits), outcome) if waits else None
 
 
 def connectors_to_check(
@@ -83,7 +82,7 @@ def connectors_to_check(
     return [
         name
         for name in names
-        if name in due or (name in pending and pending[name].result == "gated")
+        if name in due or (name in pending and pending[name].outcome is Result.GATED)
     ]
 
 

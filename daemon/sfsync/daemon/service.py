@@ -36,7 +36,6 @@ from sfsync.daemon.memory import release_free_memory
 from sfsync.daemon.metrics import Metrics
 from sfsync.daemon.notify import Notifier
 from sfsync.daemon.pending import (
-    RETRIED,
     Pending,
     after_result,
     connectors_to_check,
@@ -53,6 +52,7 @@ from sfsync.sources.directory import list_candidates
 from sfsync.sources.located import Located
 from sfsync.sync.cycle import ConnectorResult, CycleReport, run_cycle
 from sfsync.sync.plan import authorization_usable
+from sfsync.sync.result import Result
 from sfsync.tokens.snapshot import TokenSnapshot
 from sfsync.tokens.store import TokenStore
 
@@ -306,7 +306,7 @@ class Service:
             self._metrics.record_source_check(system, "failed")
             log.warning("source check failed", system=system, error=str(error))
             for connector in work.connectors:
-                self._on_result(ConnectorResult(connector.name, "failed", str(error)))
+                self._on_result(ConnectorResult(connector.name, Result.FAILED, str(error)))
             self._after_failure(system, work)
             return
         if wait is not None:
@@ -387,14 +387,14 @@ class Service:
             result = results.get(name)
             # A connector the cycle gave no result (never expected) backs off as a failure
             # rather than staying due, which would spin the checks.
-            kind = result.result if result is not None else "failed"
+            outcome = result.outcome if result is not None else Result.FAILED
             recheck_in = result.recheck_in if result is not None else None
-            after = after_result(work.pending.get(name), kind, recheck_in, now=now, draw=draw)
+            after = after_result(work.pending.get(name), outcome, recheck_in, now=now, draw=draw)
             if after is None:
                 work.pending.pop(name, None)
                 continue
             work.pending[name] = after
-            if kind in RETRIED:
+            if outcome.retried:
                 log.warning(
                     "connector retry scheduled",
                     connector=name,
@@ -422,18 +422,18 @@ class Service:
         # Health state first, metrics second: whoever sees the gauge move must find /healthz
         # already agreeing with it.
         self._last[result.connector] = result
-        if result.result == "pushed":
+        if result.outcome is Result.PUSHED:
             self._authorized[result.connector] = True
-        elif result.result == "needs_authorization":
+        elif result.outcome is Result.NEEDS_AUTHORIZATION:
             self._authorized[result.connector] = False
         self._metrics.record_result(
             result.connector,
-            result.result,
+            result.outcome,
             seconds=result.seconds,
             size=result.size,
             now=time.time(),
         )
-        if result.result == "pushed":
+        if result.outcome is Result.PUSHED:
             self._last_push = (result.connector, time.time())
 
     def _on_refresh(self, connector: str, result: str) -> None:
@@ -517,16 +517,15 @@ class Service:
             last = self._last.get(connector.name)
             connectors[connector.name] = ConnectorHealth(
                 authorized=self._authorized.get(connector.name, False),
-                last_result=last.result if last else None,
-                last_error=last.detail if last and last.result in {"failed", "invalid"} else None,
+                last_result=last.outcome if last else None,
+                last_error=last.detail if last and last.outcome.failing else None,
             )
         return health(scheduler_running=self.scheduler_running, connectors=connectors)
 
     def summary(self) -> str:
         """Return the one-line status systemd shows."""
         total = len(self.loaded.connectors)
-        results = [result.result for result in self._last.values()]
-        failing = sum(1 for result in results if result in {"failed", "invalid"})
+        failing = sum(1 for result in self._last.values() if result.outcome.failing)
         unauthorized = sum(1 for ok in self._authorized.values() if not ok)
         text = f"{total} connectors, {failing} failing, {unauthorized} need authorization"
         if self._last_push is not None:

@@ -42,7 +42,6 @@ from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.located import Located
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
-from sfsync.sync.levels import level_of
 from sfsync.sync.plan import (
     Action,
     Decision,
@@ -52,14 +51,11 @@ from sfsync.sync.plan import (
     gate_of,
 )
 from sfsync.sync.push import Pusher, PushOutcome
+from sfsync.sync.result import Result, worst_exit_status
 from sfsync.tokens.snapshot import TokenSnapshot
 from sfsync.tokens.store import TokenStore
 
 log = structlog.get_logger("sfsync.sync")
-
-# Results that need an operator, by exit status (SPEC section 5). Everything else is success:
-# unchanged, gated, paused, deferred, waiting for a source, a deploy still running.
-_FAILED = frozenset({"failed", "busy", "interrupted"})
 
 
 @dataclass(frozen=True)
@@ -67,8 +63,7 @@ class ConnectorResult:
     """What the cycle did with one connector, for the summary, status and metrics."""
 
     connector: str
-    result: str  # pushed | unchanged | failed | gated | paused | needs_authorization |
-    # deferred | deploy_pending | waiting | invalid | busy | planned (dry run) | interrupted
+    outcome: Result
     detail: str
     sha256: str | None = None
     size: int | None = None
@@ -87,14 +82,7 @@ class CycleReport:
         """Return the cycle's exit status: a refused package (2) outranks a connector needing
         authorization (3), which outranks a failed push (1).
         """
-        kinds = {result.result for result in self.results}
-        if "invalid" in kinds:
-            return ExitStatus.USAGE
-        if "needs_authorization" in kinds:
-            return ExitStatus.NEEDS_AUTHORIZATION
-        if kinds & _FAILED:
-            return ExitStatus.FAILURE
-        return ExitStatus.OK
+        return worst_exit_status([result.outcome for result in self.results])
 
 
 @dataclass
@@ -178,12 +166,12 @@ def run_cycle(
     def report(result: ConnectorResult, package: Path | None) -> None:
         results[result.connector] = result
         log.log(
-            level_of(result.result),
+            result.outcome.level,
             RESULT_EVENT,
             connector=result.connector,
             system=systems[result.connector],
             package=str(package) if package is not None else None,
-            result=result.result,
+            result=result.outcome.value,
             detail=result.detail,
             sha256=result.sha256,
         )
@@ -202,7 +190,7 @@ def run_cycle(
         if deps.interrupted is not None and deps.interrupted.is_set():
             for job in batch:
                 report(
-                    ConnectorResult(job.connector.name, "interrupted", _NOT_STARTED),
+                    ConnectorResult(job.connector.name, Result.INTERRUPTED, _NOT_STARTED),
                     job.source.package,
                 )
             continue
@@ -241,9 +229,9 @@ def _outcome_of(
     while True:
         if interrupted is not None and interrupted.is_set():
             if future.cancel():
-                return ConnectorResult(name, "interrupted", _NOT_STARTED)
+                return ConnectorResult(name, Result.INTERRUPTED, _NOT_STARTED)
             if not future.done():
-                return ConnectorResult(name, "interrupted", _IN_FLIGHT)
+                return ConnectorResult(name, Result.INTERRUPTED, _IN_FLIGHT)
         try:
             return future.result(timeout=None if interrupted is None else _INTERRUPT_POLL_SECONDS)
         except TimeoutError:
@@ -300,13 +288,13 @@ def _build(job: _Job) -> BuiltPackage:
     return build_prepared(job.source.prepared, options)
 
 
-def _result_of(error: SfsyncError) -> str:
+def _result_of(error: SfsyncError) -> Result:
     """Given why a source could not give a package, return the connectors' result."""
     if isinstance(error, NothingPublishedError):
-        return "waiting"
+        return Result.WAITING
     if isinstance(error, PackageError):
-        return "invalid"
-    return "failed"
+        return Result.INVALID
+    return Result.FAILED
 
 
 def _waves(connectors: list[Connector]) -> Iterable[list[Connector]]:
@@ -363,7 +351,7 @@ def _run_connector(
     """
     connector = job.connector
     if deps.interrupted is not None and deps.interrupted.is_set():
-        return ConnectorResult(connector.name, "interrupted", _NOT_STARTED)
+        return ConnectorResult(connector.name, Result.INTERRUPTED, _NOT_STARTED)
     lock = FileLock(
         str(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name)),
         timeout=0,
@@ -384,7 +372,7 @@ def _run_connector(
                     try:
                         built = _build(job)
                     except PackageError as error:
-                        return ConnectorResult(connector.name, "invalid", str(error))
+                        return ConnectorResult(connector.name, Result.INVALID, str(error))
                     with lock:
                         outcome = _decide_and_push(
                             deps,
@@ -399,21 +387,21 @@ def _run_connector(
                 # of the push slot, then decide again: what it pushed is likely ours too.
                 if not _wait_until_free(deps, lock, connector, started + patience):
                     if deps.interrupted is not None and deps.interrupted.is_set():
-                        return ConnectorResult(connector.name, "interrupted", _NOT_STARTED)
+                        return ConnectorResult(connector.name, Result.INTERRUPTED, _NOT_STARTED)
                     outcome = PushOutcome(
-                        "busy",
+                        Result.BUSY,
                         f"another sfsync process was still pushing to this connector after "
                         f"{patience:g}s ([salesforce] timeout); the next run tries again",
                     )
                     break
     except SfsyncError as error:
-        outcome = PushOutcome("failed", str(error))
+        outcome = PushOutcome(Result.FAILED, str(error))
     except Exception as error:  # one connector's bug must not stop the others
         log.exception("push crashed", connector=connector.name)
-        outcome = PushOutcome("failed", f"internal error: {type(error).__name__}: {error}")
+        outcome = PushOutcome(Result.FAILED, f"internal error: {type(error).__name__}: {error}")
     return ConnectorResult(
         connector=connector.name,
-        result=outcome.result,
+        outcome=outcome.outcome,
         detail=outcome.detail,
         sha256=built.sha256 if built is not None else None,
         size=built.size if built is not None else None,
@@ -446,7 +434,7 @@ def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> 
     """
     # Only these leave the build live and the connector otherwise idle; failures back off and
     # waiting states have their own follow-ups, which end in one of these.
-    if outcome.result not in {"pushed", "unchanged"}:
+    if outcome.outcome not in {Result.PUSHED, Result.UNCHANGED}:
         return None
     try:
         due = deps.store.connector(connector.name).recheck_after
@@ -477,7 +465,7 @@ def _decide_and_push(
             job.connector, job.built, job.source_version, session, source_file=job.source_file
         )
     if decision.action != Action.PUSH:
-        return PushOutcome(decision.action.value, decision.reason)
+        return PushOutcome(_AS_RESULT[decision.action], decision.reason)
     session = deps.session_for(job.connector)
     return pusher.push(
         job.connector, job.built, job.source_version, session, source_file=job.source_file
@@ -505,10 +493,21 @@ def _note_org(deps: CycleDeps, connector: Connector) -> None:
 def _planned(decision: Decision) -> PushOutcome:
     """What a dry run reports for a decision."""
     if decision.action == Action.PUSH:
-        return PushOutcome("planned", f"would push: {decision.reason}")
+        return PushOutcome(Result.PLANNED, f"would push: {decision.reason}")
     if decision.action == Action.RECHECK:
-        return PushOutcome("planned", f"would check the org: {decision.reason}")
-    return PushOutcome(decision.action.value, decision.reason)
+        return PushOutcome(Result.PLANNED, f"would check the org: {decision.reason}")
+    return PushOutcome(_AS_RESULT[decision.action], decision.reason)
+
+
+# The result of a decision that calls no API (push and recheck end in the pusher's outcome).
+_AS_RESULT = {
+    Action.UNCHANGED: Result.UNCHANGED,
+    Action.GATED: Result.GATED,
+    Action.PAUSED: Result.PAUSED,
+    Action.NEEDS_AUTHORIZATION: Result.NEEDS_AUTHORIZATION,
+    Action.DEPLOY_PENDING: Result.DEPLOY_PENDING,
+    Action.DEFERRED: Result.DEFERRED,
+}
 
 
 def _push_lock_path(state_dir: Path, connector: str) -> Path:

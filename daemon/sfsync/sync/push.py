@@ -42,6 +42,7 @@ from sfsync.salesforce.session import ConnectorSession
 from sfsync.salesforce.tooling import DuplicateResourceError, ResourceNotFoundError, ToolingClient
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
+from sfsync.sync.result import Result
 
 T = TypeVar("T")
 
@@ -53,9 +54,11 @@ _UNANSWERED = (SalesforceUnreachableError, TransientApiError)
 
 @dataclass(frozen=True)
 class PushOutcome:
-    """How one push ended: pushed, failed, needs_authorization or deploy_pending."""
+    """How one push ended: pushed, unchanged (a recheck), failed, needs_authorization or
+    deploy_pending.
+    """
 
-    result: str
+    outcome: Result
     detail: str
 
 
@@ -165,11 +168,11 @@ class Pusher:
                 self.store.finish_push(push_id, resource_id=resource_id, now=self.clock())
                 self._prune(connector)
                 outcome = PushOutcome(
-                    "pushed", f"{built.sha256[:12]} is live ({built.size:,} bytes)"
+                    Result.PUSHED, f"{built.sha256[:12]} is live ({built.size:,} bytes)"
                 )
         except SfsyncError as error:
             return self._failed(connector, push_id, error, session)
-        if outcome.result == "pushed":
+        if outcome.outcome is Result.PUSHED:
             # Written after every doubted write had settled: this body is the one the org keeps.
             self.store.clear_doubt(connector.name, settled_by=started)
         return outcome
@@ -197,7 +200,9 @@ class Pusher:
         served = hashlib.sha256(body).hexdigest() if body is not None else None
         if served == built.sha256:
             self.store.clear_doubt(connector.name, settled_by=checked_from)
-            return PushOutcome("unchanged", f"{built.sha256[:12]} is live (checked in the org)")
+            return PushOutcome(
+                Result.UNCHANGED, f"{built.sha256[:12]} is live (checked in the org)"
+            )
         log.warning(
             "a late write replaced the live build",
             connector=connector.name,
@@ -206,7 +211,7 @@ class Pusher:
         )
         outcome = self.push(connector, built, source_version, session, source_file=source_file)
         was = f"the org served {served[:12]}" if served else "the org had no resource"
-        return PushOutcome(outcome.result, f"{was}, not the live build: {outcome.detail}")
+        return PushOutcome(outcome.outcome, f"{was}, not the live build: {outcome.detail}")
 
     def _served_body(
         self, connector: Connector, client: ToolingClient, resource_id: str | None
@@ -244,8 +249,8 @@ class Pusher:
             self.store.set_needs_authorization(
                 connector.name, needed=True, issued_at=session.issued_at
             )
-            return PushOutcome("needs_authorization", str(error))
-        return PushOutcome("failed", str(error))
+            return PushOutcome(Result.NEEDS_AUTHORIZATION, str(error))
+        return PushOutcome(Result.FAILED, str(error))
 
     # Tooling ---------------------------------------------------------------------------------
 
@@ -362,7 +367,7 @@ class Pusher:
             if isinstance(error, AuthorizationError):
                 return self._outcome_of(connector, error, session)
             return PushOutcome(
-                "deploy_pending",
+                Result.DEPLOY_PENDING,
                 f"deploy {deploy_id} started, its status unknown ({error}); checked again",
             )
         return self._conclude(connector, status, push_id, built.sha256, session)
@@ -399,7 +404,7 @@ class Pusher:
         outcome = self._conclude(
             connector, status, push_id, state.pending_deploy_sha256 or "", session
         )
-        return outcome if outcome.result == "deploy_pending" else None
+        return outcome if outcome.outcome is Result.DEPLOY_PENDING else None
 
     def _conclude(
         self,
@@ -411,7 +416,7 @@ class Pusher:
     ) -> PushOutcome:
         if not status.done:
             return PushOutcome(
-                "deploy_pending",
+                Result.DEPLOY_PENDING,
                 f"deploy {status.deploy_id} is {status.status}; checked again next cycle",
             )
         # The deploy has ended; it is forgotten only once its push's outcome is recorded, so a
@@ -429,7 +434,7 @@ class Pusher:
             return failed
         self.store.finish_push(push_id, resource_id=None, now=self.clock())  # forgets the deploy
         self._prune(connector)
-        return PushOutcome("pushed", f"{sha256[:12]} is live (deploy {status.deploy_id})")
+        return PushOutcome(Result.PUSHED, f"{sha256[:12]} is live (deploy {status.deploy_id})")
 
     # Kept builds -----------------------------------------------------------------------------
 

@@ -147,10 +147,10 @@ def test_unchanged_sync_derives_one_key(
     """
     with open_runtime(site, auth=auth_deps(site, ENVIRON)) as runtime:
         first = runtime.cycle()
-    assert {result.result for result in first.results} == {"pushed"}
+    assert {result.outcome for result in first.results} == {"pushed"}
     counts = Counts(monkeypatch)
     with open_runtime(site, auth=auth_deps(site, ENVIRON)) as runtime:
         again = runtime.cycle()
-    assert {result.result for result in again.results} == {"unchanged"}
+    assert {result.outcome for result in again.results} == {"unchanged"}
     assert len(counts.reads) <= CONNECTORS + 1, "the entries and the reference, on unlocking"
     assert counts.derivations == 1

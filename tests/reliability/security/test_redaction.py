@@ -23,6 +23,7 @@ from sfsync.log import configure_logging
 from sfsync.redact import REDACTED, redact_text, redact_value
 from sfsync.state.records import ConnectorState
 from sfsync.state.store import StateStore
+from sfsync.sync.result import Result
 
 ORG_ID = "00D5g000004XyZa"
 SECRET_PART = "AQa1B2c3D4._" * 8
@@ -181,7 +182,9 @@ def test_last_error_is_redacted_on_healthz_and_status() -> None:
     status, body = health(
         scheduler_running=True,
         connectors={
-            CONNECTOR: ConnectorHealth(authorized=True, last_result="failed", last_error=leaked)
+            CONNECTOR: ConnectorHealth(
+                authorized=True, last_result=Result.FAILED, last_error=leaked
+            )
         },
     )
     assert status == UNHEALTHY

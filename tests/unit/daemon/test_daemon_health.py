@@ -7,6 +7,7 @@ import json
 import pytest
 
 from sfsync.daemon.health import HEALTHY, UNHEALTHY, ConnectorHealth, health
+from sfsync.sync.result import Result
 
 BODY_KEYS = {"status", "scheduler_running", "problems", "connectors"}
 CONNECTOR_KEYS = {"authorized", "last_result", "last_error"}
@@ -14,7 +15,9 @@ CONNECTOR_KEYS = {"authorized", "last_result", "last_error"}
 
 def fine(last_result: str | None = "pushed") -> ConnectorHealth:
     """Return an authorized connector whose last cycle ended with `last_result`."""
-    return ConnectorHealth(authorized=True, last_result=last_result, last_error=None)
+    return ConnectorHealth(
+        authorized=True, last_result=Result(last_result) if last_result else None, last_error=None
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,23 +62,27 @@ def test_no_connectors_with_a_running_scheduler_is_healthy() -> None:
         ),
         (
             True,
-            ConnectorHealth(authorized=False, last_result="failed", last_error="token revoked"),
+            ConnectorHealth(
+                authorized=False, last_result=Result.FAILED, last_error="token revoked"
+            ),
             "lightning/prod: needs authorization",
         ),
         (
             True,
-            ConnectorHealth(authorized=True, last_result="failed", last_error="HTTP 500"),
+            ConnectorHealth(authorized=True, last_result=Result.FAILED, last_error="HTTP 500"),
             "lightning/prod: failed: HTTP 500",
         ),
         (
             True,
-            ConnectorHealth(authorized=True, last_result="invalid", last_error="no index.html"),
+            ConnectorHealth(
+                authorized=True, last_result=Result.INVALID, last_error="no index.html"
+            ),
             "lightning/prod: invalid: no index.html",
         ),
         (
             True,
             ConnectorHealth(
-                authorized=True, last_result="needs_authorization", last_error="invalid_grant"
+                authorized=True, last_result=Result.NEEDS_AUTHORIZATION, last_error="invalid_grant"
             ),
             "lightning/prod: needs_authorization: invalid_grant",
         ),
@@ -97,7 +104,7 @@ def test_each_problem_makes_the_daemon_unhealthy(
 
 def test_failure_without_an_error_text_still_names_connector_and_result() -> None:
     """A failed result with no error message is still reported, naming connector and result."""
-    connector = ConnectorHealth(authorized=True, last_result="failed", last_error=None)
+    connector = ConnectorHealth(authorized=True, last_result=Result.FAILED, last_error=None)
     status, body = health(scheduler_running=True, connectors={"lightning/prod": connector})
     assert status == 503
     [problem] = body["problems"]
@@ -111,7 +118,9 @@ def test_problems_list_scheduler_first_then_connectors_by_name() -> None:
     """
     connectors = {
         "zeta/prod": ConnectorHealth(authorized=False, last_result=None, last_error=None),
-        "alpha/prod": ConnectorHealth(authorized=True, last_result="failed", last_error="boom"),
+        "alpha/prod": ConnectorHealth(
+            authorized=True, last_result=Result.FAILED, last_error="boom"
+        ),
         "mid/prod": fine("gated"),
     }
     _, body = health(scheduler_running=False, connectors=connectors)
@@ -126,7 +135,9 @@ def test_problems_list_scheduler_first_then_connectors_by_name() -> None:
 def test_body_reports_each_connector_as_given() -> None:
     """The body carries every connector's authorization, last result and last error."""
     connectors = {
-        "a/prod": ConnectorHealth(authorized=True, last_result="failed", last_error="HTTP 502"),
+        "a/prod": ConnectorHealth(
+            authorized=True, last_result=Result.FAILED, last_error="HTTP 502"
+        ),
         "b/sandbox": ConnectorHealth(authorized=False, last_result=None, last_error=None),
     }
     _, body = health(scheduler_running=True, connectors=connectors)

@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sfsync.daemon.metrics import SYNC_RESULTS, Metrics
 from sfsync.salesforce.limits import ApiUsage
+from sfsync.sync.result import Result
 
 CONNECTOR = "lightning/prod"
 NOW = 1_767_225_600.0
@@ -39,7 +40,7 @@ def record(
     metrics: Metrics, result: str, seconds: float | None = 3.0, size: int | None = 5
 ) -> None:
     """Record one cycle result for CONNECTOR at NOW."""
-    metrics.record_result(CONNECTOR, result, seconds=seconds, size=size, now=NOW)
+    metrics.record_result(CONNECTOR, Result(result), seconds=seconds, size=size, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def test_every_sync_result_is_counted_under_its_label(metrics: Metrics, result: 
     record(metrics, result)
     record(metrics, result)
     assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result=result) == 2.0
-    others = SYNC_RESULTS - {result}
+    others = set(SYNC_RESULTS) - {result}
     assert all(
         sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result=other) is None
         for other in others
@@ -60,12 +61,14 @@ def test_every_sync_result_is_counted_under_its_label(metrics: Metrics, result: 
 
 def test_spec_results_are_sync_results() -> None:
     """The results the SPEC names for sfsync_sync_total are all counted."""
-    assert {"pushed", "unchanged", "failed", "gated"} <= SYNC_RESULTS
+    assert {"pushed", "unchanged", "failed", "gated"} <= set(SYNC_RESULTS)
 
 
-@pytest.mark.parametrize("result", ["busy", "waiting", "planned", "settling", "surprise"])
+@pytest.mark.parametrize("result", ["busy", "waiting", "planned", "interrupted", "verified"])
 def test_states_that_are_not_syncs_are_not_counted(metrics: Metrics, result: str) -> None:
-    """Busy, waiting, planned and unknown results add no sfsync_sync_total series at all."""
+    """Busy, waiting, planned, interrupted and verify's results add no sfsync_sync_total
+    series at all.
+    """
     record(metrics, result)
     assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result=result) is None
     assert b"sfsync_sync_total{" not in metrics.render()

@@ -14,6 +14,7 @@ from sfsync.daemon.metrics import Metrics
 from sfsync.daemon.notify import Notifier
 from sfsync.daemon.service import Service
 from sfsync.sync.cycle import ConnectorResult
+from sfsync.sync.result import Result
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "sfsync.example.toml"
 
@@ -77,7 +78,7 @@ def test_a_needs_authorization_result_moves_health_before_the_gauge(
 ) -> None:
     service, metrics, name = watched
     service._on_refresh(name, "refreshed")
-    service._on_result(ConnectorResult(name, "needs_authorization", "refused"))
+    service._on_result(ConnectorResult(name, Result.NEEDS_AUTHORIZATION, "refused"))
     assert metrics.seen[-1] == (name, 0.0, False)
     status, body = service.health()
     assert status == 503

@@ -6,11 +6,14 @@ import pytest
 
 from sfsync.errors import ExitStatus
 from sfsync.sync.cycle import ConnectorResult, CycleReport
+from sfsync.sync.result import Result
 
 
 def report(*results: str) -> CycleReport:
     return CycleReport(
-        tuple(ConnectorResult(f"lightning/env{i}", kind, "") for i, kind in enumerate(results))
+        tuple(
+            ConnectorResult(f"lightning/env{i}", Result(kind), "") for i, kind in enumerate(results)
+        )
     )
 
 

@@ -19,8 +19,8 @@ from sfsync.salesforce.session import ConnectorSession
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.cycle import CycleDeps, run_cycle
-from sfsync.sync.levels import level_of
 from sfsync.sync.push import Pusher
+from sfsync.sync.result import Result
 from sfsync.tokens.memory import MemoryTokenStore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,14 +60,21 @@ source = { type = "dir", path = "empty-drop", settle = "0s" }
         ("paused", logging.INFO),
         ("deploy_pending", logging.INFO),
         ("planned", logging.INFO),
-        ("something new", logging.WARNING),
+        ("interrupted", logging.WARNING),
+        ("verified", logging.INFO),
+        ("mismatch", logging.ERROR),
     ],
 )
 def test_level_of_each_result(result: str, level: int) -> None:
-    """Errors need an operator, warnings heal by themselves, info went as planned; a result
-    the table does not know is a warning, never silent.
-    """
-    assert level_of(result) == level
+    """Errors need an operator, warnings heal by themselves, info went as planned."""
+    assert Result(result).level == level
+
+
+def test_every_result_has_its_traits() -> None:
+    """No result is left out of the table: each has an exit status and a level."""
+    assert all(
+        result.traits.level in {logging.INFO, logging.WARNING, logging.ERROR} for result in Result
+    )
 
 
 @pytest.fixture
