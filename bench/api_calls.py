@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from baseline import run_naive
-from common import Measurement, Mode
-from packages import package_bytes, publish
+from bench.baseline import run_naive
+from bench.common import Measurement, Mode
+from bench.packages import package_bytes, publish
+from bench.workspace import make_workspace, start_emulator
 from sfsync_emulator import OrgHandle
-from workspace import make_workspace, start_emulator
 
 LATENCY = 0.05
 PACKAGE_BYTES = 200_000

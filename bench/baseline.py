@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench.workspace import CLIENT_ID, RESOURCE
 from sfsync_emulator import Emulator, OrgHandle
-from workspace import CLIENT_ID, RESOURCE
 
 SCRIPT = Path(__file__).with_name("naive_sync.py")
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from common import Measurement, Mode
-from packages import SEED, text_file, vocabulary
+from bench.common import Measurement, Mode
+from bench.packages import SEED, text_file, vocabulary
 from sfsync.package.build import BuildOptions, BuiltPackage, build_package
 from sfsync.package.cache import DirectoryCompressionCache
 from sfsync.package.compress import deflate

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
-from common import Measurement, Mode
-from packages import package_bytes, publish
+from bench.common import Measurement, Mode
+from bench.packages import package_bytes, publish
+from bench.workspace import SFSYNC, Workspace, make_workspace, start_emulator
 from sfsync.config.schema import KeyringSettings
 from sfsync.tokens.record import SERVICE
-from workspace import SFSYNC, Workspace, make_workspace, start_emulator
 
 PASSPHRASE = "bench-cli-passphrase"  # noqa: S105 - a throwaway keyring's passphrase
 TARGET_RATIO = 1.2

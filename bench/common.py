@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,18 +50,6 @@ def percentile(values: Sequence[float], share: float) -> float:
         raise ValueError("no values")
     rank = max(1, math.ceil(share * len(ordered)))
     return ordered[rank - 1]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.02) -> Any:
-    """Poll `predicate` until it returns something truthy; raise TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(step)
 
 
 def cpu_seconds(pid: int) -> float:

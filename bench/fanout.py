@@ -18,10 +18,11 @@ import time
 from collections.abc import Mapping
 from itertools import count
 
-from baseline import run_naive
-from common import Measurement, Mode
-from packages import package_bytes, publish
-from workspace import Daemon, Workspace, make_workspace, start_emulator
+from bench.baseline import run_naive
+from bench.common import Measurement, Mode, cpu_seconds, memory_mb
+from bench.packages import package_bytes, publish
+from bench.workspace import Workspace, make_workspace, start_emulator
+from tests.fixtures.daemon_support import Daemon
 
 LATENCY = 0.1
 PACKAGE_BYTES = 2_000_000
@@ -53,16 +54,16 @@ def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
         daemon = workspace.start_daemon()
         try:
             ready = daemon.wait_ready(300)
-            rss_before_push = daemon.memory_mb()[0]
+            rss_before_push = memory_mb(daemon.process.pid)[0]
             warm_up = _fan_out(workspace, daemon, next(versions), timeout=600)
             fan_outs = []
             for _ in range(repeats):
                 time.sleep(1.0)
                 fan_outs.append(_fan_out(workspace, daemon, next(versions), timeout=300))
             idle = _idle(workspace, daemon, idle_seconds)
-            peak_rss = daemon.memory_mb()[1]
+            peak_rss = memory_mb(daemon.process.pid)[1]
         finally:
-            daemon.stop()
+            daemon.close()
         package = max(workspace.drop.glob("*.zip"))
         naive = run_naive(
             emu, workspace.orgs.values(), package, mode.scratch / "naive", timeout=1200
@@ -127,13 +128,13 @@ def _fan_out(
     daemon and this process (the emulator) used meanwhile.
     """
     data = package_bytes(PACKAGE_BYTES, version)
-    daemon_cpu = daemon.cpu_seconds()
+    daemon_cpu = cpu_seconds(daemon.process.pid)
     emulator_cpu = sum(os.times()[:2])
     started = publish(workspace.drop, data, version)
     seconds = workspace.wait_all_written(started, timeout, step=0.05)
     return {
         "seconds": seconds,
-        "daemon_cpu": daemon.cpu_seconds() - daemon_cpu,
+        "daemon_cpu": cpu_seconds(daemon.process.pid) - daemon_cpu,
         "emulator_cpu": sum(os.times()[:2]) - emulator_cpu,
     }
 
@@ -142,17 +143,17 @@ def _idle(workspace: Workspace, daemon: Daemon, seconds: float) -> dict[str, flo
     """Let the daemon sit with nothing to do; return its CPU use and largest RSS meanwhile."""
     _wait_quiet(daemon)
     calls = workspace.api_calls()
-    cpu = daemon.cpu_seconds()
+    cpu = cpu_seconds(daemon.process.pid)
     rss_max = 0.0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        rss_max = max(rss_max, daemon.memory_mb()[0])
+        rss_max = max(rss_max, memory_mb(daemon.process.pid)[0])
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-    used = daemon.cpu_seconds() - cpu
+    used = cpu_seconds(daemon.process.pid) - cpu
     return {
         "cpu_seconds": used,
         "cpu_percent": 100 * used / seconds,
-        "rss_max": max(rss_max, daemon.memory_mb()[0]),
+        "rss_max": max(rss_max, memory_mb(daemon.process.pid)[0]),
         "api_calls": workspace.api_calls() - calls,
     }
 
@@ -163,7 +164,7 @@ def _wait_quiet(daemon: Daemon, limit: float = 120.0) -> None:
     """
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        before = daemon.cpu_seconds()
+        before = cpu_seconds(daemon.process.pid)
         time.sleep(1.0)
-        if daemon.cpu_seconds() - before < QUIET_CPU_SECONDS:
+        if cpu_seconds(daemon.process.pid) - before < QUIET_CPU_SECONDS:
             return

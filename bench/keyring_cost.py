@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from common import Measurement, Mode
+from bench.common import Measurement, Mode
+from bench.workspace import Workspace, make_workspace, start_emulator
 from sfsync.config.schema import KeyringSettings
 from sfsync_emulator import Emulator
-from workspace import Workspace, make_workspace, start_emulator
 
 PASSPHRASE = "bench-cryptfile-passphrase"  # noqa: S105 - a throwaway keyring's passphrase
 SYSTEMD_START_TIMEOUT = 90.0  # DefaultTimeoutStartSec; the shipped unit sets none of its own
@@ -101,4 +101,4 @@ def _ready_seconds(workspace: Workspace, _emu: Emulator) -> float:
     try:
         return daemon.wait_ready(600)
     finally:
-        daemon.stop()
+        daemon.close()

@@ -16,11 +16,11 @@ from itertools import count, islice
 from pathlib import Path
 from typing import IO
 
-from baseline import ca_environment
-from common import Measurement, Mode, percentile
-from packages import package_bytes, publish
+from bench.baseline import ca_environment
+from bench.common import Measurement, Mode, percentile
+from bench.packages import package_bytes, publish
+from bench.workspace import CLIENT_ID, RESOURCE, Workspace, make_workspace, start_emulator
 from sfsync_emulator import OrgHandle
-from workspace import CLIENT_ID, RESOURCE, Workspace, make_workspace, start_emulator
 
 LATENCY = 0.05
 SIZES = {"100 KB": 100_000, "1 MB": 1_000_000, "4.5 MB": 4_500_000}
@@ -58,7 +58,7 @@ def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
                 for label, published in packages.items()
             }
         finally:
-            daemon.stop()
+            daemon.close()
         floor_org = emu.add_org(name="latency-floor")
         floor = _floor_latencies(
             floor_org,

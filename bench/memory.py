@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from common import Measurement, Mode
-from packages import package_bytes, publish
-from workspace import make_workspace, start_emulator
+from bench.common import Measurement, Mode, memory_mb
+from bench.packages import package_bytes, publish
+from bench.workspace import make_workspace, start_emulator
 
 LATENCY = 0.05
 PACKAGE_BYTES = 5_000_000  # the published ZIP; the rebuilt one stays under the 5 MB limit
@@ -75,13 +75,13 @@ def _push_peak(
         daemon = workspace.start_daemon()
         try:
             daemon.wait_ready(300)
-            ready = daemon.memory_mb()[1]
+            ready = memory_mb(daemon.process.pid)[1]
             started = publish(workspace.drop, data, 1)
             seconds = workspace.wait_all_written(started, 600, step=0.1)
             time.sleep(0.5)  # the last pushes are recorded
-            peak = daemon.memory_mb()[1]
+            peak = memory_mb(daemon.process.pid)[1]
         finally:
-            daemon.stop()
+            daemon.close()
     finally:
         emu.stop()
     return {"peak": peak, "ready": ready, "seconds": seconds}

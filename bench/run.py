@@ -2,8 +2,8 @@
 this machine, in one run. Every row runs against the emulator over HTTPS on loopback with a
 fixed per-request latency standing in for a real org, and prints its target beside the figure.
 
-    .venv/bin/python bench/run.py            # the full run (make bench), under 10 minutes
-    .venv/bin/python bench/run.py --quick    # each row once and smaller (make bench-quick, CI)
+    .venv/bin/python -m bench.run            # the full run (make bench), under 10 minutes
+    .venv/bin/python -m bench.run --quick    # each row once and smaller (make bench-quick, CI)
 
 Writes bench/results.json (or --output). The full run exits 1 if a target is missed; both exit
 2 if a row could not be measured (a broken benchmark); --quick never fails on a slow machine.
@@ -28,16 +28,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-import api_calls
-import build_tree
-import cli_keyring
-import fanout
-import keyring_cost
-import latency
-import memory
-import secret_service
-from common import Measurement, Mode
-from machine import describe_machine
+from bench import api_calls, build_tree, cli_keyring, fanout, keyring_cost, latency, memory
+from bench.common import Measurement, Mode
+from bench.machine import describe_machine
+from tests.fixtures.secret_service import secret_service, secret_service_available
 
 Row = Callable[[Mode, Mapping[str, str]], list[Measurement]]
 ROWS: dict[str, tuple[str, Row]] = {
@@ -100,11 +94,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start_keyring(home: Path) -> Any:
-    if not secret_service.available():
+    if not secret_service_available():
         raise SystemExit(
             "bench: dbus-daemon and gnome-keyring-daemon are needed (run `make system-deps`)"
         )
-    return secret_service.secret_service(home / "keyring-home")
+    return secret_service(home / "keyring-home", home / "keyring-home" / "run")
 
 
 def _selected_rows(text: str) -> list[str]:

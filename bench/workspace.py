@@ -5,31 +5,26 @@ leaves them), a drop folder, and the real CLI or the real daemon as subprocesses
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import signal
-import socket
 import subprocess
-import sys
-import threading
-import time
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import cpu_seconds, memory_mb, wait_until
-from secret_service import BACKEND
 from sfsync.config.schema import KeyringSettings
 from sfsync.ports import unused_loopback_port
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
-from sfsync.tokens.record import StoredAuthorization
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.daemon_support import Daemon, launch
+from tests.fixtures.secret_service import BACKEND
+from tests.fixtures.site import Site, authorization
+from tests.fixtures.wait import wait_until
 
 CLIENT_ID = "sfsync-bench"
 RESOURCE = "WalkMeBench"
-SFSYNC = Path(sys.executable).with_name("sfsync")
 # The shipped unit's WatchdogSec=2min: the daemon pings every 5 s, as in production.
 WATCHDOG_USEC = "120000000"
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "sfsync.service"
@@ -72,6 +67,7 @@ class Workspace:
     drop: Path
     env: dict[str, str]
     keyring: KeyringSettings
+    port: int  # of the daemon's /metrics and /healthz
 
     @property
     def connectors(self) -> list[str]:
@@ -87,54 +83,20 @@ class Workspace:
         store = self.token_store()
         now = datetime.now(UTC).isoformat()
         for connector, org in self.orgs.items():
-            _, refresh = org.issue_session(CLIENT_ID)
-            user = org.default_user.user_id
-            store.put(
-                connector,
-                StoredAuthorization(
-                    flow="web",
-                    instance_url=org.instance_url,
-                    identity_url=f"{org.instance_url}/id/{org.org_id}/{user}",
-                    login_url=org.instance_url,
-                    client_id=CLIENT_ID,
-                    issued_at=now,
-                    refreshed_at=now,
-                    refresh_token=refresh,
-                ),
-            )
+            stored = authorization(org, CLIENT_ID)
+            store.put(connector, dataclasses.replace(stored, issued_at=now, refreshed_at=now))
 
     def sync(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run `sfsync sync` (one cycle) and return the finished process."""
-        return subprocess.run(
-            [str(SFSYNC), "--config", str(self.config), "sync", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-        )
+        site = Site(self.root, self.config, self.root / "state", self.env, [])
+        return site.run("sync", *args, timeout=timeout)
 
     def start_daemon(self) -> Daemon:
         """Start `sfsync run` under a stand-in for systemd's notify socket, with the
         environment the shipped unit sets.
         """
-        notify = NotifySocket()
-        env = {
-            **self.env,
-            **unit_environment(),
-            "NOTIFY_SOCKET": notify.name,
-            "WATCHDOG_USEC": WATCHDOG_USEC,
-        }
-        log_path = self.root / f"daemon-{uuid.uuid4().hex[:8]}.log"
-        with log_path.open("w") as log_file:
-            process = subprocess.Popen(
-                [str(SFSYNC), "--config", str(self.config), "run"],
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return Daemon(process, notify, log_path, time.monotonic())
+        env = {**self.env, **unit_environment(), "WATCHDOG_USEC": WATCHDOG_USEC}
+        return launch(self.config, env, self.port)
 
     def written_since(self, started: float) -> dict[str, float]:
         """Return connector -> when its org last stored the resource, for those written at
@@ -189,10 +151,11 @@ def make_workspace(
     ca_copy.write_bytes(emu.ca_path.read_bytes())
     keyring = keyring or KeyringSettings(backend=BACKEND)
     orgs: dict[str, OrgHandle] = {}
+    port = unused_loopback_port()
     lines = [
         "[daemon]",
         f'state_dir = "{root / "state"}"',
-        f'metrics_listen = "127.0.0.1:{unused_loopback_port()}"',
+        f'metrics_listen = "127.0.0.1:{port}"',
         f"concurrency = {concurrency}",
         "[oauth]",
         f'client_id = "{CLIENT_ID}"',
@@ -227,83 +190,4 @@ def make_workspace(
         "PYTHONPATH": str(CODE),
         **keyring_env,
     }
-    return Workspace(root, emu, system, orgs, config, drop, env, keyring)
-
-
-class NotifySocket:
-    """An abstract-namespace datagram socket collecting sd_notify messages, as systemd does."""
-
-    def __init__(self) -> None:
-        self.name = f"@sfsync-bench-{uuid.uuid4().hex}"
-        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._socket.bind("\0" + self.name[1:])
-        self._socket.settimeout(0.2)
-        self.messages: list[dict[str, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._socket.recv(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            lines = data.decode().splitlines()
-            self.messages.append(dict(line.split("=", 1) for line in lines if "=" in line))
-
-    def seen(self, key: str, value: str) -> bool:
-        """Return whether a message carried KEY=VALUE."""
-        return any(message.get(key) == value for message in list(self.messages))
-
-    def close(self) -> None:
-        """Stop reading and close the socket."""
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self._socket.close()
-
-
-@dataclass
-class Daemon:
-    """`sfsync run` in the background."""
-
-    process: subprocess.Popen[bytes]
-    notify: NotifySocket
-    log_path: Path
-    started: float
-    ready_seconds: float | None = field(default=None)
-
-    def wait_ready(self, timeout: float) -> float:
-        """Wait for READY=1; return the seconds from start to READY."""
-
-        def ready() -> bool:
-            if self.process.poll() is not None:
-                tail = self.log_path.read_text()[-2000:]
-                raise RuntimeError(f"sfsync run exited with {self.process.returncode}: {tail}")
-            return self.notify.seen("READY", "1")
-
-        wait_until(ready, timeout, "the daemon's READY=1")
-        self.ready_seconds = time.monotonic() - self.started
-        return self.ready_seconds
-
-    def cpu_seconds(self) -> float:
-        """Return the CPU seconds the daemon has used so far."""
-        return cpu_seconds(self.process.pid)
-
-    def memory_mb(self) -> tuple[float, float]:
-        """Return the daemon's (current RSS, peak RSS) in MB."""
-        return memory_mb(self.process.pid)
-
-    def stop(self, timeout: float = 60) -> int:
-        """SIGTERM the daemon and wait; SIGKILL its process group if it hangs."""
-        try:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait(timeout=10)
-        finally:
-            self.notify.close()
+    return Workspace(root, emu, system, orgs, config, drop, env, keyring, port)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# Test support shared by every tier (ZIP crafting, sites, servers) lives in tests/fixtures.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+from tests.fixtures.site import stop_started
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +27,5 @@ def _isolated_home(
 def _no_cli_left_running() -> Iterator[None]:
     """Stop any CLI a test started in the background and did not finish (see auth_support)."""
     yield
-    from auth_support import stop_started  # noqa: PLC0415 - importable after the sys.path line above
 
     stop_started()

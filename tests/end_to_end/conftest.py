@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,19 +12,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-
-from auth_support import (
-    CLIENT_ID,
-    Site,
-    cli_env,
-    secret_service,
-    secret_service_available,
-    write_config,
-)
-
 from sfsync.ports import unused_loopback_port
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.secret_service import secret_service, secret_service_available
+from tests.fixtures.site import CLIENT_ID, Site, cli_env, write_config
 
 
 @pytest.fixture

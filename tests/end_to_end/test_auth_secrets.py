@@ -10,10 +10,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from auth_support import Site, cli_env, write_config
-from test_authorize_cli import status, web_authorize
 
 from sfsync_emulator import Emulator, OrgHandle
+from tests.end_to_end.test_authorize_cli import status, web_authorize
+from tests.fixtures.site import Site, cli_env, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import requests
-from auth_support import Site
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.site import Site
 
 pytestmark = pytest.mark.slow
 

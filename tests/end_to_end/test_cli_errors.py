@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from auth_support import SFSYNC, cli_env
+
+from tests.fixtures.site import SFSYNC, cli_env
 
 pytestmark = pytest.mark.slow
 

@@ -17,17 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_support import (
-    READY_SECONDS,
-    RunningDaemon,
-    kill_quietly,
-    ready_daemon,
-    start_daemon,
-    wait_for,
-)
-from sync_support import RESOURCE, STATIC_RESOURCE, SyncSite, sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.daemon_support import Daemon, ready_daemon, start_daemon
+from tests.fixtures.sync_support import RESOURCE, STATIC_RESOURCE, SyncSite, sync_site
+from tests.fixtures.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +47,7 @@ def site(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> 
 
 
 @pytest.fixture
-def daemon(site: SyncSite) -> Iterator[RunningDaemon]:
+def daemon(site: SyncSite) -> Iterator[Daemon]:
     """`sfsync run` started and READY."""
     with ready_daemon(site) as running:
         yield running
@@ -95,17 +89,17 @@ def rescan_every(site: SyncSite, period: str) -> None:
     config.write_text(text.replace('settle = "0s" }', f'settle = "0s", rescan = "{period}" }}'))
 
 
-def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: SyncSite) -> None:
+def test_ready_then_a_publish_goes_live_everywhere(daemon: Daemon, site: SyncSite) -> None:
     """READY=1 and a STATUS line come first; a package renamed into the drop folder goes live
     in both orgs within seconds; the metrics and the health check say so.
     """
-    wait_for(lambda: daemon.notify.seen("STATUS"), NOTIFY_SECONDS, "STATUS=")
+    wait_until(lambda: daemon.notify.seen("STATUS"), NOTIFY_SECONDS, "STATUS=")
     started = time.monotonic()
-    daemon.publish(1)
-    wait_for(lambda: served_version(site, "production") == 1, 15, "production to serve v1")
+    site.publish_sorted(1)
+    wait_until(lambda: served_version(site, "production") == 1, 15, "production to serve v1")
     assert served_version(site, "sandbox") == 1
     assert time.monotonic() - started < 10
-    wait_for(
+    wait_until(
         lambda: daemon.metric(
             "sfsync_sync_total", connector="lightning/production", result="pushed"
         ),
@@ -133,15 +127,15 @@ def test_ready_then_a_publish_goes_live_everywhere(daemon: RunningDaemon, site: 
     assert {(line["level"], line["system"]) for line in pushed} == {("info", "lightning")}
     assert all(line["package"].endswith(".zip") for line in pushed), pushed
     assert daemon.stop() == 0
-    wait_for(lambda: daemon.notify.seen("STOPPING", "1"), NOTIFY_SECONDS, "STOPPING=1")
+    wait_until(lambda: daemon.notify.seen("STOPPING", "1"), NOTIFY_SECONDS, "STOPPING=1")
 
 
-def test_watchdog_pings_while_the_scheduler_runs(daemon: RunningDaemon) -> None:
+def test_watchdog_pings_while_the_scheduler_runs(daemon: Daemon) -> None:
     """With WATCHDOG_USEC=3s, WATCHDOG=1 comes at least every second or so."""
     first = len(daemon.notify.seen("WATCHDOG", "1"))
     time.sleep(3.5)
     # A second more for the reader thread to catch up with what was sent by now.
-    wait_for(lambda: len(daemon.notify.seen("WATCHDOG", "1")) - first >= 3, 1, "three WATCHDOG=1")
+    wait_until(lambda: len(daemon.notify.seen("WATCHDOG", "1")) - first >= 3, 1, "three WATCHDOG=1")
 
 
 def test_a_burst_of_ten_publishes_yields_at_most_two_pushes_of_the_newest(
@@ -155,23 +149,23 @@ def test_a_burst_of_ten_publishes_yields_at_most_two_pushes_of_the_newest(
     site.authorize("sandbox")
     running = start_daemon(site)
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+        running.wait_ready()
         for version in range(1, 11):
-            running.publish(version)
-        wait_for(lambda: served_version(site, "sandbox") == 10, 20, "v10 live")
+            site.publish_sorted(version)
+        wait_until(lambda: served_version(site, "sandbox") == 10, 20, "v10 live")
         time.sleep(2.5)  # anything still scheduled would push by now
         assert served_version(site, "sandbox") == 10
         assert 1 <= writes(site, "sandbox") <= 2, writes(site, "sandbox")
     finally:
-        kill_quietly(running)
+        running.kill()
 
 
 def test_unchanged_content_costs_no_api_calls_across_rescans(
-    daemon: RunningDaemon, site: SyncSite
+    daemon: Daemon, site: SyncSite
 ) -> None:
     """Once live, nothing new: the daemon makes no further request while it waits."""
-    daemon.publish(1)
-    wait_for(lambda: served_version(site, "production") == 1, 15, "v1 live")
+    site.publish_sorted(1)
+    wait_until(lambda: served_version(site, "production") == 1, 15, "v1 live")
     time.sleep(0.5)
     before = site.api_calls("sandbox") + site.api_calls("production")
     # Touching an unrelated dot-file and a .part must not cost anything either.
@@ -181,7 +175,7 @@ def test_unchanged_content_costs_no_api_calls_across_rescans(
     assert site.api_calls("sandbox") + site.api_calls("production") == before
 
 
-def test_sighup_with_a_broken_config_keeps_running(daemon: RunningDaemon, site: SyncSite) -> None:
+def test_sighup_with_a_broken_config_keeps_running(daemon: Daemon, site: SyncSite) -> None:
     """A broken config on SIGHUP is logged and refused; the daemon keeps pushing; a good one
     is then taken.
     """
@@ -189,20 +183,20 @@ def test_sighup_with_a_broken_config_keeps_running(daemon: RunningDaemon, site: 
     good = config.read_text()
     config.write_text(good + "\n[systems.lightning\n")  # TOML syntax error
     daemon.signal(signal.SIGHUP)
-    wait_for(
+    wait_until(
         lambda: [line for line in daemon.log_lines() if "reload refused" in line.get("event", "")],
         10,
         "the refusal in the log",
     )
-    wait_for(lambda: daemon.notify.seen("RELOADING", "1"), NOTIFY_SECONDS, "RELOADING=1")
+    wait_until(lambda: daemon.notify.seen("RELOADING", "1"), NOTIFY_SECONDS, "RELOADING=1")
     assert daemon.process.poll() is None
     refusal = next(line for line in daemon.log_lines() if "reload refused" in line["event"])
     assert str(config) in refusal["error"]
-    daemon.publish(1)
-    wait_for(lambda: served_version(site, "production") == 1, 15, "v1 live after the refusal")
+    site.publish_sorted(1)
+    wait_until(lambda: served_version(site, "production") == 1, 15, "v1 live after the refusal")
     config.write_text(good.replace("concurrency = 4", "concurrency = 2"))
     daemon.signal(signal.SIGHUP)
-    wait_for(
+    wait_until(
         lambda: [line for line in daemon.log_lines() if line.get("event") == "reloaded"],
         20,
         "the reload",
@@ -210,24 +204,24 @@ def test_sighup_with_a_broken_config_keeps_running(daemon: RunningDaemon, site: 
     assert daemon.get("/healthz")[0] == 200
     # A reload says "reloaded", not that the daemon started again.
     assert [line.get("event") for line in daemon.log_lines()].count("daemon started") == 1
-    daemon.publish(2)
-    wait_for(lambda: served_version(site, "production") == 2, 15, "v2 live after the reload")
+    site.publish_sorted(2)
+    wait_until(lambda: served_version(site, "production") == 2, 15, "v2 live after the reload")
     assert daemon.stop() == 0
 
 
 def test_sigterm_during_a_slow_push_exits_0_with_consistent_state(
-    daemon: RunningDaemon, site: SyncSite
+    daemon: Daemon, site: SyncSite
 ) -> None:
     """SIGTERM while a PATCH takes 2 s: the push finishes within the grace, exit 0, and the
     state store agrees with the org.
     """
-    daemon.publish(1)
-    wait_for(lambda: served_version(site, "production") == 1, 15, "v1 live")
+    site.publish_sorted(1)
+    wait_until(lambda: served_version(site, "production") == 1, 15, "v1 live")
     for org in site.orgs.values():
         org.faults.latency(2.0, api="tooling")
     count_before = site.orgs["sandbox"].count(api="tooling", method="PATCH")
-    daemon.publish(2)
-    wait_for(
+    site.publish_sorted(2)
+    wait_until(
         lambda: (
             site.orgs["sandbox"].count(api="tooling", method="PATCH") > count_before
             or any(entry.method == "PATCH" for entry in site.orgs["sandbox"].request_log[-1:])
@@ -259,14 +253,14 @@ def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
     running = start_daemon(site)
     latencies = []
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
+        running.wait_ready()
         for version in range(1, 11):
             started = time.monotonic()
-            running.publish(version)
-            wait_for(lambda v=version: served_version(site, "sandbox") == v, 15, f"v{version}")
+            site.publish_sorted(version)
+            wait_until(lambda v=version: served_version(site, "sandbox") == v, 15, f"v{version}")
             latencies.append(time.monotonic() - started)
     finally:
-        kill_quietly(running)
+        running.kill()
     median = statistics.median(latencies)
     print(f"publish-to-live: median {median:.3f}s, max {max(latencies):.3f}s over 10")  # noqa: T201
     assert median < 5, latencies
@@ -292,10 +286,10 @@ def test_a_connector_refused_with_a_400_backs_off_while_the_other_keeps_pushing(
         return running.metric("sfsync_source_checks_total", system="lightning", result="same") or 0
 
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
-        running.publish(1)
-        wait_for(lambda: served_version(site, "sandbox") == 1, 15, "sandbox to serve v1")
-        wait_for(lambda: refused_writes(site, "uat"), 15, "uat's first refusal")
+        running.wait_ready()
+        site.publish_sorted(1)
+        wait_until(lambda: served_version(site, "sandbox") == 1, 15, "sandbox to serve v1")
+        wait_until(lambda: refused_writes(site, "uat"), 15, "uat's first refusal")
         rescans_before = rescans()
         # The first retry comes 2.5-5 s after the first refusal, the second 5-10 s after that,
         # the third 10-20 s later: at most three tries in these 10 s, against ten re-scans.
@@ -319,18 +313,18 @@ def test_a_connector_refused_with_a_400_backs_off_while_the_other_keeps_pushing(
             ("error", "lightning/uat")
         }, failed
         refused = refused_writes(site, "uat")
-        running.publish(2)
-        wait_for(lambda: served_version(site, "sandbox") == 2, 15, "sandbox to serve v2")
-        wait_for(lambda: refused_writes(site, "uat") > refused, 5, "uat tried at once with v2")
+        site.publish_sorted(2)
+        wait_until(lambda: served_version(site, "sandbox") == 2, 15, "sandbox to serve v2")
+        wait_until(lambda: refused_writes(site, "uat") > refused, 5, "uat tried at once with v2")
         assert served_version(site, "uat") is None
         orgs["uat"].faults.clear()
-        running.publish(3)
-        wait_for(lambda: served_version(site, "uat") == 3, 15, "uat to serve v3")
+        site.publish_sorted(3)
+        wait_until(lambda: served_version(site, "uat") == 3, 15, "uat to serve v3")
         assert served_version(site, "sandbox") == 3
-        wait_for(lambda: running.get("/healthz")[0] == 200, 10, "healthz 200")
+        wait_until(lambda: running.get("/healthz")[0] == 200, 10, "healthz 200")
         assert running.stop() == 0
     finally:
-        kill_quietly(running)
+        running.kill()
 
 
 def inotify_watched_inodes(pid: int) -> set[int]:
@@ -357,8 +351,8 @@ def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu:
     site.drop.rmdir()
     running = start_daemon(site)
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
-        wait_for(
+        running.wait_ready()
+        wait_until(
             lambda: [
                 line
                 for line in running.log_lines()
@@ -368,10 +362,10 @@ def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu:
             "the warning that the folder cannot be watched",
         )
         site.drop.mkdir()
-        running.publish(1)
-        wait_for(lambda: served_version(site, "sandbox") == 1, 15, "v1 live through the re-scan")
+        site.publish_sorted(1)
+        wait_until(lambda: served_version(site, "sandbox") == 1, 15, "v1 live through the re-scan")
         assert running.metric("sfsync_source_checks_total", system="lightning", result="new")
-        wait_for(
+        wait_until(
             lambda: [
                 line
                 for line in running.log_lines()
@@ -381,11 +375,11 @@ def test_the_rescan_finds_a_publish_the_watch_could_not_see(tmp_path: Path, emu:
             "the log line that the folder is watched now",
         )
         assert site.drop.stat().st_ino in inotify_watched_inodes(running.process.pid)
-        running.publish(2)
-        wait_for(lambda: served_version(site, "sandbox") == 2, 15, "v2 live")
+        site.publish_sorted(2)
+        wait_until(lambda: served_version(site, "sandbox") == 2, 15, "v2 live")
         assert running.stop() == 0
     finally:
-        kill_quietly(running)
+        running.kill()
 
 
 def test_a_refused_package_a_down_org_and_a_revoked_token_are_loud_in_one_run(
@@ -413,14 +407,14 @@ def test_a_refused_package_a_down_org_and_a_revoked_token_are_loud_in_one_run(
         return running.metric("sfsync_sync_total", connector=connector, result=result) or 0
 
     try:
-        wait_for(lambda: running.notify.seen("READY", "1"), READY_SECONDS, "READY=1")
-        running.publish(1)
-        wait_for(lambda: served_version(site, "sandbox") == 1, 20, "sandbox to serve v1")
-        wait_for(lambda: count("lightning/uat", "failed") >= 1, 30, "uat's failure")
-        wait_for(lambda: count("lightning/qa", "needs_authorization") >= 1, 30, "qa's refusal")
+        running.wait_ready()
+        site.publish_sorted(1)
+        wait_until(lambda: served_version(site, "sandbox") == 1, 20, "sandbox to serve v1")
+        wait_until(lambda: count("lightning/uat", "failed") >= 1, 30, "uat's failure")
+        wait_until(lambda: count("lightning/qa", "needs_authorization") >= 1, 30, "qa's refusal")
         bad = site.drop / "walkme-9.zip"
         bad.write_bytes(b"PK\x03\x04 not really a zip")
-        wait_for(lambda: count("lightning/sandbox", "invalid") >= 1, 30, "the refusal")
+        wait_until(lambda: count("lightning/sandbox", "invalid") >= 1, 30, "the refusal")
         results = [line for line in running.log_lines() if line.get("event") == "connector result"]
         by_outcome = {(line["connector"], line["result"]): line for line in results}
         for key in (
@@ -435,4 +429,4 @@ def test_a_refused_package_a_down_org_and_a_revoked_token_are_loud_in_one_run(
         assert by_outcome[("lightning/sandbox", "invalid")]["package"].endswith("walkme-9.zip")
         assert by_outcome[("lightning/sandbox", "pushed")]["level"] == "info"
     finally:
-        kill_quietly(running)
+        running.kill()

@@ -8,13 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_support import (
-    RunningDaemon,
-    ready_daemon,
-)
-from sync_support import SyncSite, sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.daemon_support import Daemon, ready_daemon
+from tests.fixtures.sync_support import SyncSite, sync_site
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +27,7 @@ def site(tmp_path: Path, emu: Emulator, secret_service_here: dict[str, str]) -> 
 
 
 @pytest.fixture
-def daemon(site: SyncSite) -> Iterator[RunningDaemon]:
+def daemon(site: SyncSite) -> Iterator[Daemon]:
     """`sfsync run` started and READY."""
     with ready_daemon(site) as running:
         yield running
@@ -38,7 +35,7 @@ def daemon(site: SyncSite) -> Iterator[RunningDaemon]:
 
 @pytest.mark.parametrize("metrics", ["same port", "metrics off"])
 def test_second_daemon_on_a_state_dir_exits_2_naming_the_holder(
-    site: SyncSite, daemon: RunningDaemon, metrics: str
+    site: SyncSite, daemon: Daemon, metrics: str
 ) -> None:
     """A second `sfsync run` on the state_dir (with the same config, or with metrics off so no
     port could stop it) exits 2 with one line naming the first's pid, starts nothing, and the

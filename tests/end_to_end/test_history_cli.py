@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from sync_support import sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.sync_support import sync_site
 
 pytestmark = pytest.mark.slow
 

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_support import kill_quietly, start_daemon, wait_for
-from http_server import PackageServer, package_server
-from sync_support import RESOURCE, SyncSite, package_bytes, sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.daemon_support import start_daemon
+from tests.fixtures.http_server import PackageServer, package_server
+from tests.fixtures.sync_support import RESOURCE, SyncSite, package_bytes, sync_site
+from tests.fixtures.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -103,14 +104,14 @@ def test_the_daemon_polls_and_pushes_a_new_file(
     cdn.publish(package_bytes(1))
     daemon = start_daemon(site)
     try:
-        wait_for(lambda: site.live_sha256("sandbox"), 20, "v1 live")
+        wait_until(lambda: site.live_sha256("sandbox"), 20, "v1 live")
         writes = site.orgs["sandbox"].count(api="tooling", method="POST")
-        wait_for(lambda: cdn.statuses().count(304) >= 2, 10, "two 304 polls")
+        wait_until(lambda: cdn.statuses().count(304) >= 2, 10, "two 304 polls")
         assert site.orgs["sandbox"].count(api="tooling", method="POST") == writes
         first = site.live_sha256("sandbox")
         second = cdn.publish(package_bytes(2))
-        wait_for(lambda: site.live_sha256("sandbox") != first, 15, "v2 live")
+        wait_until(lambda: site.live_sha256("sandbox") != first, 15, "v2 live")
         assert manifest(site)["source_version"] == f"etag:{second}"
         assert daemon.metric("sfsync_source_checks_total", system="lightning", result="same")
     finally:
-        kill_quietly(daemon)
+        daemon.kill()

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from daemon_support import wait_for
-from sync_support import DEPLOY, STATIC_RESOURCE, SyncSite, sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.sync_support import DEPLOY, STATIC_RESOURCE, SyncSite, sync_site
+from tests.fixtures.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +119,7 @@ def test_a_late_write_over_a_newer_push_is_found_and_undone(site: SyncSite) -> N
     assert pushes(site)[-1] == ("pushed", v3)
     assert len({v1, v2, v3}) == 3, (pushes(site), out)
     # The held write lands after the newer push: the org goes back to v2.
-    wait_for(lambda: site.live_sha256("sandbox") == v2, 3 * HELD_SECONDS, "the late v2 write")
+    wait_until(lambda: site.live_sha256("sandbox") == v2, 3 * HELD_SECONDS, "the late v2 write")
     due = recheck_after(site)
     assert due is not None, "a write that got no answer must leave the connector in doubt"
     code, out, err = site.run("status", "--json")
@@ -148,7 +148,7 @@ def test_a_doubt_that_finds_the_live_build_costs_one_read(site: SyncSite) -> Non
     code, out, err = site.run("sync")  # the retry pushes v2; the held attempt lands later
     assert code == 0, out + err
     v2 = pushes(site)[-1][1]
-    wait_for(lambda: site.live_sha256("sandbox") == v2, 10, "v2")
+    wait_until(lambda: site.live_sha256("sandbox") == v2, 10, "v2")
     due = recheck_after(site)
     assert due is not None
     sleep_until(due)
@@ -203,7 +203,7 @@ def test_a_deploy_queued_by_a_lost_request_is_covered_by_the_doubt(
     assert len({v1, v2, v3}) == 3, (pushes(site, connector), out)
     # The held request's deploy runs after v3's and the org goes back to v2, later than the
     # 14 s a Tooling write may still land after it was given up.
-    wait_for(lambda: site.live_sha256("staging") == v2, 4 * HELD_SECONDS, "the late v2 deploy")
+    wait_until(lambda: site.live_sha256("staging") == v2, 4 * HELD_SECONDS, "the late v2 deploy")
     landed = datetime.now(UTC)
     assert (landed - given_up).total_seconds() > 2 * TIMEOUT_SECONDS + 10
     due = recheck_after(site, connector)

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 import requests
-from auth_support import CLIENT_ID, SFSYNC, Site, cli_env
-from sync_support import RESOURCE, SyncSite, sync_site
 
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.site import CLIENT_ID, SFSYNC, Site, cli_env
+from tests.fixtures.sync_support import RESOURCE, SyncSite, sync_site
 
 pytestmark = pytest.mark.slow
 

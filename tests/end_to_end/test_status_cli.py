@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_support import RESOURCE, SyncSite, sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.sync_support import RESOURCE, SyncSite, sync_site
 
 pytestmark = pytest.mark.slow
 

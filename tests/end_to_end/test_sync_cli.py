@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from sync_support import DEPLOY, RESOURCE, SyncSite, package_bytes, sync_site
 
 import sfsync_emulator.deploys
 from sfsync_emulator import Emulator
 from sfsync_emulator.deploy_zip import DeployPlan, Problem, read_deploy_zip
+from tests.fixtures.sync_support import DEPLOY, RESOURCE, SyncSite, package_bytes, sync_site
 
 pytestmark = pytest.mark.slow
 

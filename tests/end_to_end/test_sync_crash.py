@@ -22,14 +22,15 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_support import (
+
+from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.sync_support import (
     DATA,
     DEPLOY,
     STATIC_RESOURCE,
@@ -38,8 +39,7 @@ from sync_support import (
     sync_killed_while_held,
     sync_site,
 )
-
-from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -172,15 +172,6 @@ def state_rows(site: SyncSite) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return pushes, dict(row) if row else {}
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Poll `condition` until it holds; fail naming `what` after WAIT_SECONDS."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def built_sha256(site: SyncSite, tmp_path: Path) -> str:
     """Return the SHA-256 of what `sfsync build` makes for the connector now."""
     output = tmp_path / "expected.zip"
@@ -284,8 +275,14 @@ def test_a_kill_at_this_step_converges_on_the_next_run(
     assert pushes[-1]["outcome"] == "started", "sfsync recorded the push's end: killed too late"
     new = pushes[-1]["sha256"]
     if point.answer_lost:
-        wait_until(lambda: site.live_sha256("sandbox") == new, "the org to apply the request")
-        wait_until(lambda: org.request_log[-1].path.startswith(point.hold), "the org's answer")
+        wait_until(
+            lambda: site.live_sha256("sandbox") == new, WAIT_SECONDS, "the org to apply the request"
+        )
+        wait_until(
+            lambda: org.request_log[-1].path.startswith(point.hold),
+            WAIT_SECONDS,
+            "the org's answer",
+        )
     org_serves(site, point.org_before_rerun, old, new)
     if point.deploy is not None:
         assert connector["pending_deploy_push_id"] == pushes[-1]["id"]

@@ -15,17 +15,17 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sync_support import (
+
+from sfsync.config.schema import SalesforceSettings
+from sfsync.salesforce.retry import RetryPolicy
+from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.sync_support import (
     DEPLOY,
     HeldRequests,
     SyncSite,
     sync_killed_while_held,
     sync_site,
 )
-
-from sfsync.config.schema import SalesforceSettings
-from sfsync.salesforce.retry import RetryPolicy
-from sfsync_emulator import Emulator, OrgHandle
 
 pytestmark = pytest.mark.slow
 

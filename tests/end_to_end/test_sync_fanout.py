@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from filelock import FileLock
-from sync_support import HeldRequests, SyncSite, sync_site
 
 from sfsync.config.schema import SalesforceSettings
 from sfsync_emulator import Emulator
 from sfsync_emulator.app import EmulatorApp
+from tests.fixtures.sync_support import HeldRequests, SyncSite, sync_site
 
 pytestmark = pytest.mark.slow
 

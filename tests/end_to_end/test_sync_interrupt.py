@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_support import wait_for
-from sync_support import HeldRequests, SyncSite, sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.sync_support import HeldRequests, SyncSite, sync_site
+from tests.fixtures.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_sigint_prints_what_finished_and_exits_130(
     two_orgs.publish(1)
     process = two_orgs.site.start("sync")
     held.wait()
-    wait_for(lambda: two_orgs.live_sha256("sandbox"), 60, "sandbox to be live")
+    wait_until(lambda: two_orgs.live_sha256("sandbox"), 60, "sandbox to be live")
     time.sleep(1.0)  # for sandbox's push to return its result to the cycle
     assert process.poll() is None, "sync ended before the interrupt"
     started = time.monotonic()

@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from auth_support import SFSYNC
-from sync_support import SyncSite, sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.site import SFSYNC
+from tests.fixtures.sync_support import SyncSite, sync_site
 
 pytestmark = pytest.mark.slow
 

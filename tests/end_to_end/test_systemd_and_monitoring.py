@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 import yaml
-from auth_support import SFSYNC
 from prometheus_client import CollectorRegistry
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from sync_support import PASSPHRASE, sync_site
 
 from sfsync.daemon.metrics import Metrics
 from sfsync.tokens.backends import PASSPHRASE_CREDENTIAL, PASSPHRASE_VARIABLE
 from sfsync_emulator import Emulator
+from tests.fixtures.site import SFSYNC
+from tests.fixtures.sync_support import PASSPHRASE, sync_site
 
 pytestmark = pytest.mark.slow
 

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "end_to_end"))
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = os.environ.get("RELIABILITY_SCALE", "quick")

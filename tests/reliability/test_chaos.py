@@ -42,9 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_support import CLIENT_ID, secret_service, secret_service_available
-from daemon_support import RunningDaemon, kill_quietly, start_daemon, wait_for
-from sync_support import RESOURCE, SyncSite, sync_site
 
 from sfsync.actions.build import build_for_connector, package_limits
 from sfsync.config import load_config
@@ -52,6 +49,11 @@ from sfsync.daemon.backoff import LONGEST_RETRY_SECONDS
 from sfsync.sources.located import Located
 from sfsync_emulator import Emulator
 from sfsync_emulator.faults import Decision, FaultBook
+from tests.fixtures.daemon_support import Daemon, start_daemon
+from tests.fixtures.secret_service import secret_service, secret_service_available
+from tests.fixtures.site import CLIENT_ID
+from tests.fixtures.sync_support import RESOURCE, SyncSite, sync_site
+from tests.fixtures.wait import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -208,7 +210,7 @@ class Chaos:
 
     site: SyncSite
     rng: random.Random
-    daemon: RunningDaemon | None = None
+    daemon: Daemon | None = None
     logs: list[Path] = field(default_factory=list)
     published: dict[int, Path] = field(default_factory=dict)
     kills: int = 0
@@ -224,7 +226,7 @@ class Chaos:
         daemon = self.daemon = start_daemon(self.site)
         self.logs.append(daemon.log_path)
         try:
-            wait_for(
+            wait_until(
                 lambda: daemon.notify.seen("READY", "1") or daemon.process.poll() is not None,
                 READY_SECONDS,
                 "READY=1",
@@ -233,7 +235,7 @@ class Chaos:
             raise AssertionError(f"{error}; the daemon's log:\n{tail(daemon.log_path)}") from None
         self.running()
 
-    def running(self) -> RunningDaemon:
+    def running(self) -> Daemon:
         """Return the daemon now running; fail if it died on its own."""
         daemon = self.daemon
         assert daemon is not None
@@ -244,13 +246,14 @@ class Chaos:
 
     def publish(self, version: int) -> None:
         """Publish one package (renamed into the drop folder) and remember its file."""
-        self.running().publish(version)
+        self.running()
+        self.site.publish_sorted(version)
         self.published[version] = self.site.drop / f"walkme-{version:05d}.zip"
 
     def kill_and_restart(self) -> None:
         """SIGKILL the daemon's process group a random moment later; start it anew."""
         time.sleep(self.rng.uniform(0, KILL_DELAY_SECONDS))
-        kill_quietly(self.running())
+        self.running().kill()
         self.kills += 1
         self.start()
 
@@ -300,7 +303,7 @@ class Chaos:
         on a deploy.
         """
         with contextlib.suppress(AssertionError):  # what each org serves is reported later
-            wait_for(
+            wait_until(
                 lambda: (
                     all(self.site.live_sha256(env) == sha for env, sha in wanted.items())
                     and not unsettled(self.site.site.state_dir)
@@ -604,7 +607,7 @@ def test_chaos_converges_on_the_newest_package(
         )
     finally:
         if chaos.daemon is not None:
-            kill_quietly(chaos.daemon)
+            chaos.daemon.kill()
     outcome = Outcome.gather(
         site,
         size=size,

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from hostile.corpus import LIMITS, SETTINGS, good_package, site_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from sfsync.config.load import parse_config
 from sfsync.errors import ConfigError, PackageError
 from sfsync.package.build import BuildOptions, build_package
 from sfsync.package.read import read_package
+from tests.reliability.hostile.corpus import LIMITS, SETTINGS, good_package, site_config
 
 # Seconds per target; four targets.
 BUDGET_SECONDS = {"quick": 5.0, "full": 30.0}

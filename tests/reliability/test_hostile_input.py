@@ -22,9 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_support import CLIENT_ID, SFSYNC, cli_env
-from daemon_support import wait_for
-from hostile.corpus import (
+
+from sfsync.config.load import load_config
+from sfsync.errors import ConfigError, PackageError
+from sfsync.package.build import BuildOptions, build_package
+from sfsync.package.read import read_package
+from sfsync_emulator import Emulator
+from tests.fixtures.site import CLIENT_ID, SFSYNC, cli_env
+from tests.fixtures.wait import wait_until
+from tests.reliability.hostile.corpus import (
     CONFIGS,
     LIMITS,
     PACKAGES,
@@ -33,13 +39,13 @@ from hostile.corpus import (
     good_package,
     site_config,
 )
-from hostile.site import RESOURCES, Daemon, TwoSystemSite, start_daemon, two_system_site
-
-from sfsync.config.load import load_config
-from sfsync.errors import ConfigError, PackageError
-from sfsync.package.build import BuildOptions, build_package
-from sfsync.package.read import read_package
-from sfsync_emulator import Emulator
+from tests.reliability.hostile.site import (
+    RESOURCES,
+    Daemon,
+    TwoSystemSite,
+    start_daemon,
+    two_system_site,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -313,7 +319,7 @@ def publish_good_and_wait(site: TwoSystemSite) -> int:
     """Publish the next good package into beta's folder; return its version once served."""
     version = next(_versions)
     site.publish_good(version)
-    wait_for(lambda: site.served_version("beta") == version, 60, f"beta to serve v{version}")
+    wait_until(lambda: site.served_version("beta") == version, 60, f"beta to serve v{version}")
     return version
 
 
@@ -337,11 +343,11 @@ def test_daemon_refuses_every_bad_package_and_keeps_serving_beta(
     served: list[int] = []  # good versions beta was seen serving
     survived = False
     try:
-        wait_for(lambda: answers(daemon), 60, "/healthz to answer")
+        wait_until(lambda: answers(daemon), 60, "/healthz to answer")
         for index, case in enumerate(PACKAGES):
             name = publish_alone(site, case, staging, scratch, gone)
             published[case.name] = name
-            wait_for(lambda name=name: refusals(daemon, name), 60, f"{case.name} refused")
+            wait_until(lambda name=name: refusals(daemon, name), 60, f"{case.name} refused")
             if index % GOOD_EVERY == GOOD_EVERY - 1 or index == len(PACKAGES) - 1:
                 served.append(publish_good_and_wait(site))
             assert daemon.process.poll() is None, f"the daemon died at {case.name}"

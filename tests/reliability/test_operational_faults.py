@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_support import CLIENT_ID
-from daemon_support import kill_quietly, start_daemon, wait_for
-from sync_support import PASSPHRASE, SyncSite, sync_site
 
 from sfsync_emulator import Emulator
+from tests.fixtures.daemon_support import start_daemon
+from tests.fixtures.site import CLIENT_ID
+from tests.fixtures.sync_support import PASSPHRASE, SyncSite, sync_site
+from tests.fixtures.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -57,13 +58,13 @@ def test_revoked_token_on_one_connector_while_the_daemon_runs(site: SyncSite, fi
     site.publish(1)
     daemon = start_daemon(site)
     try:
-        wait_for(lambda: site.live_sha256("test"), 30, "first push everywhere")
+        wait_until(lambda: site.live_sha256("test"), 30, "first push everywhere")
         site.orgs["test"].faults.revoke_refresh_tokens()
         site.orgs["test"].faults.expire_sessions()
         site.publish(2)
         sandbox_before = site.live_sha256("sandbox")
-        wait_for(lambda: site.live_sha256("sandbox") != sandbox_before, 30, "sandbox v2")
-        wait_for(
+        wait_until(lambda: site.live_sha256("sandbox") != sandbox_before, 30, "sandbox v2")
+        wait_until(
             lambda: daemon.metric("sfsync_connector_authorized", connector="lightning/test") == 0,
             30,
             "the authorized gauge to drop",
@@ -75,7 +76,7 @@ def test_revoked_token_on_one_connector_while_the_daemon_runs(site: SyncSite, fi
         assert code == 3, out + err
         site.publish(3)
         sandbox_v2 = site.live_sha256("sandbox")
-        wait_for(lambda: site.live_sha256("sandbox") != sandbox_v2, 30, "sandbox v3")
+        wait_until(lambda: site.live_sha256("sandbox") != sandbox_v2, 30, "sandbox v3")
         noisy = [
             line
             for line in daemon.log_lines()
@@ -86,17 +87,17 @@ def test_revoked_token_on_one_connector_while_the_daemon_runs(site: SyncSite, fi
         # A new authorization (what `sfsync authorize` stores) and no restart:
         test_before = site.live_sha256("test")
         site.authorize("test")
-        wait_for(lambda: site.live_sha256("test") != test_before, 40, "test to resume")
-        wait_for(
+        wait_until(lambda: site.live_sha256("test") != test_before, 40, "test to resume")
+        wait_until(
             lambda: daemon.metric("sfsync_connector_authorized", connector="lightning/test") == 1,
             10,
             "the authorized gauge to rise",
         )
         # The gauge rises with the refresh inside the push; health follows once the push ends.
-        wait_for(lambda: daemon.get("/healthz")[0] == 200, 20, "healthz 200")
+        wait_until(lambda: daemon.get("/healthz")[0] == 200, 20, "healthz 200")
         assert daemon.stop() == 0
     finally:
-        kill_quietly(daemon)
+        daemon.kill()
     figures.add("auth faults", "revoked connector needs authorization; others synced", "yes")
     figures.add("auth faults", "log lines about it", len(noisy), held=len(noisy) <= 5)
     figures.add("auth faults", "resumed after authorize without restart", "yes")
@@ -118,9 +119,9 @@ def test_no_token_anywhere_after_every_command(site: SyncSite, figures: Any) -> 
     site.orgs["sandbox"].faults.expire_sessions()  # force a refresh (and its log lines)
     daemon = start_daemon(site)
     try:
-        wait_for(lambda: daemon.notify.seen("READY", "1"), 60, "READY")
+        daemon.wait_ready()
         site.publish(3)
-        wait_for(
+        wait_until(
             lambda: daemon.metric(
                 "sfsync_sync_total", connector="lightning/sandbox", result="pushed"
             ),
@@ -129,7 +130,7 @@ def test_no_token_anywhere_after_every_command(site: SyncSite, figures: Any) -> 
         )
         assert daemon.stop() == 0
     finally:
-        kill_quietly(daemon)
+        daemon.kill()
     tokens = [token for org in site.orgs.values() for token in org.issued_tokens]
     assert len(tokens) >= 4
     texts = {

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
-
-from auth_support import secret_service, secret_service_available
+from tests.fixtures.secret_service import secret_service, secret_service_available
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from emulator_helpers import API, CLIENT_ID, REDIRECT_URI, build_zip
 from simple_salesforce import Salesforce
 
 from sfsync_emulator import Emulator, OrgHandle
+from tests.integration.emulator.emulator_helpers import API, CLIENT_ID, REDIRECT_URI, build_zip
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,9 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from emulator_helpers import CLIENT_ID, REDIRECT_URI
 
 from sfsync_emulator.tokens import pkce_challenge
+from tests.integration.emulator.emulator_helpers import CLIENT_ID, REDIRECT_URI
 
 
 def authorize(

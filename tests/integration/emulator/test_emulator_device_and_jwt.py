@@ -12,9 +12,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from emulator_helpers import API, CLIENT_ID
 
 from sfsync_emulator import Emulator
+from tests.integration.emulator.emulator_helpers import API, CLIENT_ID
 
 JWT_CLIENT = "sfsync-jwt"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -6,7 +6,8 @@ import time
 
 import pytest
 import requests
-from emulator_helpers import API, CLIENT_ID
+
+from tests.integration.emulator.emulator_helpers import API, CLIENT_ID
 
 
 def _limits(org, http, auth, timeout: float = 10) -> requests.Response:

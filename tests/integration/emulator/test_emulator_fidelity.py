@@ -16,7 +16,8 @@ from xml.etree import ElementTree as ET
 
 import requests
 import yaml
-from emulator_helpers import API, CLIENT_ID, build_zip
+
+from tests.integration.emulator.emulator_helpers import API, CLIENT_ID, build_zip
 
 JSON_TYPE = "application/json;charset=UTF-8"
 MD = "{http://soap.sforce.com/2006/04/metadata}"

@@ -8,11 +8,18 @@ import time
 
 import pytest
 import requests
-from emulator_helpers import API, CLIENT_ID, build_zip, deploy_zip, package_xml, resource_meta
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceGeneralError
 
 from sfsync_emulator import Emulator
+from tests.integration.emulator.emulator_helpers import (
+    API,
+    CLIENT_ID,
+    build_zip,
+    deploy_zip,
+    package_xml,
+    resource_meta,
+)
 
 FINAL = ("Succeeded", "SucceededPartial", "Failed")
 

@@ -7,11 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import trustme
-from emulator_helpers import API, CLIENT_ID, REDIRECT_URI
 from requests_oauthlib import OAuth2Session
 
 from sfsync_emulator import Emulator
 from sfsync_emulator.tokens import pkce_challenge
+from tests.integration.emulator.emulator_helpers import API, CLIENT_ID, REDIRECT_URI
 
 TOKEN_KEYS = {"access_token", "signature", "scope", "instance_url", "id", "token_type", "issued_at"}
 

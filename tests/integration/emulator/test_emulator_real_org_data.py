@@ -6,11 +6,12 @@ import base64
 import io
 
 import pytest
-from emulator_helpers import API, CLIENT_ID, REDIRECT_URI, deploy_zip
-from real_org_helpers import authorize
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceGeneralError
-from test_emulator_metadata import _submit, _wait
+
+from tests.integration.emulator.emulator_helpers import API, CLIENT_ID, REDIRECT_URI, deploy_zip
+from tests.integration.emulator.real_org_helpers import authorize
+from tests.integration.emulator.test_emulator_metadata import _submit, _wait
 
 NO_TEST_RUN = "testLevel of NoTestRun cannot be used in production organizations"
 NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]

@@ -7,11 +7,15 @@ import re
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from emulator_helpers import API, CLIENT_ID, REDIRECT_URI
-from real_org_helpers import authorize, exchange, refresh
-from test_emulator_device_and_jwt import JWT_GRANT, _assertion, _certificate
 
 from sfsync_emulator import Emulator, OrgHandle
+from tests.integration.emulator.emulator_helpers import API, CLIENT_ID, REDIRECT_URI
+from tests.integration.emulator.real_org_helpers import authorize, exchange, refresh
+from tests.integration.emulator.test_emulator_device_and_jwt import (
+    JWT_GRANT,
+    _assertion,
+    _certificate,
+)
 
 LOCAL = "local-app"
 BAD_SECRET = {"error": "invalid_client", "error_description": "invalid client credentials"}

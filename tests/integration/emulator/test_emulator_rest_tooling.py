@@ -6,7 +6,6 @@ import base64
 import hashlib
 
 import pytest
-from emulator_helpers import API
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
@@ -14,6 +13,8 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
     SalesforceResourceNotFound,
 )
+
+from tests.integration.emulator.emulator_helpers import API
 
 QUERY = "SELECT Id, Name, BodyLength, ContentType, CacheControl, SystemModstamp FROM StaticResource"
 

@@ -9,11 +9,11 @@ import time
 
 import pytest
 import requests
-from emulator_helpers import API
 
 from sfsync.ports import unused_loopback_port
 from sfsync_emulator import Emulator
 from sfsync_emulator.foreground import DEMO_CLIENT_ID, run
+from tests.integration.emulator.emulator_helpers import API
 
 
 def test_stop_leaves_no_threads_or_sockets():

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
-
-from http_server import PackageServer, package_server
+from tests.fixtures.http_server import PackageServer, package_server
 
 
 @pytest.fixture(autouse=True)

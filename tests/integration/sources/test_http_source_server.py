@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from http_server import PackageServer, etag_of
 
 from sfsync.config.schema import Config, HttpSource
 from sfsync.errors import NothingPublishedError, SourceError
 from sfsync.sources.http import PACKAGE_NAME, HttpPackageSource, http_session_for
+from tests.fixtures.http_server import PackageServer, etag_of
 
 FIRST = b"PK\x03\x04" + b"first publish " * 5000
 SECOND = b"PK\x03\x04" + b"second publish " * 5000

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from zip_craft import LOCAL, STORED, UTF8_FLAG, RawEntry, craft_zip, local_header
-
 from sfsync.errors import PackageError
 from sfsync.package.errors import (
     ArchiveLimitError,
@@ -39,6 +37,7 @@ from sfsync.package.errors import (
     UnsupportedCompressionError,
 )
 from sfsync.package.limits import PackageLimits
+from tests.fixtures.zip_craft import LOCAL, STORED, UTF8_FLAG, RawEntry, craft_zip, local_header
 
 MIB = 1024 * 1024
 # Small limits, set in the config's [package] section, keep the bombs small. The ratio floor

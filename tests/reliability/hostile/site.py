@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import signal
 import subprocess
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from auth_support import CLIENT_ID, SFSYNC, cli_env
-
-from hostile.corpus import good_package, site_config
 from sfsync.config.schema import KeyringSettings
-from sfsync.ports import unused_loopback_port
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
-from sfsync.tokens.record import StoredAuthorization
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.daemon_support import Daemon, launch, use_metrics_port
+from tests.fixtures.site import CLIENT_ID, Site, authorization, cli_env
+from tests.reliability.hostile.corpus import good_package, site_config
 
 PASSPHRASE = "hostile-input-passphrase"
 SYSTEMS = ("alpha", "beta")
@@ -49,31 +43,15 @@ class TwoSystemSite:
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the real CLI with this site's config."""
-        return subprocess.run(
-            [str(SFSYNC), "--config", str(self.config), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
+        return Site(self.root, self.config, self.root / "state", self.env, []).run(
+            *args, timeout=timeout
         )
 
     def authorize(self, system: str) -> None:
         """Store a refresh token for `system/sandbox`, as `sfsync authorize` leaves it."""
-        org = self.orgs[system]
-        _, refresh = org.issue_session(CLIENT_ID)
-        record = StoredAuthorization(
-            flow="web",
-            instance_url=org.instance_url,
-            identity_url=f"{org.instance_url}/id/{org.org_id}/{org.default_user.user_id}",
-            login_url=org.instance_url,
-            client_id=CLIENT_ID,
-            issued_at=str(int(datetime.now(UTC).timestamp() * 1000)),
-            refresh_token=refresh,
-        )
         settings = KeyringSettings(backend="cryptfile", cryptfile_path=self.keyring_file)
         backend = open_backend(settings, {"SFSYNC_KEYRING_PASSPHRASE": PASSPHRASE})
-        KeyringTokenStore(backend).put(f"{system}/sandbox", record)
+        KeyringTokenStore(backend).put(f"{system}/sandbox", authorization(self.orgs[system]))
 
     def clear(self, system: str) -> None:
         """Empty a system's drop folder (FIFOs, links and folders included)."""
@@ -135,53 +113,6 @@ def two_system_site(root: Path, emu: Emulator) -> TwoSystemSite:
     return TwoSystemSite(root, orgs, config, drops, keyring_file, env)
 
 
-@dataclass
-class Daemon:
-    """`sfsync run` for a TwoSystemSite, logging JSON lines to a file."""
-
-    process: subprocess.Popen[str]
-    port: int
-    log_path: Path
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        """Return the daemon's log so far, one dict per line (`unparsed` marks a non-JSON line)."""
-        lines = []
-        for raw in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                lines.append(json.loads(raw))
-            except json.JSONDecodeError:
-                lines.append({"event": raw, "unparsed": True})
-        return lines
-
-    def stop(self, timeout: float = 60) -> int:
-        """SIGTERM the daemon (if it still runs) and return its exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
-
-    def kill(self) -> None:
-        """Make sure the daemon is gone (its own process group, by id)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-
 def start_daemon(site: TwoSystemSite) -> Daemon:
     """Start `sfsync run` for the site with /healthz on a free loopback port."""
-    port = unused_loopback_port()
-    site.config.write_text(
-        site.config.read_text().replace(
-            'metrics_listen = ""', f'metrics_listen = "127.0.0.1:{port}"'
-        )
-    )
-    log_path = site.root / f"daemon-{uuid.uuid4().hex[:8]}.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [str(SFSYNC), "--config", str(site.config), "run"],
-            env=site.env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-    return Daemon(process, port, log_path)
+    return launch(site.config, site.env, use_metrics_port(site.config))

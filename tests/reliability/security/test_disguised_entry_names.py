@@ -7,11 +7,11 @@ the org; the replay publishes them among ordinary files and expects the package 
 from __future__ import annotations
 
 import pytest
-from zip_craft import RawEntry, craft_zip
 
 from sfsync.package.errors import UnsafePathError
 from sfsync.package.limits import PackageLimits
 from sfsync.package.read import read_zip_bytes
+from tests.fixtures.zip_craft import RawEntry, craft_zip
 
 ORIGIN = "/srv/drop/lightning/guide.zip"
 

@@ -7,7 +7,6 @@ chain ended on was checked: a hop through plain http to another host was followe
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,10 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
-
-from http_server import REDIRECT_PATH, PackageServer, package_server
-
 from sfsync.config.schema import Config, HttpSource
 from sfsync.errors import SourceError
 from sfsync.sources.http import HttpPackageSource, http_session_for
+from tests.fixtures.http_server import REDIRECT_PATH, PackageServer, package_server
 
 pytestmark = pytest.mark.slow
 

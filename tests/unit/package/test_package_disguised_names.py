@@ -9,12 +9,12 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from zip_craft import RawEntry, craft_zip
 
 from sfsync.package.errors import UnsafePathError
 from sfsync.package.limits import PackageLimits
 from sfsync.package.paths import normalise_entry_name
 from sfsync.package.read import read_tree, read_zip_bytes
+from tests.fixtures.zip_craft import RawEntry, craft_zip
 
 ORIGIN = "/srv/pub/lightning.zip"
 DISGUISED = [

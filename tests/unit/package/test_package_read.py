@@ -6,10 +6,10 @@ import io
 import zipfile
 
 import pytest
-from zip_craft import STORED, RawEntry, craft_zip
 
 from sfsync.package.limits import PackageLimits
 from sfsync.package.read import read_package, read_tree, read_zip, read_zip_bytes
+from tests.fixtures.zip_craft import STORED, RawEntry, craft_zip
 
 LIMITS = PackageLimits()
 

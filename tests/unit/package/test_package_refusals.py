@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from zip_craft import DEFLATED, LOCAL, STORED, RawEntry, craft_zip
 
 from sfsync.errors import PackageError
 from sfsync.package.build import BuildOptions, build_package
@@ -35,6 +34,7 @@ from sfsync.package.errors import (
 )
 from sfsync.package.limits import PackageLimits
 from sfsync.package.read import PublishedPackage, read_tree, read_zip, read_zip_bytes
+from tests.fixtures.zip_craft import DEFLATED, LOCAL, STORED, RawEntry, craft_zip
 
 ORIGIN = "/srv/pub/lightning.zip"
 MIB = 1024 * 1024

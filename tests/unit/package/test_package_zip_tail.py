@@ -8,12 +8,12 @@ from __future__ import annotations
 import struct
 
 import pytest
-from zip_craft import END, RawEntry, craft_zip
 
 from sfsync.package.errors import ArchiveLimitError, CorruptArchiveError
 from sfsync.package.limits import PackageLimits
 from sfsync.package.read import read_zip_bytes
 from sfsync.package.zipend import max_archive_bytes, max_central_directory_bytes
+from tests.fixtures.zip_craft import END, RawEntry, craft_zip
 
 ORIGIN = "/srv/pub/lightning.zip"
 ZIP64_END = struct.Struct("<4sQHHIIQQQQ")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sf_helpers import CONNECTOR, NOW, stored
 
 from sfsync.salesforce.http import HttpSettings, new_http_session
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
+from tests.unit.salesforce.sf_helpers import CONNECTOR, NOW, stored
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import responses
-from sf_helpers import CONNECTOR, NOW, TOKEN_URL, stored, token_answer
 
 from sfsync.salesforce.keepalive import keep_alive, keepalive_due
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
+from tests.unit.salesforce.sf_helpers import CONNECTOR, NOW, TOKEN_URL, stored, token_answer
 
 WEEK = timedelta(days=7)
 

@@ -12,7 +12,6 @@ import requests
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sf_helpers import CONNECTOR, INSTANCE, NOW, REFRESH, token_answer
 
 from sfsync.errors import AuthorizationError, OAuthServerError, UsageError
 from sfsync.salesforce.http import HttpSettings, new_http_session
@@ -26,6 +25,7 @@ from sfsync.salesforce.oauth import (
     start_device_flow,
     start_web_flow,
 )
+from tests.unit.salesforce.sf_helpers import CONNECTOR, INSTANCE, NOW, REFRESH, token_answer
 
 LOGIN = "https://test.salesforce.com"
 LOGIN_TOKEN = LOGIN + "/services/oauth2/token"

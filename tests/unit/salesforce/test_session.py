@@ -12,16 +12,6 @@ import pytest
 import requests
 import responses
 from responses import matchers
-from sf_helpers import (
-    ACCESS_NEW,
-    ACCESS_OLD,
-    CONNECTOR,
-    INSTANCE,
-    REFRESH,
-    TOKEN_URL,
-    stored,
-    token_answer,
-)
 
 from sfsync.errors import (
     AuthorizationError,
@@ -32,6 +22,16 @@ from sfsync.errors import (
 from sfsync.salesforce.http import HttpSettings, new_http_session
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
+from tests.unit.salesforce.sf_helpers import (
+    ACCESS_NEW,
+    ACCESS_OLD,
+    CONNECTOR,
+    INSTANCE,
+    REFRESH,
+    TOKEN_URL,
+    stored,
+    token_answer,
+)
 
 LIMITS = INSTANCE + "/services/data/v64.0/limits"
 EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]

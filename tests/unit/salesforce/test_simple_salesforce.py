@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import pytest
 import responses
-from sf_helpers import ACCESS_NEW, ACCESS_OLD, INSTANCE, TOKEN_URL, token_answer
 
 from sfsync.errors import ApiError
 from sfsync.salesforce.session import ConnectorSession
+from tests.unit.salesforce.sf_helpers import (
+    ACCESS_NEW,
+    ACCESS_OLD,
+    INSTANCE,
+    TOKEN_URL,
+    token_answer,
+)
 
 QUERY = INSTANCE + "/services/data/v64.0/tooling/query/"
 EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]

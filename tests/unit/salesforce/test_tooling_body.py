@@ -9,10 +9,16 @@ import json
 
 import pytest
 import responses
-from sf_helpers import ACCESS_NEW, ACCESS_OLD, INSTANCE, TOKEN_URL, token_answer
 
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.salesforce.tooling import DuplicateResourceError, ResourceBody, ToolingClient
+from tests.unit.salesforce.sf_helpers import (
+    ACCESS_NEW,
+    ACCESS_OLD,
+    INSTANCE,
+    TOKEN_URL,
+    token_answer,
+)
 
 SOBJECTS = INSTANCE + "/services/data/v64.0/tooling/sobjects/StaticResource"
 EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 import responses
-from sf_helpers import ACCESS_OLD, INSTANCE
 
 from sfsync.errors import ApiError
 from sfsync.salesforce.retry import TransientApiError
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.salesforce.tooling import ResourceNotFoundError, ToolingClient
+from tests.unit.salesforce.sf_helpers import ACCESS_OLD, INSTANCE
 
 BODY = INSTANCE + "/services/data/v64.0/tooling/sobjects/StaticResource/081xx0000000001/Body"
 MISSING = [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
