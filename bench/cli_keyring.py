@@ -25,9 +25,10 @@ from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
 from bench.common import Measurement, Mode
 from bench.packages import package_bytes, publish
-from bench.workspace import SFSYNC, Workspace, make_workspace, start_emulator
+from bench.workspace import Workspace, make_workspace, start_emulator
 from sfsync.config.schema import KeyringSettings
 from sfsync.tokens.record import SERVICE
+from tests.fixtures.site import SFSYNC
 
 PASSPHRASE = "bench-cli-passphrase"  # noqa: S105 - a throwaway keyring's passphrase
 TARGET_RATIO = 1.2

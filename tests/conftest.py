@@ -9,6 +9,10 @@ import pytest
 
 from tests.fixtures.site import stop_started
 
+# The reliability summary table is a plugin: under xdist the controller, which collects no
+# test, must still gather the workers' figures and print the table.
+pytest_plugins = ["tests.reliability.figures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(

@@ -28,8 +28,9 @@ def web_authorize(
     """
     process = site.start("authorize", "--env", env, "--no-browser", "--timeout", "30s")
     assert process.stdout is not None
+    assert process.stderr is not None
     url = ""
-    seen = []
+    seen: list[str] = []
     while not url:
         line = process.stdout.readline()
         assert line, f"the CLI ended before printing the URL: {seen} {process.stderr.read()}"

@@ -257,7 +257,11 @@ def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
         for version in range(1, 11):
             started = time.monotonic()
             site.publish_sorted(version)
-            wait_until(lambda v=version: served_version(site, "sandbox") == v, 15, f"v{version}")
+
+            def serves(v: int = version) -> bool:
+                return served_version(site, "sandbox") == v
+
+            wait_until(serves, 15, f"v{version}")
             latencies.append(time.monotonic() - started)
     finally:
         running.kill()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,9 @@ from sfsync.errors import ConfigError, PackageError
 from sfsync.package.build import BuildOptions, build_package
 from sfsync.package.read import read_package
 from tests.reliability.hostile.corpus import LIMITS, SETTINGS, good_package, site_config
+
+# Each fuzz run spends its time budget generating inputs: the fast set leaves it out.
+pytestmark = pytest.mark.slow
 
 # Seconds per target; four targets.
 BUDGET_SECONDS = {"quick": 5.0, "full": 30.0}

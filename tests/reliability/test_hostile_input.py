@@ -28,6 +28,7 @@ from sfsync.errors import ConfigError, PackageError
 from sfsync.package.build import BuildOptions, build_package
 from sfsync.package.read import read_package
 from sfsync_emulator import Emulator
+from tests.fixtures.daemon_support import Daemon
 from tests.fixtures.site import CLIENT_ID, SFSYNC, cli_env
 from tests.fixtures.wait import wait_until
 from tests.reliability.hostile.corpus import (
@@ -41,7 +42,6 @@ from tests.reliability.hostile.corpus import (
 )
 from tests.reliability.hostile.site import (
     RESOURCES,
-    Daemon,
     TwoSystemSite,
     start_daemon,
     two_system_site,
@@ -347,7 +347,11 @@ def test_daemon_refuses_every_bad_package_and_keeps_serving_beta(
         for index, case in enumerate(PACKAGES):
             name = publish_alone(site, case, staging, scratch, gone)
             published[case.name] = name
-            wait_until(lambda name=name: refusals(daemon, name), 60, f"{case.name} refused")
+
+            def refusal_lines(name: str = name) -> list[dict[str, Any]]:
+                return refusals(daemon, name)
+
+            wait_until(refusal_lines, 60, f"{case.name} refused")
             if index % GOOD_EVERY == GOOD_EVERY - 1 or index == len(PACKAGES) - 1:
                 served.append(publish_good_and_wait(site))
             assert daemon.process.poll() is None, f"the daemon died at {case.name}"

@@ -54,7 +54,7 @@ def test_configured_logging_redacts_before_rendering() -> None:
     """A log event carrying tokens is written without them, in JSON and console formats."""
     for log_format in ("json", "console"):
         stream = io.StringIO()
-        configure_logging(log_format, stream=stream, level=logging.DEBUG)  # type: ignore[arg-type]
+        configure_logging(log_format, stream=stream, level=logging.DEBUG)
         structlog.get_logger("t").info(
             "refreshed", detail=f"new token {ACCESS}", refresh_token=REFRESH, url="/x?token=abc"
         )

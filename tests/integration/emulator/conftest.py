@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 
 from sfsync_emulator import Emulator, OrgHandle
 from tests.integration.emulator.emulator_helpers import API, CLIENT_ID, REDIRECT_URI, build_zip

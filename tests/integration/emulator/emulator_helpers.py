@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
+
+from simple_salesforce.exceptions import SalesforceError
 
 CLIENT_ID = "sfsync-test"
 REDIRECT_URI = "http://localhost:1717/OAuthCallback"
@@ -48,3 +51,10 @@ def deploy_zip(
         files[f"{prefix}staticresources/{name}.resource"] = body
         files[f"{prefix}staticresources/{name}.resource-meta.xml"] = resource_meta()
     return build_zip(files)
+
+
+def error_json(error: SalesforceError) -> Any:
+    """Given a simple-salesforce error, return the JSON answer it carries (its `content`,
+    which the library annotates as bytes but fills with the parsed answer).
+    """
+    return error.content

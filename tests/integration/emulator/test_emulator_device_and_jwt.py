@@ -83,8 +83,10 @@ def test_device_flow_needs_it_enabled_on_the_app(emu, org, verify):
 
 def test_device_approval_via_control_and_page(emu, org, verify):
     """A device code can be approved over the control endpoint or the verification page."""
-    start = {"response_type": "device_code", "client_id": CLIENT_ID}
-    codes = [_token(org.instance_url, verify, **start).json() for _ in range(2)]
+    codes = [
+        _token(org.instance_url, verify, response_type="device_code", client_id=CLIENT_ID).json()
+        for _ in range(2)
+    ]
     control = requests.post(
         f"{org.instance_url}/_emulator/device",
         json={"user_code": codes[0]["user_code"]},

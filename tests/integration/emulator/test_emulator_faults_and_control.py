@@ -10,7 +10,7 @@ import requests
 from tests.integration.emulator.emulator_helpers import API, CLIENT_ID
 
 
-def _limits(org, http, auth, timeout: float = 10) -> requests.Response:
+def _limits(org, http: requests.Session, auth, timeout: float = 10) -> requests.Response:
     """Call a cheap REST endpoint."""
     return http.get(f"{org.instance_url}{API}/limits", headers=auth, timeout=timeout)
 

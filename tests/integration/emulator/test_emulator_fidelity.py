@@ -12,6 +12,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
 import requests
@@ -90,7 +91,7 @@ def _login(emu, verify: str) -> dict[str, Any]:
         f"{emu.login_url}/services/oauth2/token",
         data={
             "grant_type": "authorization_code",
-            "code": requests.utils.unquote(code[1]),
+            "code": unquote(code[1]),
             "client_id": CLIENT_ID,
             "redirect_uri": "http://localhost:1717/OAuthCallback",
             "code_verifier": verifier,
@@ -300,7 +301,7 @@ def _deploy_envelope(token: str) -> str:
     )
 
 
-def _check_status(org, http, token: str, async_id: str) -> str:
+def _check_status(org, http: requests.Session, token: str, async_id: str) -> str:
     """Poll checkDeployStatus over raw SOAP until done; return the last answer's text."""
     envelope = (
         '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'

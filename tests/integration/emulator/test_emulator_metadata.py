@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import time
+from typing import Any
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceGeneralError
 
-from sfsync_emulator import Emulator
+from sfsync_emulator import Emulator, OrgHandle
 from tests.integration.emulator.emulator_helpers import (
     API,
     CLIENT_ID,
@@ -24,16 +25,18 @@ from tests.integration.emulator.emulator_helpers import (
 FINAL = ("Succeeded", "SucceededPartial", "Failed")
 
 
-def _submit(org, http, auth, zip_bytes: bytes, **options: object) -> requests.Response:
+def _submit(
+    org, http: requests.Session, auth, zip_bytes: bytes, **options: object
+) -> requests.Response:
     """POST a multipart deploy request the way CumulusCI's rest_deploy does."""
-    parts = {
+    parts: dict[str, tuple[str | None, str | bytes, str]] = {
         "json": (None, json.dumps({"deployOptions": options}), "application/json"),
         "file": ("deploy.zip", zip_bytes, "application/zip"),
     }
     return http.post(f"{org.instance_url}{API}/metadata/deployRequest", files=parts, headers=auth)
 
 
-def _wait(org, http, auth, deploy_id: str) -> tuple[dict, list[str]]:
+def _wait(org, http, auth, deploy_id: str) -> tuple[dict[str, Any], list[str]]:
     """Poll a deploy until done; return its last answer and every status seen."""
     seen: list[str] = []
     for _ in range(100):
@@ -143,15 +146,15 @@ def test_deploys_queue_and_apply_atomically_at_completion():
             first = _submit(org, http, auth, deploy_zip({"One": b"1"})).json()["id"]
             second = _submit(org, http, auth, deploy_zip({"Two": b"2"})).json()["id"]
             now[0] += 1.5
-            assert org.deploy(first).status == "InProgress"
-            assert org.deploy(second).status == "Pending"
+            assert _status(org, first) == "InProgress"
+            assert _status(org, second) == "Pending"
             assert org.static_resources == {}
             now[0] += 2.0
-            assert org.deploy(first).status == "Succeeded"
-            assert org.deploy(second).status == "Pending"
+            assert _status(org, first) == "Succeeded"
+            assert _status(org, second) == "Pending"
             assert set(org.static_resources) == {"One"}
             now[0] += 1.5
-            assert org.deploy(second).status == "InProgress"
+            assert _status(org, second) == "InProgress"
             now[0] += 2.0
             assert set(org.static_resources) == {"One", "Two"}
 
@@ -170,8 +173,16 @@ def _soap_client(org, http, token: str) -> Salesforce:
     return Salesforce(instance_url=org.instance_url, session_id=token, session=http, version="64.0")
 
 
-def _soap_wait(sf: Salesforce, async_id: str) -> dict:
+def _status(org: OrgHandle, deploy_id: str) -> str:
+    """Return the status of a deploy the org knows."""
+    deploy = org.deploy(deploy_id)
+    assert deploy is not None, f"the org knows no deploy {deploy_id}"
+    return deploy.status
+
+
+def _soap_wait(sf: Salesforce, async_id: str | None) -> dict[str, Any]:
     """Poll checkDeployStatus until a final state."""
+    assert async_id is not None, "the deploy answered no asyncId"
     for _ in range(100):
         status = sf.checkDeployStatus(async_id)
         if status["state"] in FINAL:
@@ -184,7 +195,7 @@ def test_soap_deploy_and_check_status_with_simple_salesforce(org, http, token, s
     """sf.deploy returns asyncId/state and sf.checkDeployStatus reports Succeeded with counts."""
     sf = _soap_client(org, http, token)
     started = sf.deploy(io.BytesIO(deploy_zip({"Guide": site_zip})), sandbox=True)
-    assert started["asyncId"].startswith("0Af")
+    assert (started["asyncId"] or "").startswith("0Af")
     assert started["state"] == "Queued"
     status = _soap_wait(sf, started["asyncId"])
     assert status["state"] == "Succeeded"

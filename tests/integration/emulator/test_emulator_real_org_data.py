@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import pytest
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceGeneralError
 
 from tests.integration.emulator.emulator_helpers import API, CLIENT_ID, REDIRECT_URI, deploy_zip
@@ -92,7 +93,7 @@ def test_unserved_version_deploy_is_not_found(emu, http):
     assert (answer.status_code, answer.json()) == (404, NOT_FOUND)
 
 
-def _query(org, http, soql: str, *, tooling: bool = True) -> list[dict]:
+def _query(org, http, soql: str, *, tooling: bool = True) -> list[dict[str, Any]]:
     base = f"{org.instance_url}{API}{'/tooling' if tooling else ''}/query"
     answer = http.get(base, params={"q": soql}, headers=_auth(org))
     assert answer.status_code == 200, answer.text

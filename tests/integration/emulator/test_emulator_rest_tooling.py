@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 import pytest
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceMalformedRequest,
@@ -14,7 +14,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from tests.integration.emulator.emulator_helpers import API
+from tests.integration.emulator.emulator_helpers import API, error_json
 
 QUERY = "SELECT Id, Name, BodyLength, ContentType, CacheControl, SystemModstamp FROM StaticResource"
 
@@ -86,7 +86,7 @@ def test_rest_query_shape_and_sobject_helpers(sf, site_zip):
     assert sf.restful(f"sobjects/StaticResource/{created['id']}", method="DELETE") is None
     with pytest.raises(SalesforceResourceNotFound) as missing:
         sf.StaticResource.get(created["id"])
-    assert missing.value.content == [
+    assert error_json(missing.value) == [
         {"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}
     ]
 
@@ -96,7 +96,7 @@ def test_name_rules_are_enforced(sf, name):
     """Names must start with a letter, hold letters/digits/underscores, no __, not end with _."""
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.StaticResource.create(_payload(name, b"x"))
-    assert refused.value.content[0]["fields"] == ["Name"]
+    assert error_json(refused.value)[0]["fields"] == ["Name"]
 
 
 def test_duplicate_name_is_refused(sf):
@@ -104,7 +104,7 @@ def test_duplicate_name_is_refused(sf):
     sf.StaticResource.create(_payload("Twice", b"x"))
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.StaticResource.create(_payload("twice", b"y"))
-    assert refused.value.content[0]["errorCode"] == "DUPLICATE_VALUE"
+    assert error_json(refused.value)[0]["errorCode"] == "DUPLICATE_VALUE"
 
 
 def test_five_megabyte_limit(sf):
@@ -112,7 +112,7 @@ def test_five_megabyte_limit(sf):
     sf.StaticResource.create(_payload("Max", b"x" * 5_242_880))
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.StaticResource.create(_payload("Over", b"x" * 5_242_881))
-    assert refused.value.content[0]["fields"] == ["Body"]
+    assert error_json(refused.value)[0]["fields"] == ["Body"]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_create_field_errors(sf, payload, code):
     """Unknown, read-only, missing and out-of-picklist fields answer their Salesforce codes."""
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.StaticResource.create(payload)
-    assert refused.value.content[0]["errorCode"] == code
+    assert error_json(refused.value)[0]["errorCode"] == code
 
 
 def test_malformed_json_is_refused(org, http, auth):
@@ -155,7 +155,7 @@ def test_query_errors(sf, query, code):
     """Unknown objects, unknown columns and broken SOQL answer their Salesforce codes."""
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.query(query)
-    assert refused.value.content[0]["errorCode"] == code
+    assert error_json(refused.value)[0]["errorCode"] == code
 
 
 def test_invalid_session_is_401(org, http):
@@ -163,7 +163,7 @@ def test_invalid_session_is_401(org, http):
     sf = Salesforce(instance_url=org.instance_url, session_id="00Dbogus!AQxyz", session=http)
     with pytest.raises(SalesforceExpiredSession) as refused:
         sf.query("SELECT Id FROM StaticResource")
-    assert refused.value.content == [
+    assert error_json(refused.value) == [
         {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
     ]
 
@@ -178,7 +178,7 @@ def test_limit_info_header_and_budget(emu, http):
     sf.query("SELECT Id FROM StaticResource")
     with pytest.raises(SalesforceRefusedRequest) as refused:
         sf.query("SELECT Id FROM StaticResource")
-    assert refused.value.content == [
+    assert error_json(refused.value) == [
         {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
     ]
     assert org.api_used == 2

@@ -108,7 +108,7 @@ def _entries(*entries: RawEntry) -> Callable[[], bytes]:
 def _tree(  # noqa: PLR0917 - the corpus reads best as a table of positional rows
     name: str,
     family: str,
-    fill: Callable[[Path, Path], None],
+    fill: Callable[[Path, Path], object],
     refusal: type[PackageError],
     entry: str | None,
     reason: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -20,6 +21,7 @@ from sfsync.config.schema import Config, HttpSource
 from sfsync.errors import SourceError
 from sfsync.sources.http import HttpPackageSource, http_session_for
 from tests.fixtures.http_server import REDIRECT_PATH, PackageServer, package_server
+from tests.reliability.figures import Figures
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +56,7 @@ def session_for(server: PackageServer) -> requests.Session:
 
 
 def source(
-    server: PackageServer, url: str, session: requests.Session, **kwargs: float
+    server: PackageServer, url: str, session: requests.Session, **kwargs: Any
 ) -> HttpPackageSource:
     return HttpPackageSource(
         "lightning",
@@ -66,14 +68,14 @@ def source(
     )
 
 
-def test_a_trickling_download_ends_at_the_deadline(server: PackageServer, figures: object) -> None:
+def test_a_trickling_download_ends_at_the_deadline(server: PackageServer, figures: Figures) -> None:
     """One byte every 0.5 s (never 5 s apart) is abandoned at the 2 s total deadline."""
     server.fault = "trickle"
     started = time.monotonic()
     with pytest.raises(SourceError, match="took over 2s in all"):
         source(server, server.url, session_for(server), deadline_seconds=2.0).fetch()
     seconds = time.monotonic() - started
-    figures.add("security", "trickling download abandoned after (deadline 2 s)", f"{seconds:.2f}s")  # type: ignore[attr-defined]
+    figures.add("security", "trickling download abandoned after (deadline 2 s)", f"{seconds:.2f}s")
     assert seconds < 4.0
     assert not (server.folder.parent / "cache" / "package.zip").exists()
 

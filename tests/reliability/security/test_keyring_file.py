@@ -21,6 +21,7 @@ from sfsync.config.load import load_config
 from sfsync.errors import TokenStoreError
 from sfsync.tokens.cryptfile import AtomicCryptFileKeyring
 from sfsync.tokens.record import StoredAuthorization
+from tests.reliability.figures import Figures
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +106,7 @@ def writer(config: Path, name: str) -> subprocess.Popen[str]:
     )
 
 
-def test_two_writers_keep_all_120_entries(tmp_path: Path, figures: object) -> None:
+def test_two_writers_keep_all_120_entries(tmp_path: Path, figures: Figures) -> None:
     """Two processes each writing 60 distinct entries at once: all 120 are there after."""
     config = write_config(tmp_path)
     deps(config)  # create the file first: the race under test is between writes
@@ -120,11 +121,11 @@ def test_two_writers_keep_all_120_entries(tmp_path: Path, figures: object) -> No
         for number in range(ENTRIES)
         if store.get(f"{name}/entry{number}") is not None
     ]
-    figures.add("security", "keyring entries kept, two concurrent writers", f"{len(kept)}/120")  # type: ignore[attr-defined]
+    figures.add("security", "keyring entries kept, two concurrent writers", f"{len(kept)}/120")
     assert len(kept) == 2 * ENTRIES
 
 
-def test_the_file_is_never_seen_half_written(tmp_path: Path, figures: object) -> None:
+def test_the_file_is_never_seen_half_written(tmp_path: Path, figures: Figures) -> None:
     """While a process writes 60 entries, the file read at any moment is whole: it always
     holds the keyring's own settings (before, each rewrite truncated it first, so a reader, or
     a crash at that moment, found it empty).
@@ -153,7 +154,7 @@ def test_the_file_is_never_seen_half_written(tmp_path: Path, figures: object) ->
         watcher.join()
     figures.add(
         "security", "keyring file reads seen half-written", f"{seen['broken']} of {seen['reads']}"
-    )  # type: ignore[attr-defined]
+    )
     assert seen["broken"] == 0
 
 

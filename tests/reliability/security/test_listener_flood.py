@@ -26,6 +26,7 @@ import pytest
 import sfsync
 from sfsync.errors import AuthorizationError
 from sfsync.salesforce.callback import CallbackListener
+from tests.reliability.figures import Figures
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +90,7 @@ def descriptors(pid: int) -> int:
     return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
 
 
-def test_healthz_answers_under_1000_idle_connections(figures: object) -> None:
+def test_healthz_answers_under_1000_idle_connections(figures: Figures) -> None:
     """1,000 idle half-sent requests cost the endpoint no more than its cap of descriptors
     (before: one each, up to the 1,024 limit), and GET /healthz answers 200 within 2 s.
     """
@@ -105,12 +106,10 @@ def test_healthz_answers_under_1000_idle_connections(figures: object) -> None:
             held = descriptors(pid)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    figures.add(  # type: ignore[attr-defined]
+    figures.add(
         "security", f"/healthz under {IDLE_CONNECTIONS} idle connections", f"{seconds:.3f}s"
     )
-    figures.add(  # type: ignore[attr-defined]
-        "security", f"endpoint descriptors under {IDLE_CONNECTIONS} idle connections", held
-    )
+    figures.add("security", f"endpoint descriptors under {IDLE_CONNECTIONS} idle connections", held)
     assert seconds < 3.0
     assert held < 100
 

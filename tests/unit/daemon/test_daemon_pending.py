@@ -51,7 +51,7 @@ def test_failures_in_a_row_double_the_wait() -> None:
 @pytest.mark.parametrize(
     "result", [Result.PUSHED, Result.UNCHANGED, Result.INVALID, Result.WAITING, Result.PAUSED]
 )
-def test_a_result_with_nothing_left_to_do_ends_the_wait(result: str) -> None:
+def test_a_result_with_nothing_left_to_do_ends_the_wait(result: Result) -> None:
     """A success (or a result only a new publish can change) leaves nothing pending."""
     failing = Pending(50.0, Result.FAILED, 6)
     assert after_result(failing, result, None, now=40.0, draw=0.3) is None
@@ -66,7 +66,7 @@ def test_a_success_resets_the_backoff() -> None:
 
 
 @pytest.mark.parametrize(("result", "seconds"), sorted(FOLLOW_UP_SECONDS.items()))
-def test_a_follow_up_waits_its_own_time_and_resets_failures(result: str, seconds: float) -> None:
+def test_a_follow_up_waits_its_own_time_and_resets_failures(result: Result, seconds: float) -> None:
     """A closed gate, a deferral, a running deploy or a missing authorization is not a
     failure: it waits its follow-up, and its failures count starts again.
     """

@@ -42,7 +42,7 @@ class WatchedMetrics(Metrics):
     def record_result(
         self,
         connector: str,
-        result: str,
+        result: Result,
         *,
         seconds: float | None,
         size: int | None,

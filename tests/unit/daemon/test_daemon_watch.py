@@ -178,7 +178,12 @@ def test_a_folder_that_could_not_be_watched_can_be_watched_once_it_exists(tmp_pa
                 watcher.watch(folder, lambda: calls.append(1))
         folder.mkdir()
         fired = threading.Event()
-        watcher.watch(folder, lambda: (calls.append(1), fired.set()))
+
+        def note() -> None:
+            calls.append(1)
+            fired.set()
+
+        watcher.watch(folder, note)
         (tmp_path / "x.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
         (tmp_path / "x.zip").rename(folder / "x.zip")
         assert fired.wait(5)

@@ -10,6 +10,7 @@ import json
 import subprocess
 import zipfile
 import zlib
+from typing import Any
 
 from sfsync.package.build import BuildOptions, build_package
 from sfsync.package.limits import PackageLimits
@@ -28,7 +29,7 @@ FILES = {
 
 def options(**changes) -> BuildOptions:
     """Return build options for lightning/sandbox with the given fields changed."""
-    values = {
+    values: dict[str, Any] = {
         "connector": "lightning/sandbox",
         "overrides": {},
         "source_version": '"etag-1"',

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ class CountingCompressor:
         return deflate(content)
 
 
-def options(connector: str, overrides: dict) -> BuildOptions:
+def options(connector: str, overrides: dict[str, Any]) -> BuildOptions:
     """Return build options for a connector with the given overrides."""
     return BuildOptions(
         connector=connector, overrides=overrides, source_version="v1", sfsync_version="0.1.0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 from sfsync.tokens import StoredAuthorization
 
@@ -45,3 +46,9 @@ def token_answer(access: str = ACCESS_NEW, refresh: str | None = None) -> dict[s
     if refresh is not None:
         body["refresh_token"] = refresh
     return body
+
+
+def form_of(body: bytes | str | None) -> dict[str, list[str]]:
+    """Given a sent request's body, return its urlencoded form fields; fail if it had none."""
+    assert body is not None, "the request had no body"
+    return parse_qs(body if isinstance(body, str) else body.decode())

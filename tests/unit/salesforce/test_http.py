@@ -59,6 +59,6 @@ def test_default_timeout_is_applied() -> None:
         seen.append(kwargs.get("timeout"))
         return original(request, **kwargs)  # type: ignore[arg-type]
 
-    http.get_adapter("https://").send = spy  # type: ignore[method-assign]
+    http.get_adapter("https://").send = spy  # type: ignore[method-assign,assignment]
     http.get("https://acme.my.salesforce.com/x")
     assert seen == [7]

@@ -25,7 +25,14 @@ from sfsync.salesforce.oauth import (
     start_device_flow,
     start_web_flow,
 )
-from tests.unit.salesforce.sf_helpers import CONNECTOR, INSTANCE, NOW, REFRESH, token_answer
+from tests.unit.salesforce.sf_helpers import (
+    CONNECTOR,
+    INSTANCE,
+    NOW,
+    REFRESH,
+    form_of,
+    token_answer,
+)
 
 LOGIN = "https://test.salesforce.com"
 LOGIN_TOKEN = LOGIN + "/services/oauth2/token"
@@ -67,7 +74,7 @@ def test_device_start_uses_response_type_device_code(http: requests.Session) -> 
     )
     device = start_device_flow(http, LOGIN, "client", CONNECTOR)
     assert device == DeviceCode("dc", "08T3AY9D", LOGIN + "/setup/connect", 5)
-    form = parse_qs(responses.calls[0].request.body)
+    form = form_of(responses.calls[0].request.body)
     assert form["response_type"] == ["device_code"]
     assert form["client_id"] == ["client"]
 
@@ -99,7 +106,7 @@ def test_device_poll_pending_slow_down_then_success(http: requests.Session) -> N
     )
     assert answer.refresh_token == REFRESH
     assert clock.sleeps == [5, 5, 10]
-    form = parse_qs(responses.calls[0].request.body)
+    form = form_of(responses.calls[0].request.body)
     assert form == {"grant_type": ["device"], "code": ["dc"], "client_id": ["client"]}
 
 
@@ -199,7 +206,7 @@ def test_web_flow_pkce_and_code_exchange(http: requests.Session) -> None:
     answer = finish_web_flow(flow, http, LOGIN, "the-code", CONNECTOR)
     assert answer.refresh_token == REFRESH
     assert answer.instance_url == INSTANCE
-    form = parse_qs(responses.calls[0].request.body)
+    form = form_of(responses.calls[0].request.body)
     assert form["grant_type"] == ["authorization_code"]
     assert form["code"] == ["the-code"]
     assert form["client_id"] == ["client"]
@@ -231,7 +238,7 @@ def test_revoke_posts_the_token(http: requests.Session) -> None:
     """Revoke POSTs token=... to /services/oauth2/revoke; 200 is success."""
     responses.post(INSTANCE + "/services/oauth2/revoke", status=200)
     revoke_token(http, INSTANCE, REFRESH, CONNECTOR)
-    assert parse_qs(responses.calls[0].request.body) == {"token": [REFRESH]}
+    assert form_of(responses.calls[0].request.body) == {"token": [REFRESH]}
 
 
 @responses.activate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -86,7 +88,7 @@ def test_other_errors_are_raised_at_once(error: Exception) -> None:
 
 def test_a_success_after_a_blip_returns_its_value() -> None:
     """One reset, then an answer: the answer is returned after one sleep."""
-    answers = iter([SalesforceUnreachableError("reset"), "0811x"])
+    answers: Iterator[str | Exception] = iter([SalesforceUnreachableError("reset"), "0811x"])
     slept: list[float] = []
 
     def flaky() -> str:

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -29,6 +28,7 @@ from tests.unit.salesforce.sf_helpers import (
     INSTANCE,
     REFRESH,
     TOKEN_URL,
+    form_of,
     stored,
     token_answer,
 )
@@ -47,7 +47,7 @@ def test_first_call_refreshes_then_sends_bearer(session: ConnectorSession) -> No
     responses.post(TOKEN_URL, json=token_answer())
     responses.get(LIMITS, json={}, match=_bearer(ACCESS_NEW))
     assert session.request("GET", "/services/data/v64.0/limits").status_code == 200
-    form = parse_qs(responses.calls[0].request.body)
+    form = form_of(responses.calls[0].request.body)
     assert form == {
         "grant_type": ["refresh_token"],
         "refresh_token": [REFRESH],
@@ -171,7 +171,7 @@ def test_failed_keyring_write_means_token_unused(
     def refuse(*_args: object) -> None:
         raise TokenStoreError("keyring locked")
 
-    store.put = refuse  # type: ignore[method-assign]
+    store.put = refuse  # type: ignore[method-assign,assignment]
     responses.post(TOKEN_URL, json=token_answer(refresh="5Aep861" + "Y" * 80))
     with pytest.raises(TokenStoreError):
         session.request("GET", LIMITS)
@@ -187,7 +187,7 @@ def test_rereads_keyring_under_lock(session: ConnectorSession, store: MemoryToke
     store.records[CONNECTOR] = stored(refresh_token=other)
     responses.post(TOKEN_URL, json=token_answer())
     session.access_token()
-    assert parse_qs(responses.calls[0].request.body)["refresh_token"] == [other]
+    assert form_of(responses.calls[0].request.body)["refresh_token"] == [other]
 
 
 @responses.activate

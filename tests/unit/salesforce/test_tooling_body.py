@@ -51,11 +51,14 @@ def test_update_sends_bytes_and_refreshes_an_expired_session(session: ConnectorS
         "081000000000001", ZIP, cache_control="Public", description="sfsync test"
     )
     sent = responses.calls[2].request
+    assert isinstance(sent.body, bytes)
     assert sent.headers["Authorization"] == f"Bearer {ACCESS_NEW}"
     assert sent.headers["Content-Type"] == "application/json"
     assert sent.headers["Content-Length"] == str(len(sent.body))
     assert base64.b64decode(json.loads(bytes(sent.body))["Body"]) == ZIP
-    assert bytes(responses.calls[0].request.body) == bytes(sent.body)
+    first_body = responses.calls[0].request.body
+    assert isinstance(first_body, bytes)
+    assert first_body == sent.body
 
 
 @responses.activate
@@ -67,7 +70,9 @@ def test_create_returns_the_id_and_routes_errors(session: ConnectorSession) -> N
     assert client.create_resource("Guide", ZIP, cache_control="Public", description="d") == (
         "081000000000002"
     )
-    body = json.loads(bytes(responses.calls[0].request.body))
+    sent_body = responses.calls[0].request.body
+    assert isinstance(sent_body, bytes)
+    body = json.loads(sent_body)
     assert body["Name"] == "Guide"
     assert body["ContentType"] == "application/zip"
     responses.post(

@@ -310,7 +310,9 @@ def test_oversize_while_streaming_is_refused(mock: responses.RequestsMock, cache
     serve(mock, body=b"x" * 200_000)
     with pytest.raises(SourceError, match=r"larger than max_bytes \(100000 bytes\)"):
         source.fetch()
-    assert "Content-Length" not in mock.calls[1].response.headers
+    response = mock.calls[1].response
+    assert isinstance(response, requests.Response)
+    assert "Content-Length" not in response.headers
     assert_clean(cache_dir, PACKAGE)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +20,9 @@ CONNECTOR = "lightning/sandbox"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
+def store(tmp_path: Path) -> Iterator[StateStore]:
     opened = StateStore.open(tmp_path / "state")
-    yield opened  # type: ignore[misc]
+    yield opened
     opened.close()
 
 

@@ -110,7 +110,7 @@ def cycle_logs(tmp_path: Path) -> dict[str, dict[str, Any]]:
             run_cycle(deps, pusher)
     finally:
         store.close()
-    return {line["connector"]: line for line in logs if line["event"] == "connector result"}
+    return {line["connector"]: dict(line) for line in logs if line["event"] == "connector result"}
 
 
 def test_needs_authorization_is_an_error_naming_system_and_package(

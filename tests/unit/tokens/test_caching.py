@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from pathlib import Path
 
 import pytest
@@ -66,6 +66,10 @@ class CountingFileStore:
         self.reads[connector] += 1
         self._refuse_if_asked()
         return self.records.get(connector)
+
+    def get_many(self, connectors: Collection[str]) -> dict[str, StoredAuthorization | None]:
+        """Return each connector's record, counting each read."""
+        return {connector: self.get(connector) for connector in connectors}
 
     def put(self, connector: str, record: StoredAuthorization) -> None:
         """Store the record and rewrite the file."""
@@ -342,7 +346,7 @@ class FileKeyring(KeyringBackend):
     and counts reads.
     """
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self, file_path: Path | None) -> None:
         super().__init__()

@@ -5,6 +5,7 @@ and the CLI makes its process undumpable where it can.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -54,5 +55,5 @@ def test_unset_passphrase_is_none() -> None:
 
 def test_undumpable_is_a_no_op_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where prctl does not exist, making the process undumpable does nothing and says so."""
-    monkeypatch.setattr(hardening.sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "platform", "darwin")
     assert hardening.make_undumpable() is False
