@@ -215,6 +215,15 @@ def mutated_config_text(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Return lists and tables of `children` (a named function: hypothesis cannot read a
+    multi-line lambda's source to see that it recurses, and warns).
+    """
+    return st.lists(children, max_size=3) | st.dictionaries(
+        st.text(max_size=8), children, max_size=3
+    )
+
+
 TOML_VALUES = st.recursive(
     st.none()  # deleted key
     | st.booleans()
@@ -222,9 +231,7 @@ TOML_VALUES = st.recursive(
     | st.floats(allow_nan=True)
     | st.text(max_size=20)
     | st.datetimes(),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
+    _containers,
     max_leaves=8,
 )
 
