@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 # bandit over daemon/ and pip-audit over the dependencies (see .ci/audit.py).
 audit: $(STAMP)
@@ -49,7 +49,7 @@ test: lint typecheck audit-or-say pytest
 
 # The fast set only, for a developer's inner loop.
 test-fast: $(STAMP) system-deps
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not slow'
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m 'not slow'
 
 # For now: validate the example config and build the example package for each connector.
 # The reliability suite at full size (make test runs it shortened), with its summary table.

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures.alone import turn
 from tests.fixtures.site import stop_started
 
 # The reliability summary table is a plugin: under xdist the controller, which collects no
 # test, must still gather the workers' figures and print the table.
 pytest_plugins = ["tests.reliability.figures"]
+
+
+@pytest.fixture(autouse=True)
+def _alone_if_marked(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Under xdist, run a test marked `alone` with no other test beside it (see alone.py)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    # Every worker's base temp folder sits in the run's own folder, which they all share.
+    locks = tmp_path_factory.getbasetemp().parent / "locks"
+    with turn(locks, alone=request.node.get_closest_marker("alone") is not None):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -138,6 +138,7 @@ def test_watchdog_pings_while_the_scheduler_runs(daemon: Daemon) -> None:
     wait_until(lambda: len(daemon.notify.seen("WATCHDOG", "1")) - first >= 3, 1, "three WATCHDOG=1")
 
 
+@pytest.mark.alone
 def test_a_burst_of_ten_publishes_yields_at_most_two_pushes_of_the_newest(
     tmp_path: Path, emu: Emulator
 ) -> None:
@@ -243,6 +244,7 @@ def test_sigterm_during_a_slow_push_exits_0_with_consistent_state(
     assert hashlib.sha256(body).hexdigest() == live
 
 
+@pytest.mark.alone
 def test_publish_to_live_latency(tmp_path: Path, emu: Emulator) -> None:
     """Measure publish-to-live (rename into the folder until the org holds it) over 10
     publishes of a small package with settle 0s; printed for the note, bounded loosely.

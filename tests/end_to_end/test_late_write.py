@@ -23,7 +23,8 @@ from sfsync_emulator import Emulator
 from tests.fixtures.sync_support import DEPLOY, STATIC_RESOURCE, SyncSite, sync_site
 from tests.fixtures.wait import wait_until
 
-pytestmark = pytest.mark.slow
+# Its windows (a 2 s timeout, a 10 s hold) are tighter than a CLI start on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 TOOLING = f"{STATIC_RESOURCE}/"  # requests on an existing resource (PATCH, Body), not the create
 CONNECTOR = "lightning/sandbox"

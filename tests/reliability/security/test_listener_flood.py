@@ -90,6 +90,7 @@ def descriptors(pid: int) -> int:
     return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
 
 
+@pytest.mark.alone
 def test_healthz_answers_under_1000_idle_connections(figures: Figures) -> None:
     """1,000 idle half-sent requests cost the endpoint no more than its cap of descriptors
     (before: one each, up to the 1,024 limit), and GET /healthz answers 200 within 2 s.
