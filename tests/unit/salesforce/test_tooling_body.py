@@ -21,6 +21,16 @@ from tests.unit.salesforce.sf_helpers import (
 )
 
 SOBJECTS = INSTANCE + "/services/data/v64.0/tooling/sobjects/StaticResource"
+
+
+def sent_body(body: object) -> bytes:
+    """Return a sent request's body as bytes: requests types it as bytes, str or None, while
+    sfsync sends a ResourceBody (streamed in pieces, whole through `bytes()`).
+    """
+    assert isinstance(body, ResourceBody | bytes), body
+    return bytes(body)
+
+
 EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 ZIP = bytes(range(256)) * 3000  # over two pieces, and not a multiple of 3
 
@@ -51,14 +61,11 @@ def test_update_sends_bytes_and_refreshes_an_expired_session(session: ConnectorS
         "081000000000001", ZIP, cache_control="Public", description="sfsync test"
     )
     sent = responses.calls[2].request
-    assert isinstance(sent.body, bytes)
     assert sent.headers["Authorization"] == f"Bearer {ACCESS_NEW}"
     assert sent.headers["Content-Type"] == "application/json"
-    assert sent.headers["Content-Length"] == str(len(sent.body))
-    assert base64.b64decode(json.loads(bytes(sent.body))["Body"]) == ZIP
-    first_body = responses.calls[0].request.body
-    assert isinstance(first_body, bytes)
-    assert first_body == sent.body
+    assert sent.headers["Content-Length"] == str(len(sent_body(sent.body)))
+    assert base64.b64decode(json.loads(sent_body(sent.body))["Body"]) == ZIP
+    assert sent_body(responses.calls[0].request.body) == sent_body(sent.body)
 
 
 @responses.activate
@@ -70,9 +77,7 @@ def test_create_returns_the_id_and_routes_errors(session: ConnectorSession) -> N
     assert client.create_resource("Guide", ZIP, cache_control="Public", description="d") == (
         "081000000000002"
     )
-    sent_body = responses.calls[0].request.body
-    assert isinstance(sent_body, bytes)
-    body = json.loads(sent_body)
+    body = json.loads(sent_body(responses.calls[0].request.body))
     assert body["Name"] == "Guide"
     assert body["ContentType"] == "application/zip"
     responses.post(
