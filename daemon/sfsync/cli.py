@@ -24,16 +24,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from sfsync import __version__
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
-from sfsync.actions.build import build_for_connector, package_limits
+from sfsync.actions.build import build_for_connector
 from sfsync.actions.connectors import select_by_environment, select_for_authorize
 from sfsync.actions.history import HEADERS as HISTORY_HEADERS
 from sfsync.actions.history import history_cells, history_rows
-from sfsync.actions.locate import SourceLocator
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_report, status_rows, unknown_authorization_rows
 from sfsync.actions.status_table import DEFAULT_WIDTH, aligned, plain_status, rich_status
-from sfsync.actions.sync import open_runtime, resume, rollback, verify
-from sfsync.actions.wiring import auth_deps
+from sfsync.actions.sync import resume, rollback, verify
+from sfsync.auth_wiring import auth_deps
 from sfsync.clock import epoch_seconds, utc_now
 from sfsync.config import (
     LoadedConfig,
@@ -57,11 +56,14 @@ from sfsync.errors import (
 from sfsync.files import write_atomically
 from sfsync.hardening import make_undumpable
 from sfsync.log import configure_logging
+from sfsync.package.limits import package_limits
 from sfsync.redact import redact_text
-from sfsync.sources.located import Located
+from sfsync.sources.open import open_sources
+from sfsync.sources.source import Package
 from sfsync.state.packages import PackageArchive
 from sfsync.sync.cycle import RESULT_EVENT, ConnectorResult, CycleReport
 from sfsync.sync.result import worst_exit_status
+from sfsync.sync.runtime import open_runtime
 from sfsync.tokens.backends import open_backend, read_passphrase
 from sfsync.tokens.lock import keyring_lock_path
 from sfsync.tokens.rekey import rekey_cryptfile
@@ -163,10 +165,10 @@ def build(
     loaded = state.loaded
     connector = select_connector(loaded.connectors, connector_name)
     try:
-        located = (
-            Located(package_path)
+        package = (
+            Package(package_path)
             if package_path is not None
-            else SourceLocator(loaded.config)(connector, epoch_seconds())
+            else open_sources(loaded.config)[connector.system].look(epoch_seconds()).ready()
         )
     except SourceError as error:
         if not isinstance(error, NothingPublishedError) and not isinstance(
@@ -177,8 +179,8 @@ def build(
             f"nothing to build for {connector.name}: {error}; publish a package there, or "
             "build a given one with --package FILE"
         ) from None
-    source_path = located.path
-    built = build_for_connector(connector, located, package_limits(loaded.config))
+    source_path = package.path
+    built = build_for_connector(connector, package, package_limits(loaded.config))
     try:
         write_atomically(output, built.data)
     except OSError as error:

@@ -26,7 +26,7 @@ import requests
 
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
 from sfsync.actions.status import status_rows
-from sfsync.actions.wiring import auth_deps
+from sfsync.auth_wiring import auth_deps
 from sfsync.config import load_config
 from sfsync.errors import SfsyncError
 from sfsync.ports import unused_loopback_port

@@ -21,7 +21,7 @@ from sfsync.actions.status_table import (
     status_cells,
     status_layout,
 )
-from sfsync.actions.wiring import AuthDeps
+from sfsync.auth_wiring import AuthDeps
 from sfsync.config import LoadedConfig, parse_config
 from sfsync.state.store import StateStore
 from sfsync.tokens.memory import MemoryTokenStore

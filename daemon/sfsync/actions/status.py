@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sfsync.actions.wiring import AuthDeps
+from sfsync.auth_wiring import AuthDeps
 from sfsync.config import Connector
 from sfsync.errors import AuthorizationError, SalesforceError, StateError, TokenStoreError
 from sfsync.redact import redact_text

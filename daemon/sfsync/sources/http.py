@@ -27,7 +27,7 @@ from urllib3.exceptions import ProtocolError
 from sfsync.config.schema import Config, HttpSource
 from sfsync.errors import NothingPublishedError, SourceError
 from sfsync.files import write_atomically
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.sources.http_validators import (
     Validators,
     body_length_to_check,
@@ -41,6 +41,7 @@ from sfsync.sources.http_validators import (
     redact_query,
     render_validators,
 )
+from sfsync.sources.source import Look, Package
 
 CHUNK_BYTES = 64 * 1024
 PACKAGE_NAME = "package.zip"
@@ -111,6 +112,11 @@ class HttpPackageSource:
         # (inode, size, mtime_ns) of package.zip when its SHA-256 was last computed or written,
         # so that a poll does not hash the cached file again.
         self._verified: tuple[tuple[int, int, int], str] | None = None
+
+    def look(self, now: float) -> Look:  # noqa: ARG002 - a URL has no settle period
+        """Return the package the URL offers now, its version as the signature; see `fetch`."""
+        fetched = self.fetch()
+        return Look(Package(fetched.path, fetched.version), fetched.version)
 
     def fetch(self) -> Fetched:
         """Return the package the URL offers now, downloading it only if it changed.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,7 +17,6 @@ import structlog
 from filelock import FileLock, Timeout
 
 from sfsync import __version__
-from sfsync.actions.build import locate_package, package_limits, source_version
 from sfsync.clock import epoch_seconds, utc_now
 from sfsync.config import Connector, LoadedConfig
 from sfsync.errors import (
@@ -35,11 +34,11 @@ from sfsync.package.build import (
     prepare_package,
 )
 from sfsync.package.cache import CompressionCache
-from sfsync.package.limits import PackageLimits
+from sfsync.package.limits import PackageLimits, package_limits
 from sfsync.package.read import read_package
-from sfsync.salesforce.limits import ApiUsage
+from sfsync.package.version import source_version
 from sfsync.salesforce.session import ConnectorSession
-from sfsync.sources.located import Located
+from sfsync.sources.source import Look, Source
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.plan import (
@@ -52,6 +51,7 @@ from sfsync.sync.plan import (
 )
 from sfsync.sync.push import Pusher, PushOutcome
 from sfsync.sync.result import Result, worst_exit_status
+from sfsync.sync.usage import UsageBook
 from sfsync.tokens.snapshot import TokenSnapshot
 from sfsync.tokens.store import TokenStore
 
@@ -94,13 +94,14 @@ class CycleDeps:
     archive: PackageArchive
     tokens: TokenStore
     session_for: Callable[[Connector], ConnectorSession]
+    # Each system's source, by system name (see `sources.open.open_sources`).
+    sources: Mapping[str, Source]
     clock: Callable[[], datetime] = utc_now
     epoch: Callable[[], float] = epoch_seconds
     cache: CompressionCache | None = None
     # The last API usage each connector's org reported, and when (epoch seconds).
-    usage: dict[str, tuple[ApiUsage, float]] = field(default_factory=dict)
+    usage: UsageBook = field(default_factory=UsageBook)
     on_result: Callable[[ConnectorResult], None] | None = None
-    locate: Callable[[Connector, float], Located] = locate_package
     # Shared by every cycle of a daemon, so that `daemon.concurrency` bounds pushes across
     # systems too; None: each wave is bounded on its own.
     push_slots: threading.BoundedSemaphore | None = None
@@ -149,15 +150,20 @@ def run_cycle(
     only: Collection[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
+    looks: Mapping[str, Look] | None = None,
+    tokens: TokenSnapshot | None = None,
 ) -> CycleReport:
     """Given the cycle's dependencies and a pusher, run one cycle over the selected connectors
     (all when `only` is None) and return what happened to each.
 
+    `looks` holds what the caller already saw at some systems' sources (the daemon looks before
+    it decides to run a cycle); the others are looked at now. `tokens` is the caller's snapshot
+    of the selected connectors' authorizations, when it reads them again after the cycle.
     With `dry_run`, build and decide but call no API and change no state.
     """
     selected = [c for c in deps.loaded.connectors if only is None or c.name in only]
     # The keyring is read once for the whole cycle; a new authorization counts from the next.
-    tokens = TokenSnapshot(deps.tokens, [c.name for c in selected])
+    tokens = tokens or TokenSnapshot(deps.tokens, [c.name for c in selected])
     deps = replace(deps, tokens=tokens)
     results: dict[str, ConnectorResult] = {}
 
@@ -178,7 +184,7 @@ def run_cycle(
         if deps.on_result is not None:
             deps.on_result(result)
 
-    jobs = _read_sources(deps, selected, report)
+    jobs = _read_sources(deps, selected, report, looks or {})
     if jobs:
         # Made by the first push thread instead, the pass competed with every other thread
         # for the GIL while they all waited for it. A failure is left for each connector's
@@ -242,6 +248,7 @@ def _read_sources(
     deps: CycleDeps,
     selected: list[Connector],
     report: Callable[[ConnectorResult, Path | None], None],
+    looks: Mapping[str, Look],
 ) -> dict[str, _Job]:
     """Read and prepare each system's package once; return a job per selected connector whose
     system has one (the others are reported waiting, invalid or failed).
@@ -254,19 +261,20 @@ def _read_sources(
     by_system: dict[str, list[Connector]] = {}
     for connector in selected:
         by_system.setdefault(connector.system, []).append(connector)
-    for connectors in by_system.values():
+    for system, connectors in by_system.items():
         package: Path | None = None  # until the source names one
         try:
-            located = deps.locate(connectors[0], deps.epoch())
-            package = located.path
-            published = read_package(located.path, limits)
-            version = located.version or source_version(located.path, published)
+            look = looks.get(system) or deps.sources[system].look(deps.epoch())
+            found = look.ready()
+            package = found.path
+            published = read_package(found.path, limits)
+            version = found.version or source_version(found.path, published)
             prepared = prepare_package(published, deps.cache)
         except SfsyncError as error:
             for connector in connectors:
                 report(ConnectorResult(connector.name, _result_of(error), str(error)), package)
             continue
-        source = _Source(prepared, version, limits, located.path)
+        source = _Source(prepared, version, limits, found.path)
         for connector in connectors:
             jobs[connector.name] = _Job(connector, source)
     return jobs

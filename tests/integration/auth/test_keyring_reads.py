@@ -17,9 +17,9 @@ import pytest
 from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
 from sfsync.actions.status import status_rows
-from sfsync.actions.sync import open_runtime
-from sfsync.actions.wiring import auth_deps
+from sfsync.auth_wiring import auth_deps
 from sfsync.config import LoadedConfig, parse_config
+from sfsync.sync.runtime import open_runtime
 from sfsync.tokens import StoredAuthorization
 from sfsync_emulator import Emulator
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sfsync.config.schema import KeyringSettings
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.identity import fetch_username
 from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
 from sfsync.tokens import StoredAuthorization

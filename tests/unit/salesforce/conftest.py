@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sf_helpers import CONNECTOR, NOW, stored
 
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
 

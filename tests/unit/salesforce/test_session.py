@@ -29,7 +29,7 @@ from sfsync.errors import (
     SalesforceUnreachableError,
     TokenStoreError,
 )
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
 

@@ -14,7 +14,7 @@ import requests
 
 from sfsync.clock import utc_now
 from sfsync.config import Connector, LoadedConfig
-from sfsync.salesforce.http import HttpSettings, new_http_session, system_trust
+from sfsync.http_session import HttpSettings, new_http_session, system_trust
 from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.caching import cached
