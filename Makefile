@@ -25,6 +25,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests bench
 	$(BIN)/ruff format --check daemon tests bench
+	PYTHONPATH=daemon $(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
