@@ -23,7 +23,7 @@ from sfsync.daemon.memory import release_free_memory
 from sfsync.daemon.observers import Observers
 from sfsync.daemon.pending import Pending, after_result, connectors_to_check, next_check_in
 from sfsync.errors import NothingPublishedError, SfsyncError
-from sfsync.sync.cycle import ConnectorResult, CycleReport
+from sfsync.sync.cycle import ConnectorResult, CycleReport, run_cycle
 from sfsync.sync.result import Result
 from sfsync.sync.runtime import SyncRuntime
 from sfsync.tokens.snapshot import TokenSnapshot
@@ -134,7 +134,9 @@ class SystemChecks:
             return
         # One keyring pass for the cycle and the authorized gauges after it.
         tokens = TokenSnapshot(runtime.deps.tokens, chosen)
-        report = runtime.cycle(only=set(chosen), looks={system: look}, tokens=tokens)
+        report = run_cycle(
+            runtime.deps, runtime.pusher, only=set(chosen), looks={system: look}, tokens=tokens
+        )
         # The packages the push threads held are freed now; give the pages back while idle.
         self._release_memory()
         work.signature = look.signature

@@ -20,14 +20,12 @@ from sfsync.package.cache import DirectoryCompressionCache
 from sfsync.salesforce.retry import RetryPolicy
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.open import open_sources
-from sfsync.sources.source import Look
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.cycle import ConnectorResult, CycleDeps, CycleReport, run_cycle
 from sfsync.sync.push import Pusher
 from sfsync.sync.usage import UsageBook
 from sfsync.tokens.caching import cached
-from sfsync.tokens.snapshot import TokenSnapshot
 
 # A write the client gave up on is assumed settled (applied or dropped by the org) once the
 # org has had as long again as the client waited, plus this margin. Salesforce documents no
@@ -52,24 +50,10 @@ class SyncRuntime:
     pusher: Pusher
 
     def cycle(
-        self,
-        *,
-        only: set[str] | None = None,
-        dry_run: bool = False,
-        force: bool = False,
-        looks: dict[str, Look] | None = None,
-        tokens: TokenSnapshot | None = None,
+        self, *, only: set[str] | None = None, dry_run: bool = False, force: bool = False
     ) -> CycleReport:
         """Run one cycle; see `run_cycle`."""
-        return run_cycle(
-            self.deps,
-            self.pusher,
-            only=only,
-            dry_run=dry_run,
-            force=force,
-            looks=looks,
-            tokens=tokens,
-        )
+        return run_cycle(self.deps, self.pusher, only=only, dry_run=dry_run, force=force)
 
 
 @contextmanager
