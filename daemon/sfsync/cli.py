@@ -56,6 +56,7 @@ from sfsync.errors import (
 )
 from sfsync.files import write_atomically
 from sfsync.hardening import make_undumpable
+from sfsync.locks import keyring_lock_path
 from sfsync.log import configure_logging
 from sfsync.redact import redact_text
 from sfsync.sources.located import Located
@@ -63,7 +64,6 @@ from sfsync.state.packages import PackageArchive
 from sfsync.sync.cycle import RESULT_EVENT, ConnectorResult, CycleReport
 from sfsync.sync.result import worst_exit_status
 from sfsync.tokens.backends import open_backend, read_passphrase
-from sfsync.tokens.lock import keyring_lock_path
 from sfsync.tokens.rekey import rekey_cryptfile
 
 
