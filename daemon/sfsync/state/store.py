@@ -364,14 +364,6 @@ class StateStore:
             connector, api_used=usage.used, api_allowed=usage.allowed, api_usage_at=at
         )
 
-    def record_refresh(self, connector: str, now: datetime) -> None:
-        """Remember when the connector's token was last refreshed (for the keep-alive)."""
-        self._update_connector(connector, last_refresh_at=now)
-
-    def set_last_error(self, connector: str, error: str | None) -> None:
-        """Remember the connector's latest error (redacted), or clear it."""
-        self._update_connector(connector, last_error=None if error is None else redact_text(error))
-
     # Builds ----------------------------------------------------------------------------------
 
     def record_build(
@@ -447,7 +439,6 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
             if row["api_usage_at"] is not None
             else None
         ),
-        last_refresh_at=_time(row["last_refresh_at"]),
         last_error=row["last_error"],
         recheck_after=_time(row["recheck_after"]),
         org_id=row["org_id"],
