@@ -395,7 +395,7 @@ def status_command(state: CliContext, as_json: bool) -> int:
         for line in plain_status(rows, width):
             click.echo(line)
     # Authorization unknown (the keyring could not be read) counts as needing it: exit 3.
-    needs = any(row["needs_authorization"] is not False for row in rows)
+    needs = any(row.needs_authorization is not False for row in rows)
     return int(ExitStatus.NEEDS_AUTHORIZATION) if needs else int(ExitStatus.OK)
 
 

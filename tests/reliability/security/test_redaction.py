@@ -16,7 +16,7 @@ import pytest
 import structlog
 
 from sfsync import cli
-from sfsync.actions.status import state_columns
+from sfsync.actions.status import StatusRow, with_state_columns
 from sfsync.daemon.health import UNHEALTHY, ConnectorHealth, health
 from sfsync.errors import ExitStatus
 from sfsync.log import configure_logging
@@ -192,6 +192,8 @@ def test_last_error_is_redacted_on_healthz_and_status() -> None:
     assert OPAQUE not in written
     assert SECRET_PART not in written
     assert "invalid_grant" in written
-    columns = state_columns(ConnectorState(CONNECTOR, last_error=leaked), None)
-    assert OPAQUE not in columns["last_error"]
-    assert "invalid_grant" in columns["last_error"]
+    row = StatusRow(CONNECTOR, *CONNECTOR.split("/"))
+    shown = with_state_columns(row, ConnectorState(CONNECTOR, last_error=leaked), None).last_error
+    assert shown is not None
+    assert OPAQUE not in shown
+    assert "invalid_grant" in shown
