@@ -33,14 +33,14 @@ def locate_package(connector: Connector, now: float) -> Located:
     """Given a connector and the time, return the package its source offers now.
 
     Raise SourceError if the source has no complete package, or is an http source (those
-    need a download: `SourceLocator` does both kinds).
+    need a download: `SourceLocator`, which `build`, `sync` and the daemon use, does both kinds).
     """
     source = connector.source
     if isinstance(source, DirSource):
         return Located(find_package(source.path, now, source.settle))
     raise SourceError(
-        f"connector {connector.name}: its source is the URL {source.url}; `build` reads drop "
-        "folders only, so download the package and pass it with --package FILE"
+        f"connector {connector.name}: its source is the URL {source.url}, which this locator "
+        "does not download (a drop folder only); locate it with SourceLocator"
     )
 
 
