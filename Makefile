@@ -49,7 +49,6 @@ test: lint typecheck audit-or-say pytest
 test-fast: $(STAMP) system-deps
 	$(BIN)/pytest -m 'not slow'
 
-# For now: validate the example config and build the example package for each connector.
 # The reliability suite at full size (make test runs it shortened), with its summary table.
 reliability: $(STAMP) system-deps
 	RELIABILITY_SCALE=full $(BIN)/pytest tests/reliability

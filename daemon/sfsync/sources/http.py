@@ -26,7 +26,7 @@ from urllib3.exceptions import ProtocolError
 
 from sfsync.config.schema import Config, HttpSource
 from sfsync.errors import NothingPublishedError, SourceError
-from sfsync.files import write_atomically
+from sfsync.files import make_private_directories, write_atomically
 from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.sources.http_validators import (
     Validators,
@@ -182,8 +182,7 @@ class HttpPackageSource:
 
     def _prepare_folder(self) -> None:
         try:
-            self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.cache_dir.chmod(0o700)  # mkdir's mode is cut by the umask, and a folder may exist
+            make_private_directories(self.cache_dir, tighten=True)
         except OSError as error:
             raise self._error(
                 f"cannot prepare the cache folder {self.cache_dir}: {error.strerror}"

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from sfsync.errors import StateDirectoryError, StateError, describe_os_error
+from sfsync.files import make_private_directories
 from sfsync.redact import redact_text
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.migrations import migrate
 from sfsync.state.records import BuildRecord, ConnectorState, PushRecord
 
 DATABASE_NAME = "state.sqlite3"
-_DIRECTORY_MODE = 0o700
 _FILE_MODE = 0o600
 # Pushes whose process died; a push waiting on a Metadata deploy is not one of them.
 _SELECT_UNFINISHED = (
@@ -43,14 +43,13 @@ _FORGET_DEPLOY_OF_PUSH = (
 )
 
 
-def ensure_private_directory(path: Path) -> None:
-    """Given a directory path, create it (and parents) if needed and make it 0700.
+def make_state_directory(path: Path) -> None:
+    """Given the state_dir or a folder in it, create it (and parents) if needed, 0700.
 
-    Raise StateError naming the path if that is not possible.
+    Raise StateDirectoryError naming the path if that is not possible.
     """
     try:
-        path.mkdir(mode=_DIRECTORY_MODE, parents=True, exist_ok=True)
-        path.chmod(_DIRECTORY_MODE)
+        make_private_directories(path, tighten=True)
     except OSError as error:
         raise StateDirectoryError(
             describe_os_error(path, error, "create the state directory (daemon.state_dir)")
@@ -75,7 +74,7 @@ class StateStore:
 
         Raise StateError naming the path if it cannot be opened or is not a state store.
         """
-        ensure_private_directory(state_dir)
+        make_state_directory(state_dir)
         path = state_dir / DATABASE_NAME
         try:
             # Create the file with its final mode, so it is never readable by others, even briefly.
@@ -365,14 +364,6 @@ class StateStore:
             connector, api_used=usage.used, api_allowed=usage.allowed, api_usage_at=at
         )
 
-    def record_refresh(self, connector: str, now: datetime) -> None:
-        """Remember when the connector's token was last refreshed (for the keep-alive)."""
-        self._update_connector(connector, last_refresh_at=now)
-
-    def set_last_error(self, connector: str, error: str | None) -> None:
-        """Remember the connector's latest error (redacted), or clear it."""
-        self._update_connector(connector, last_error=None if error is None else redact_text(error))
-
     # Builds ----------------------------------------------------------------------------------
 
     def record_build(
@@ -448,7 +439,6 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
             if row["api_usage_at"] is not None
             else None
         ),
-        last_refresh_at=_time(row["last_refresh_at"]),
         last_error=row["last_error"],
         recheck_after=_time(row["recheck_after"]),
         org_id=row["org_id"],

@@ -26,6 +26,7 @@ from sfsync.errors import (
     SfsyncError,
 )
 from sfsync.files import make_private_directories
+from sfsync.locks import push_lock_path
 from sfsync.package.build import (
     BuildOptions,
     BuiltPackage,
@@ -519,7 +520,6 @@ _AS_RESULT = {
 
 
 def _push_lock_path(state_dir: Path, connector: str) -> Path:
-    system, environment = connector.split("/", 1)
-    folder = state_dir / "locks" / system
-    make_private_directories(folder)
-    return folder / f"{environment}.push.lock"
+    path = push_lock_path(state_dir, connector)
+    make_private_directories(path.parent)
+    return path

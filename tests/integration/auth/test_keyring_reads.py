@@ -131,8 +131,8 @@ def test_status_reads_each_entry_once(site: LoadedConfig, monkeypatch: pytest.Mo
     opened = counts.derivations
     counts.reset()
     rows = status_rows(site.connectors, deps)
-    assert [row["authorized"] for row in rows] == [True] * CONNECTORS
-    assert [row["auth_error"] for row in rows] == [None] * CONNECTORS
+    assert [row.authorized for row in rows] == [True] * CONNECTORS
+    assert [row.auth_error for row in rows] == [None] * CONNECTORS
     assert sorted(counts.reads) == sorted(connector.name for connector in site.connectors)
     assert opened + counts.derivations <= CONNECTORS + 1
 

@@ -25,7 +25,7 @@ def session(store: MemoryTokenStore, tmp_path: Path) -> ConnectorSession:
         CONNECTOR,
         store=store,
         http=new_http_session(HttpSettings(timeout=5)),
-        lock_path=tmp_path / "state" / "locks" / "refresh.lock",
+        state_dir=tmp_path / "state",
         api_version="64.0",
         clock=lambda: NOW,
     )

@@ -210,14 +210,12 @@ def test_pause_and_resume(store: StateStore) -> None:
 
 
 def test_flags_round_trip(store: StateStore) -> None:
-    """Pending deploys, authorization marks and refresh times are stored as given."""
+    """Pending deploys and authorization marks are stored as given."""
     store.set_pending_deploy(CONNECTOR, "0Af000000000001", "d" * 64)
     store.set_needs_authorization(CONNECTOR, needed=True)
-    store.record_refresh(CONNECTOR, T0)
     state = store.connector(CONNECTOR)
     assert (state.pending_deploy_id, state.pending_deploy_sha256) == ("0Af000000000001", "d" * 64)
     assert state.needs_authorization
-    assert state.last_refresh_at == T0
     store.set_pending_deploy(CONNECTOR, None)
     assert store.connector(CONNECTOR).pending_deploy_id is None
 
