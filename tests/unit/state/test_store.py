@@ -234,7 +234,7 @@ def test_builds_are_listed_newest_first(store: StateStore) -> None:
             now=T0 + timedelta(minutes=minute),
         )
     assert [build.sha256[0] for build in store.builds(CONNECTOR)] == ["a", "b"]
-    store.forget_build(CONNECTOR, "b" * 64)
+    store.forget_builds(CONNECTOR, ["b" * 64])
     assert [build.sha256[0] for build in store.builds(CONNECTOR)] == ["a"]
 
 
