@@ -90,3 +90,65 @@ def test_a_deploy_still_running_is_checked_before_any_new_deploy(
     assert state.live_sha256 == build(1).sha256 == site.served()
     assert site.outcomes() == ["pushed"]
     assert site.org.count(api="metadata", method="POST", path_prefix=DEPLOY) == 1
+
+
+def test_a_crash_after_the_org_created_the_resource_finds_it_by_name(site: PushSite) -> None:
+    """Dead at the create's answer: the org has the resource, the store not its Id; the next
+    process finds it by name and PATCHes it, never creating a second one.
+    """
+    site.crash_after(2)  # the query, then the create
+    with pytest.raises(Crash):
+        site.push(1)
+    assert site.served() == build(1).sha256
+    assert site.state().resource_id is None
+    site.restart()
+    outcome = site.push(1)
+    assert outcome.outcome is Result.PUSHED, outcome.detail
+    assert site.state().resource_id == site.org.static_resources["sfsync_site"].id
+    assert site.outcomes() == ["abandoned", "pushed"]
+    assert site.org.count(api="tooling", method="POST") == 1
+
+
+def test_a_crash_after_a_deploy_request_without_its_id_deploys_again_in_doubt(
+    make_site: Callable[..., PushSite],
+) -> None:
+    """Dead at the deploy request's answer: the org ran the deploy, sfsync never learnt its
+    id; the next process abandons the push, deploys again, and stays in doubt for the
+    Metadata window (the lost deploy might have run later).
+    """
+    site = make_site(api="metadata")
+    site.crash_after(1)
+    with pytest.raises(Crash):
+        site.push(1)
+    assert site.state().pending_deploy_id is None
+    site.restart()
+    due = site.clock() + site.pusher.doubt_window("metadata")
+    outcome = site.push(1)
+    assert outcome.outcome is Result.PUSHED, outcome.detail
+    assert outcome.recheck_after == due
+    assert site.outcomes() == ["abandoned", "pushed"]
+    assert site.org.count(api="metadata", method="POST", path_prefix=DEPLOY) == 2
+    assert site.served() == build(1).sha256
+
+
+@pytest.mark.parametrize("verify", [False, True], ids=["poll", "verify"])
+def test_a_crash_after_the_deploy_ended_finishes_that_push_without_deploying_again(
+    make_site: Callable[..., PushSite], *, verify: bool
+) -> None:
+    """Dead at the poll that saw the deploy end (or while verifying it): the deploy's id is
+    still recorded with its 'started' push, so the next process checks that deploy and
+    finishes the same push, deploying nothing anew.
+    """
+    site = make_site(api="metadata", verify=verify)
+    site.crash_after(3 if verify else 2)  # the deploy request, the poll, (the query)
+    with pytest.raises(Crash):
+        site.push(1)
+    assert site.restart() == []
+    state = site.state()
+    assert state.pending_deploy_id is not None
+    assert site.pusher.settle_pending_deploy(site.connector, site.session, state=state) is None
+    state = site.state()
+    assert state.pending_deploy_id is None
+    assert state.live_sha256 == build(1).sha256 == site.served()
+    assert site.outcomes() == ["pushed"]
+    assert site.org.count(api="metadata", method="POST", path_prefix=DEPLOY) == 1
