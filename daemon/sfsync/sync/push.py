@@ -168,13 +168,11 @@ class Pusher:
         checked_from = self.clock()
         resource = ResourceId(state.resource_id)
         try:
-            body = self._tooling(connector, session).read_body(resource)
+            body = self._read_back(connector, session, resource)
         except SfsyncError as error:
-            self._learn(connector, resource)
             return self._outcome_of(connector, error, session)
         served = hashlib.sha256(body).hexdigest() if body is not None else None
         if served == built.sha256:
-            self._learn(connector, resource)
             cleared = self.store.clear_doubt(connector.name, settled_by=checked_from)
             return PushOutcome(
                 Result.UNCHANGED,
@@ -187,7 +185,6 @@ class Pusher:
             served=served[:12] if served else None,
             live=built.sha256[:12],
         )
-        self._learn(connector, resource)
         outcome = self.push(
             connector,
             built,
@@ -210,7 +207,11 @@ class Pusher:
 
         Raise SfsyncError if the org cannot be read.
         """
-        resource = ResourceId(state.resource_id)
+        return self._read_back(connector, session, ResourceId(state.resource_id))
+
+    def _read_back(
+        self, connector: Connector, session: ConnectorSession, resource: ResourceId
+    ) -> bytes | None:
         try:
             return self._tooling(connector, session).read_body(resource)
         finally:
