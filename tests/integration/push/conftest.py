@@ -19,9 +19,11 @@ def _no_ca_bundle_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def emu() -> Iterator[Emulator]:
-    """A running emulator with the tier's client registered; stopped after the test."""
+    """A running emulator with the tier's client registered, shared by the tier's tests (each
+    has its own org, and faults are armed per org); stopped at the end.
+    """
     with Emulator() as emulator:
         emulator.register_client(CLIENT_ID, [])
         yield emulator
@@ -29,8 +31,8 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def org(emu: Emulator) -> OrgHandle:
-    """One org whose deploys end at once."""
-    return emu.add_org(name="sandbox", deploy_seconds=0.0)
+    """A new org of its own for the test, whose deploys end at once."""
+    return emu.add_org(deploy_seconds=0.0)
 
 
 @pytest.fixture
