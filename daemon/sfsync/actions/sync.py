@@ -6,9 +6,6 @@ import hashlib
 
 from sfsync.config import Connector
 from sfsync.errors import ApiError, SfsyncError, UsageError
-from sfsync.package.build import BuiltPackage
-from sfsync.salesforce.retry import with_retries
-from sfsync.salesforce.tooling import ToolingClient
 from sfsync.sync.cycle import ConnectorResult
 from sfsync.sync.result import Result
 from sfsync.sync.runtime import SyncRuntime
@@ -37,24 +34,17 @@ def rollback(runtime: SyncRuntime, connector: Connector, sha_prefix: str | None)
                 "give one with --to"
             )
         target = earlier[0]
-    record = next((build for build in store.builds(connector.name) if build.sha256 == target), None)
-    data = archive.load(connector.name, target)
-    built = BuiltPackage(
-        data=data,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        content_sha256=record.content_sha256 if record else "",
-        entries=(),
-    )
+    kept = runtime.pusher.kept_build(connector, target)
     # Pause first: a daemon cycle running meanwhile must not push the newer build back.
     store.set_paused(connector.name, paused=True, reason=f"rolled back to {target[:12]}")
     outcome = runtime.pusher.push(
         connector,
-        built,
-        record.source_version if record else "rollback",
+        kept.built,
+        kept.source_version,
         runtime.deps.session_for(connector),
+        state=state,
     )
-    return ConnectorResult(connector.name, outcome.outcome, outcome.detail, target, len(data))
+    return ConnectorResult(connector.name, outcome.outcome, outcome.detail, target, kept.built.size)
 
 
 def resume(runtime: SyncRuntime, connector: Connector) -> bool:
@@ -71,18 +61,10 @@ def verify(runtime: SyncRuntime, connector: Connector) -> ConnectorResult:
     state = runtime.deps.store.connector(connector.name)
     if state.live_sha256 is None:
         return ConnectorResult(connector.name, Result.FAILED, "sfsync has pushed nothing here yet")
-    session = runtime.deps.session_for(connector)
-    client = ToolingClient(session)
-    retry = runtime.pusher.retry
     try:
-        resource_id = state.resource_id
-        if resource_id is None:
-            found = with_retries(lambda: client.find_resource(connector.resource), retry)
-            if found is None:
-                raise ApiError(f"{connector.name}: the org has no {connector.resource}")
-            resource_id = found.id
-        known = resource_id
-        body = with_retries(lambda: client.download_body(known), retry)
+        body = runtime.pusher.read_back(connector, runtime.deps.session_for(connector), state=state)
+        if body is None:
+            raise ApiError(f"{connector.name}: the org has no {connector.resource}")
     except SfsyncError as error:
         return ConnectorResult(connector.name, Result.FAILED, str(error))
     served = hashlib.sha256(body).hexdigest()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +40,19 @@ _ABANDON_UNFINISHED = (
 _FORGET_DEPLOY_OF_PUSH = (
     "UPDATE connectors SET pending_deploy_id = NULL, pending_deploy_sha256 = NULL, "
     "pending_deploy_push_id = NULL WHERE connector = ? AND pending_deploy_push_id = ?"
+)
+
+
+# Building the same bytes again refreshes the kept build's time (and its file, when known).
+_RECORD_BUILD = (
+    "INSERT INTO builds (connector, sha256, content_sha256, source_version, size, "
+    "built_at, source_file) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sha256) "
+    "DO UPDATE SET built_at = excluded.built_at, "
+    "source_file = COALESCE(excluded.source_file, builds.source_file)"
+)
+_BEGIN_PUSH = (
+    "INSERT INTO pushes (connector, sha256, content_sha256, source_version, api, "
+    "started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -189,16 +202,58 @@ class StateStore:
     ) -> int:
         """Record that a push of the given build starts now; return its id for `finish_push`."""
         cursor = self._write(
-            "INSERT INTO pushes (connector, sha256, content_sha256, source_version, api, "
-            "started_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (connector, sha256, content_sha256, source_version, api, now.isoformat()),
+            _BEGIN_PUSH, (connector, sha256, content_sha256, source_version, api, now.isoformat())
         )
         return int(cursor.lastrowid or 0)
 
-    def finish_push(self, push_id: int, *, resource_id: str | None, now: datetime) -> None:
-        """Record that push `push_id` succeeded: its build is now live on its connector.
+    def keep_build_and_begin_push(
+        self,
+        connector: str,
+        *,
+        sha256: str,
+        content_sha256: str,
+        source_version: str,
+        size: int,
+        api: str,
+        now: datetime,
+        source_file: str | None = None,
+    ) -> int:
+        """Record a build kept on disk (as `record_build`) and that a push of it starts now, in
+        one transaction; return the push's id for `finish_push`.
+        """
+        with self._transaction() as connection:
+            connection.execute(
+                _RECORD_BUILD,
+                (
+                    connector,
+                    sha256,
+                    content_sha256,
+                    source_version,
+                    size,
+                    now.isoformat(),
+                    source_file,
+                ),
+            )
+            cursor = connection.execute(
+                _BEGIN_PUSH,
+                (connector, sha256, content_sha256, source_version, api, now.isoformat()),
+            )
+            return int(cursor.lastrowid or 0)
 
-        The history row and the connector's live package change in one transaction.
+    def finish_push(
+        self,
+        push_id: int,
+        *,
+        resource_id: str | None,
+        now: datetime,
+        settled_by: datetime | None = None,
+    ) -> datetime | None:
+        """Record that push `push_id` succeeded: its build is now live on its connector. With
+        `settled_by` (when the push began), also forget the connector's doubt if every doubted
+        write had settled by then (as `clear_doubt`).
+
+        The history row, the connector's live package and its doubt change in one transaction.
+        Return when the connector's org is still to be checked (None: no doubt remains).
         """
         with self._transaction() as connection:
             row = connection.execute(
@@ -223,9 +278,16 @@ class StateStore:
                 (sha256, content_sha256, sha256, now.isoformat(), resource_id, connector),
             )
             connection.execute(_FORGET_DEPLOY_OF_PUSH, (connector, push_id))
+            if settled_by is not None:
+                _settle_doubt(connection, connector, settled_by)
+            return _recheck_due(connection, connector)
 
-    def fail_push(self, push_id: int, *, error: str, now: datetime) -> None:
-        """Record that push `push_id` failed with `error`; what was live stays live.
+    def fail_push(
+        self, push_id: int, *, error: str, now: datetime, forget_deploy: bool = False
+    ) -> None:
+        """Record that push `push_id` failed with `error`; what was live stays live. With
+        `forget_deploy` (its Metadata deploy has ended), forget that deploy in the same
+        transaction.
 
         The error is redacted first: it is shown on `sfsync status` and may quote an answer.
         """
@@ -247,6 +309,8 @@ class StateStore:
             connection.execute(
                 "UPDATE connectors SET last_error = ? WHERE connector = ?", (error, row[0])
             )
+            if forget_deploy:
+                connection.execute(_FORGET_DEPLOY_OF_PUSH, (row[0], push_id))
 
     def abandon_unfinished(
         self, now: datetime, *, recheck_after: Mapping[str, datetime]
@@ -282,16 +346,7 @@ class StateStore:
         moment a check or a push that proves the org's body began); return whether it did.
         """
         with self._transaction() as connection:
-            row = connection.execute(
-                "SELECT recheck_after FROM connectors WHERE connector = ?", (connector,)
-            ).fetchone()
-            due = _time(row[0]) if row is not None else None
-            if due is None or due > settled_by:
-                return False
-            connection.execute(
-                "UPDATE connectors SET recheck_after = NULL WHERE connector = ?", (connector,)
-            )
-            return True
+            return _settle_doubt(connection, connector, settled_by)
 
     # Connector flags ---------------------------------------------------------------------------
 
@@ -381,16 +436,35 @@ class StateStore:
         building the same bytes again refreshes its time.
         """
         self._write(
-            "INSERT INTO builds (connector, sha256, content_sha256, source_version, size, "
-            "built_at, source_file) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sha256) "
-            "DO UPDATE SET built_at = excluded.built_at, "
-            "source_file = COALESCE(excluded.source_file, builds.source_file)",
+            _RECORD_BUILD,
             (connector, sha256, content_sha256, source_version, size, now.isoformat(), source_file),
         )
 
-    def forget_build(self, connector: str, sha256: str) -> None:
-        """Forget a kept build (its file is being removed)."""
-        self._write("DELETE FROM builds WHERE connector = ? AND sha256 = ?", (connector, sha256))
+    def forget_builds(self, connector: str, sha256s: Collection[str]) -> None:
+        """Forget kept builds (their files are being removed), in one transaction."""
+        with self._transaction() as connection:
+            connection.executemany(
+                "DELETE FROM builds WHERE connector = ? AND sha256 = ?",
+                [(connector, sha256) for sha256 in sha256s],
+            )
+
+
+def _recheck_due(connection: sqlite3.Connection, connector: str) -> datetime | None:
+    row = connection.execute(
+        "SELECT recheck_after FROM connectors WHERE connector = ?", (connector,)
+    ).fetchone()
+    return _time(row[0]) if row is not None else None
+
+
+def _settle_doubt(connection: sqlite3.Connection, connector: str, settled_by: datetime) -> bool:
+    """Forget the connector's doubt if it was due by `settled_by`; return whether it did."""
+    due = _recheck_due(connection, connector)
+    if due is None or due > settled_by:
+        return False
+    connection.execute(
+        "UPDATE connectors SET recheck_after = NULL WHERE connector = ?", (connector,)
+    )
+    return True
 
 
 def _postpone_recheck(connection: sqlite3.Connection, connector: str, until: datetime) -> None:

@@ -41,6 +41,7 @@ from sfsync.package.version import source_version
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.source import Look, Source
 from sfsync.state.packages import PackageArchive
+from sfsync.state.records import ConnectorState
 from sfsync.state.store import StateStore
 from sfsync.sync.plan import (
     Action,
@@ -328,12 +329,12 @@ def _waves(connectors: list[Connector]) -> Iterable[list[Connector]]:
         remaining = [connector for connector in remaining if connector.name not in placed]
 
 
-def _decide(deps: CycleDeps, job: _Build, *, force: bool) -> Decision:
+def _decide(deps: CycleDeps, job: _Build, state: ConnectorState, *, force: bool) -> Decision:
+    """Given a connector's build and its state as read for this cycle, decide what to do."""
     connector = job.connector
     gate = gate_of(connector)
     required_state = deps.store.connector(gate.requires) if gate is not None else None
     usage = fresh_usage(deps.usage.get(connector.name), deps.epoch())
-    state = deps.store.connector(connector.name)
     record = deps.tokens.get(connector.name)
     return decide(
         connector=connector.name,
@@ -415,7 +416,7 @@ def _run_connector(
         sha256=built.sha256 if built is not None else None,
         size=built.size if built is not None else None,
         seconds=time.monotonic() - started,
-        recheck_in=None if dry_run else _recheck_in(deps, connector, outcome),
+        recheck_in=None if dry_run else _recheck_in(deps, outcome),
     )
 
 
@@ -437,7 +438,7 @@ def _wait_until_free(
             continue
 
 
-def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> float | None:
+def _recheck_in(deps: CycleDeps, outcome: PushOutcome) -> float | None:
     """Given a connector's outcome, return in how many seconds its org should be checked
     because an earlier write's outcome is unknown (None: no need, or another wait applies).
     """
@@ -445,58 +446,73 @@ def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> 
     # waiting states have their own follow-ups, which end in one of these.
     if outcome.outcome not in {Result.PUSHED, Result.UNCHANGED}:
         return None
-    try:
-        due = deps.store.connector(connector.name).recheck_after
-    except SfsyncError:
-        return None
-    if due is None:
+    if outcome.recheck_after is None:
         return None
     # At least a second, so that clocks a hair apart never spin a daemon on it.
-    return max(1.0, (due - deps.clock()).total_seconds())
+    return max(1.0, (outcome.recheck_after - deps.clock()).total_seconds())
 
 
 def _decide_and_push(
     deps: CycleDeps, pusher: Pusher, job: _Build, *, dry_run: bool, force: bool
 ) -> PushOutcome:
-    if not dry_run:
-        _note_org(deps, job.connector)
-    decision = _decide(deps, job, force=force)
+    """Given a connector's build, read its state once, decide, and push (or check) with the
+    state the decision was made on; the outcome carries the doubt left after it.
+    """
+    connector = job.connector
+    state = deps.store.connector(connector.name)
+    if not dry_run and _note_org(deps, connector, state):
+        # What was known of the old org is forgotten: plan with what the store has now.
+        state = deps.store.connector(connector.name)
+    decision = _decide(deps, job, state, force=force)
     if dry_run:
         return _planned(decision)
     if decision.action == Action.DEPLOY_PENDING:
-        pending = pusher.settle_pending_deploy(job.connector, deps.session_for(job.connector))
+        pending = pusher.settle_pending_deploy(connector, deps.session_for(connector), state=state)
         if pending is not None:
             return pending
-        decision = _decide(deps, job, force=force)
+        # The deploy's end was recorded (live build, or error): plan anew from that.
+        state = deps.store.connector(connector.name)
+        decision = _decide(deps, job, state, force=force)
     if decision.action == Action.RECHECK:
-        session = deps.session_for(job.connector)
         return pusher.recheck(
-            job.connector, job.built, job.source_version, session, source_file=job.source_file
+            connector,
+            job.built,
+            job.source_version,
+            deps.session_for(connector),
+            state=state,
+            source_file=job.source_file,
         )
     if decision.action != Action.PUSH:
-        return PushOutcome(_AS_RESULT[decision.action], decision.reason)
-    session = deps.session_for(job.connector)
+        return PushOutcome(
+            _AS_RESULT[decision.action], decision.reason, recheck_after=state.recheck_after
+        )
     return pusher.push(
-        job.connector, job.built, job.source_version, session, source_file=job.source_file
+        connector,
+        job.built,
+        job.source_version,
+        deps.session_for(connector),
+        state=state,
+        source_file=job.source_file,
     )
 
 
-def _note_org(deps: CycleDeps, connector: Connector) -> None:
-    """Forget what was live on a connector whose token now belongs to another org (a refreshed
-    sandbox holds production's copy of the resource, not ours), so it is pushed again.
+def _note_org(deps: CycleDeps, connector: Connector, state: ConnectorState) -> bool:
+    """Given a connector and its state, forget what was live on it when its token now belongs
+    to another org (a refreshed sandbox holds production's copy of the resource, not ours), so
+    it is pushed again; return whether the state was forgotten.
     """
     record = deps.tokens.get(connector.name)
-    if record is None or record.org_id is None:
-        return
-    if deps.store.connector(connector.name).org_id == record.org_id:
-        return
-    if deps.store.note_org(connector.name, record.org_id):
-        log.warning(
-            "org changed; pushing again",
-            connector=connector.name,
-            org_id=record.org_id,
-            hint="a sandbox refresh gives the org a new id and production's resources",
-        )
+    if record is None or record.org_id is None or state.org_id == record.org_id:
+        return False
+    if not deps.store.note_org(connector.name, record.org_id):
+        return False
+    log.warning(
+        "org changed; pushing again",
+        connector=connector.name,
+        org_id=record.org_id,
+        hint="a sandbox refresh gives the org a new id and production's resources",
+    )
+    return True
 
 
 def _planned(decision: Decision) -> PushOutcome:
