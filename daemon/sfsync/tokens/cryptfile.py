@@ -34,7 +34,7 @@ import json
 import os
 import threading
 from base64 import decodebytes, encodebytes
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from keyrings.cryptfile.cryptfile import CryptFileKeyring
 from keyrings.cryptfile.escape import escape as escape_for_ini
 
 from sfsync.files import make_private_directories, write_atomically
+from sfsync.tokens.caching import file_marker
 
 SALT_BYTES = 16  # what the stock backend draws per value
 GCM_TAG_BYTES = 16  # what the stock backend writes (pycryptodome's default)
@@ -105,6 +106,9 @@ class FastCryptFileKeyring(AtomicCryptFileKeyring):
         # file's reference salt replaces it on unlocking.
         self._write_salt = os.urandom(SALT_BYTES)
         self.derivations = 0  # how many Argon2 keys this backend derived (for tests, benches)
+        # The file as last parsed for reading, and its (size, mtime, inode) then.
+        self._parsed: tuple[Hashable, configparser.RawConfigParser] | None = None
+        self._parsed_lock = threading.Lock()
 
     def get_password(self, service: str, username: str) -> str | None:
         """Return the value stored for the service and user name, or None; raise ValueError
@@ -117,7 +121,7 @@ class FastCryptFileKeyring(AtomicCryptFileKeyring):
         (the others are absent), from one reading of the file; raise ValueError if one does
         not decrypt.
         """
-        config = self._read()
+        config = self._read_shared()
         self._check_version(config)  # which joiner the associated data uses
         section = escape_for_ini(service)
         if not config.has_section(section):
@@ -149,6 +153,21 @@ class FastCryptFileKeyring(AtomicCryptFileKeyring):
             # As the stock set_password writes it: base64 on lines of its own.
             config.set(section, escape_for_ini(username), "\n" + encodebytes(sealed).decode())
         self._replace(config)
+
+    def _read_shared(self) -> configparser.RawConfigParser:
+        """Return the file parsed, parsed again only if it changed since (its size, mtime or
+        inode); the caller must not change what it gets. Unlocking and the first pass read
+        the same file: at 10,000 entries, each parse costs most of a second.
+        """
+        marker = file_marker(Path(self.file_path))()
+        with self._parsed_lock:
+            if marker is not None and self._parsed is not None and self._parsed[0] == marker:
+                return self._parsed[1]
+        # Marked before reading: a change in between only makes the next call parse again.
+        config = self._read()
+        with self._parsed_lock:
+            self._parsed = (marker, config)
+        return config
 
     def _open(self, text: str, assoc: bytes) -> str:
         """Given a stored value and its associated data, return the plain value; raise
@@ -206,8 +225,7 @@ class FastCryptFileKeyring(AtomicCryptFileKeyring):
 
     def _reference_salt(self) -> bytes | None:
         """Return the salt of the file's reference value, or None if it cannot be read."""
-        config = configparser.RawConfigParser()
-        config.read(self.file_path)
+        config = self._read_shared()
         try:
             text = config.get(escape_for_ini(REFERENCE[0]), escape_for_ini(REFERENCE[1]))
             envelope = json.loads(decodebytes(text.encode()).decode())

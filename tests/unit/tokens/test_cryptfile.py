@@ -139,3 +139,16 @@ def test_a_tampered_value_is_refused(tmp_path: Path) -> None:
     path.write_text(text.replace(mine, theirs))
     with pytest.raises(ValueError, match="MAC check failed"):
         opened(FastCryptFileKeyring(), path).get_passwords("sfsync", ["a/e0"])
+
+
+def test_reads_see_another_writers_change(tmp_path: Path) -> None:
+    """The parse a reader keeps between reads is dropped once another writer (another
+    process) changes the file: the new value is read, not the remembered one.
+    """
+    path = tmp_path / "k.cfg"
+    reader = opened(FastCryptFileKeyring(), path)
+    reader.set_password("sfsync", "a/e0", "first")
+    assert reader.get_passwords("sfsync", ["a/e0", "a/e1"]) == {"a/e0": "first"}
+    writer = opened(FastCryptFileKeyring(), path)
+    writer.set_passwords("sfsync", {"a/e0": "second", "a/e1": "new"})
+    assert reader.get_passwords("sfsync", ["a/e0", "a/e1"]) == {"a/e0": "second", "a/e1": "new"}
