@@ -4,7 +4,9 @@ reference value's salt, and files the stock keyrings.cryptfile backend reads and
 
 from __future__ import annotations
 
+import configparser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keyrings.cryptfile.cryptfile import CryptFileKeyring
@@ -152,3 +154,26 @@ def test_reads_see_another_writers_change(tmp_path: Path) -> None:
     writer = opened(FastCryptFileKeyring(), path)
     writer.set_passwords("sfsync", {"a/e0": "second", "a/e1": "new"})
     assert reader.get_passwords("sfsync", ["a/e0", "a/e1"]) == {"a/e0": "second", "a/e1": "new"}
+
+
+def test_unlocking_parses_the_file_twice_and_keeps_no_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening an existing file parses it twice (the stock file check, then one parse shared
+    by the passphrase check and the reference's salt), and keeps no parse afterwards: the
+    next read parses the file again.
+    """
+    path = tmp_path / "k.cfg"
+    opened(FastCryptFileKeyring(), path).set_password("sfsync", "a/e0", "value")
+    parses: list[object] = []
+    real_read = configparser.RawConfigParser.read
+
+    def read(parser: configparser.RawConfigParser, *args: Any, **kwargs: Any) -> Any:
+        parses.append(args)
+        return real_read(parser, *args, **kwargs)
+
+    monkeypatch.setattr(configparser.RawConfigParser, "read", read)
+    backend = opened(FastCryptFileKeyring(), path)
+    assert len(parses) == 2
+    assert backend.get_passwords("sfsync", ["a/e0"]) == {"a/e0": "value"}
+    assert len(parses) == 3
