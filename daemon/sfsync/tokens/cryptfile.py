@@ -118,8 +118,8 @@ class FastCryptFileKeyring(AtomicCryptFileKeyring):
 
     def get_passwords(self, service: str, usernames: Collection[str]) -> dict[str, str]:
         """Given a service and user names, return the value of each user name that has one
-        (the others are absent), from one reading of the file; raise ValueError if one does
-        not decrypt.
+        (the others are absent), from one reading of the file; raise ValueError naming the
+        entry if one does not decrypt.
         """
         config = self._read_shared()
         self._check_version(config)  # which joiner the associated data uses
@@ -134,8 +134,13 @@ class FastCryptFileKeyring(AtomicCryptFileKeyring):
         for username in usernames:
             option = escape_for_ini(username)
             text = values.get(option)
-            if text is not None:
+            if text is None:
+                continue
+            try:
                 found[username] = self._open(text, prefix + option.encode())
+            except ValueError as error:
+                # One pass reads many entries: the message says which one failed.
+                raise ValueError(f"entry {service}/{username}: {error}") from None
         return found
 
     def set_passwords(self, service: str, values: Mapping[str, str]) -> None:

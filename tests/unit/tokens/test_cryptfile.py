@@ -139,7 +139,7 @@ def test_a_tampered_value_is_refused(tmp_path: Path) -> None:
     mine = text.split("[sfsync]")[1]
     theirs = foreign.split("[sfsync]")[1]
     path.write_text(text.replace(mine, theirs))
-    with pytest.raises(ValueError, match="MAC check failed"):
+    with pytest.raises(ValueError, match=r"entry sfsync/a/e0: MAC check failed"):
         opened(FastCryptFileKeyring(), path).get_passwords("sfsync", ["a/e0"])
 
 
