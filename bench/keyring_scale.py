@@ -24,17 +24,19 @@ from common import Measurement, Mode
 from keyring_cost import PASSPHRASE
 from packages import package_bytes, publish
 from sfsync import __version__
-from sfsync.actions.build import locate_package, package_limits, source_version
 from sfsync.config.load import load_config
 from sfsync.config.schema import KeyringSettings
+from sfsync.locks import keyring_lock_path
 from sfsync.package.build import BuildOptions, build_prepared, prepare_package
+from sfsync.package.limits import package_limits
 from sfsync.package.read import read_package
+from sfsync.package.version import source_version
 from sfsync.ports import unused_loopback_port
+from sfsync.sources.open import open_sources
 from sfsync.state.store import StateStore
 from sfsync.tokens.backends import open_backend, open_cryptfile
 from sfsync.tokens.caching import cached
 from sfsync.tokens.keyring_store import KeyringTokenStore
-from sfsync.tokens.lock import keyring_lock_path
 from sfsync.tokens.record import SERVICE, StoredAuthorization
 from sfsync_emulator import Emulator, OrgHandle
 from workspace import CLIENT_ID, CODE, RESOURCE, SFSYNC, Workspace, start_emulator
@@ -253,10 +255,10 @@ def _record_live(config: Path, assigned: Mapping[str, OrgHandle]) -> None:
     """
     loaded = load_config(config)
     connectors = loaded.connectors
-    located = locate_package(connectors[0], time.time())
+    found = open_sources(loaded.config)[SYSTEM].look(time.time()).ready()
     limits = package_limits(loaded.config)
-    published = read_package(located.path, limits)
-    version = source_version(located.path, published)
+    published = read_package(found.path, limits)
+    version = found.version or source_version(found.path, published)
     prepared = prepare_package(published)
     store = StateStore.open(loaded.config.daemon.state_dir)
     now = datetime.now(UTC)
