@@ -33,6 +33,7 @@ import build_tree
 import cli_keyring
 import fanout
 import keyring_cost
+import keyring_scale
 import latency
 import memory
 import secret_service
@@ -48,6 +49,7 @@ ROWS: dict[str, tuple[str, Row]] = {
     "6": ("Memory under push", memory.measure),
     "7": ("The CLI on the cryptfile keyring", cli_keyring.measure),
     "K": ("Keyring start-up cost", keyring_cost.measure),
+    "S": ("The shipped keyring at 1,000 and 10,000 connectors", keyring_scale.measure),
 }
 DEFAULT_OUTPUT = Path(__file__).with_name("results.json")
 
@@ -114,7 +116,7 @@ def _selected_rows(text: str) -> list[str]:
     asked = {row.strip().upper() for row in text.split(",") if row.strip()}
     unknown = sorted(asked - set(ROWS) - {"5"})
     if unknown:
-        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7 and K", file=sys.stderr)
+        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7, K and S", file=sys.stderr)
         raise SystemExit(2)
     if "5" in asked:
         asked = (asked - {"5"}) | {"3"}

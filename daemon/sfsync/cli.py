@@ -62,7 +62,7 @@ from sfsync.sync.result import worst_exit_status
 from sfsync.sync.runtime import open_runtime
 from sfsync.terminal import history_table, print_results, print_status, print_table, sync_progress
 from sfsync.tokens.backends import open_backend, read_passphrase
-from sfsync.tokens.rekey import rekey_cryptfile
+from sfsync.tokens.rekey import rekey_cryptfile, reseal_cryptfile
 
 
 @dataclass
@@ -325,23 +325,42 @@ def keyring_rekey(state: CliContext, new_passphrase_stdin: bool) -> None:
     """
     del new_passphrase_stdin  # required: the only way the new passphrase comes in
     new = sys.stdin.readline().rstrip("\n")
-    loaded = state.loaded
-    config = loaded.config
-    lock_path = keyring_lock_path(config.daemon.state_dir)
-    backend = open_backend(config.keyring, os.environ, lock_path)
-    path = getattr(backend, "file_path", None)
-    old = read_passphrase(os.environ)
-    if path is None or old is None:
-        raise UsageError(
-            f"the keyring in use ({type(backend).__name__}) has no passphrase sfsync manages; "
-            'only the cryptfile keyring ([keyring] backend = "cryptfile") can be re-keyed'
-        )
-    count = rekey_cryptfile(Path(path), old, new, lock_path)
+    path, old, lock_path = _managed_cryptfile(state, "re-keyed")
+    count = rekey_cryptfile(path, old, new, lock_path)
     click.echo(
         f"{path}: {count} entr{'y' if count == 1 else 'ies'} re-encrypted under the new "
         "passphrase; update the daemon's credential (LoadCredential=keyring-passphrase:...) "
         "before it starts again"
     )
+
+
+@keyring_group.command("reseal")
+@click.pass_obj
+def keyring_reseal(state: CliContext) -> None:
+    """Re-encrypt every entry of the cryptfile keyring under one key, keeping the passphrase:
+    entries written with a key each (by older versions) cost an Argon2 derivation each at
+    every start until then.
+    """
+    path, passphrase, lock_path = _managed_cryptfile(state, "resealed")
+    count = reseal_cryptfile(path, passphrase, lock_path)
+    click.echo(f"{path}: {count} entr{'y' if count == 1 else 'ies'} re-encrypted under one key")
+
+
+def _managed_cryptfile(state: CliContext, done: str) -> tuple[Path, str, Path]:
+    """Return the configured cryptfile, its passphrase and the keyring lock; raise UsageError
+    if the keyring in use is not a cryptfile sfsync unlocks.
+    """
+    config = state.loaded.config
+    lock_path = keyring_lock_path(config.daemon.state_dir)
+    backend = open_backend(config.keyring, os.environ, lock_path)
+    path = getattr(backend, "file_path", None)
+    passphrase = read_passphrase(os.environ)
+    if path is None or passphrase is None:
+        raise UsageError(
+            f"the keyring in use ({type(backend).__name__}) has no passphrase sfsync manages; "
+            f'only the cryptfile keyring ([keyring] backend = "cryptfile") can be {done}'
+        )
+    return Path(path), passphrase, lock_path
 
 
 @cli.command("revoke")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sfsync.auth_wiring import auth_deps
 from sfsync.config import LoadedConfig, parse_config
 from sfsync.sync.runtime import open_runtime
 from sfsync.tokens import StoredAuthorization
+from sfsync.tokens.cryptfile import FastCryptFileKeyring
 from sfsync_emulator import Emulator
 
 CLIENT = "sfsync-keyring-reads"
@@ -29,23 +30,24 @@ ENVIRON = {"SFSYNC_KEYRING_PASSPHRASE": "reads-passphrase"}
 
 
 class Counts:
-    """Calls of the backend's `get_password` (entries read) and of Argon2 (keys derived)."""
+    """Entries the backend was asked for (entries read) and of Argon2 (keys derived)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reads: list[str] = []
         self.derivations = 0
-        real_get = CryptFileKeyring.get_password
+        real_get = FastCryptFileKeyring.get_passwords
         real_hash = argon2.low_level.hash_secret_raw
 
-        def get_password(backend: Any, service: str, username: str) -> Any:
-            self.reads.append(username)
-            return real_get(backend, service, username)
+        # sfsync's cryptfile reads every entry, one or many, through get_passwords.
+        def get_passwords(backend: Any, service: str, usernames: Collection[str]) -> Any:
+            self.reads.extend(usernames)
+            return real_get(backend, service, usernames)
 
         def hash_secret_raw(*args: Any, **kwargs: Any) -> bytes:
             self.derivations += 1
             return real_hash(*args, **kwargs)
 
-        monkeypatch.setattr(CryptFileKeyring, "get_password", get_password)
+        monkeypatch.setattr(FastCryptFileKeyring, "get_passwords", get_passwords)
         monkeypatch.setattr(argon2.low_level, "hash_secret_raw", hash_secret_raw)
 
     def reset(self) -> None:
