@@ -28,6 +28,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests bench
 	$(BIN)/ruff format --check daemon tests bench
+	PYTHONPATH=daemon $(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -51,7 +52,6 @@ test: lint typecheck audit-or-say pytest
 test-fast: $(STAMP) system-deps
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m 'not slow'
 
-# For now: validate the example config and build the example package for each connector.
 # The reliability suite at full size (make test runs it shortened), with its summary table.
 reliability: $(STAMP) system-deps
 	RELIABILITY_SCALE=full $(BIN)/pytest tests/reliability

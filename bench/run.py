@@ -28,7 +28,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import api_calls, build_tree, cli_keyring, fanout, keyring_cost, latency, memory
+from bench import (
+    api_calls,
+    build_tree,
+    cli_keyring,
+    fanout,
+    keyring_cost,
+    keyring_scale,
+    latency,
+    memory,
+)
 from bench.common import Measurement, Mode
 from bench.machine import describe_machine
 from tests.fixtures.secret_service import secret_service, secret_service_available
@@ -42,6 +51,7 @@ ROWS: dict[str, tuple[str, Row]] = {
     "6": ("Memory under push", memory.measure),
     "7": ("The CLI on the cryptfile keyring", cli_keyring.measure),
     "K": ("Keyring start-up cost", keyring_cost.measure),
+    "S": ("The shipped keyring at 1,000 and 10,000 connectors", keyring_scale.measure),
 }
 DEFAULT_OUTPUT = Path(__file__).with_name("results.json")
 
@@ -108,7 +118,7 @@ def _selected_rows(text: str) -> list[str]:
     asked = {row.strip().upper() for row in text.split(",") if row.strip()}
     unknown = sorted(asked - set(ROWS) - {"5"})
     if unknown:
-        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7 and K", file=sys.stderr)
+        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7, K and S", file=sys.stderr)
         raise SystemExit(2)
     if "5" in asked:
         asked = (asked - {"5"}) | {"3"}

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +18,16 @@ from types import FrameType
 from typing import NoReturn
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from sfsync import __version__
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
-from sfsync.actions.build import build_for_connector, package_limits
+from sfsync.actions.build import build_for_connector
 from sfsync.actions.connectors import select_by_environment, select_for_authorize
-from sfsync.actions.history import HEADERS as HISTORY_HEADERS
-from sfsync.actions.history import history_cells, history_rows
-from sfsync.actions.locate import SourceLocator
+from sfsync.actions.history import history_rows
 from sfsync.actions.revoke import revoke
 from sfsync.actions.status import status_report, status_rows, unknown_authorization_rows
-from sfsync.actions.status_table import DEFAULT_WIDTH, aligned, plain_status, rich_status
-from sfsync.actions.sync import open_runtime, resume, rollback, verify
-from sfsync.actions.wiring import auth_deps
+from sfsync.actions.sync import resume, rollback, verify
+from sfsync.auth_wiring import auth_deps
 from sfsync.clock import epoch_seconds, utc_now
 from sfsync.config import (
     LoadedConfig,
@@ -56,15 +50,19 @@ from sfsync.errors import (
 )
 from sfsync.files import write_atomically
 from sfsync.hardening import make_undumpable
+from sfsync.locks import keyring_lock_path
 from sfsync.log import configure_logging
+from sfsync.package.limits import package_limits
 from sfsync.redact import redact_text
-from sfsync.sources.located import Located
+from sfsync.sources.open import open_sources
+from sfsync.sources.source import Package
 from sfsync.state.packages import PackageArchive
-from sfsync.sync.cycle import RESULT_EVENT, ConnectorResult, CycleReport
+from sfsync.sync.cycle import RESULT_EVENT, CycleReport
 from sfsync.sync.result import worst_exit_status
+from sfsync.sync.runtime import open_runtime
+from sfsync.terminal import history_table, print_results, print_status, print_table, sync_progress
 from sfsync.tokens.backends import open_backend, read_passphrase
-from sfsync.tokens.lock import keyring_lock_path
-from sfsync.tokens.rekey import rekey_cryptfile
+from sfsync.tokens.rekey import rekey_cryptfile, reseal_cryptfile
 
 
 @dataclass
@@ -137,7 +135,7 @@ def config_check(state: CliContext) -> None:
                 gate,
             )
         )
-    _print_table(rows)
+    print_table(rows)
 
 
 @cli.command()
@@ -163,10 +161,10 @@ def build(
     loaded = state.loaded
     connector = select_connector(loaded.connectors, connector_name)
     try:
-        located = (
-            Located(package_path)
+        package = (
+            Package(package_path)
             if package_path is not None
-            else SourceLocator(loaded.config)(connector, epoch_seconds())
+            else open_sources(loaded.config)[connector.system].look(epoch_seconds()).ready()
         )
     except SourceError as error:
         if not isinstance(error, NothingPublishedError) and not isinstance(
@@ -177,8 +175,8 @@ def build(
             f"nothing to build for {connector.name}: {error}; publish a package there, or "
             "build a given one with --package FILE"
         ) from None
-    source_path = located.path
-    built = build_for_connector(connector, located, package_limits(loaded.config))
+    source_path = package.path
+    built = build_for_connector(connector, package, package_limits(loaded.config))
     try:
         write_atomically(output, built.data)
     except OSError as error:
@@ -327,23 +325,42 @@ def keyring_rekey(state: CliContext, new_passphrase_stdin: bool) -> None:
     """
     del new_passphrase_stdin  # required: the only way the new passphrase comes in
     new = sys.stdin.readline().rstrip("\n")
-    loaded = state.loaded
-    config = loaded.config
-    lock_path = keyring_lock_path(config.daemon.state_dir)
-    backend = open_backend(config.keyring, os.environ, lock_path)
-    path = getattr(backend, "file_path", None)
-    old = read_passphrase(os.environ)
-    if path is None or old is None:
-        raise UsageError(
-            f"the keyring in use ({type(backend).__name__}) has no passphrase sfsync manages; "
-            'only the cryptfile keyring ([keyring] backend = "cryptfile") can be re-keyed'
-        )
-    count = rekey_cryptfile(Path(path), old, new, lock_path)
+    path, old, lock_path = _managed_cryptfile(state, "re-keyed")
+    count = rekey_cryptfile(path, old, new, lock_path)
     click.echo(
         f"{path}: {count} entr{'y' if count == 1 else 'ies'} re-encrypted under the new "
         "passphrase; update the daemon's credential (LoadCredential=keyring-passphrase:...) "
         "before it starts again"
     )
+
+
+@keyring_group.command("reseal")
+@click.pass_obj
+def keyring_reseal(state: CliContext) -> None:
+    """Re-encrypt every entry of the cryptfile keyring under one key, keeping the passphrase:
+    entries written with a key each (by older versions) cost an Argon2 derivation each at
+    every start until then.
+    """
+    path, passphrase, lock_path = _managed_cryptfile(state, "resealed")
+    count = reseal_cryptfile(path, passphrase, lock_path)
+    click.echo(f"{path}: {count} entr{'y' if count == 1 else 'ies'} re-encrypted under one key")
+
+
+def _managed_cryptfile(state: CliContext, done: str) -> tuple[Path, str, Path]:
+    """Return the configured cryptfile, its passphrase and the keyring lock; raise UsageError
+    if the keyring in use is not a cryptfile sfsync unlocks.
+    """
+    config = state.loaded.config
+    lock_path = keyring_lock_path(config.daemon.state_dir)
+    backend = open_backend(config.keyring, os.environ, lock_path)
+    path = getattr(backend, "file_path", None)
+    passphrase = read_passphrase(os.environ)
+    if path is None or passphrase is None:
+        raise UsageError(
+            f"the keyring in use ({type(backend).__name__}) has no passphrase sfsync manages; "
+            f'only the cryptfile keyring ([keyring] backend = "cryptfile") can be {done}'
+        )
+    return Path(path), passphrase, lock_path
 
 
 @cli.command("revoke")
@@ -386,55 +403,11 @@ def status_command(state: CliContext, as_json: bool) -> int:
         rows = status_rows(loaded.connectors, deps)
     if as_json:
         click.echo(json.dumps(status_report(rows, keyring_error), indent=2))
-    elif sys.stdout.isatty():
-        console = Console()
-        console.print(rich_status(rows, console.width))
     else:
-        # $COLUMNS when set (a pipe has no width of its own), else the README's 120.
-        width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-        for line in plain_status(rows, width):
-            click.echo(line)
+        print_status(rows)
     # Authorization unknown (the keyring could not be read) counts as needing it: exit 3.
-    needs = any(row["needs_authorization"] is not False for row in rows)
+    needs = any(row.needs_authorization is not False for row in rows)
     return int(ExitStatus.NEEDS_AUTHORIZATION) if needs else int(ExitStatus.OK)
-
-
-def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
-    """Print rows as left-aligned columns, the first row being the header."""
-    for line in aligned(rows):
-        click.echo(line)
-
-
-def _print_results(results: Sequence[ConnectorResult]) -> None:
-    if results:
-        _print_table(
-            [("CONNECTOR", "RESULT", "DETAIL")]
-            + [
-                (result.connector, result.outcome.value, redact_text(result.detail))
-                for result in results
-            ]
-        )
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[ConnectorResult], None] | None]:
-    """Yield a callback advancing a progress bar on a terminal, or None when not a terminal."""
-    if not sys.stdout.isatty() or total == 0:
-        yield None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("syncing", total=total)
-
-        def advance(result: ConnectorResult) -> None:
-            progress.update(task, advance=1, description=f"{result.connector}: {result.outcome}")
-
-        yield advance
 
 
 def _selected(state: CliContext, names: tuple[str, ...]) -> set[str] | None:
@@ -471,14 +444,14 @@ def sync_command(
         _interrupt_sets(interrupted),
         open_runtime(state.loaded, interrupted=interrupted) as runtime,
     ):
-        with _progress(0 if dry_run else total) as advance:
+        with sync_progress(0 if dry_run else total) as advance:
             runtime.deps.on_result = advance
             report = runtime.cycle(only=only, dry_run=dry_run, force=force)
         if interrupted.is_set():
             # Still inside the runtime: pushes in flight keep their store until the exit.
-            _print_results(report.results)
+            print_results(report.results)
             _exit_interrupted()
-    _print_results(report.results)
+    print_results(report.results)
     return int(report.exit_status())
 
 
@@ -531,14 +504,14 @@ def rollback_command(state: CliContext, connector_name: str, sha_prefix: str | N
         except UsageError as error:
             rows = history_rows(state_dir, connector.name)
             error.listing = (
-                tuple(aligned([HISTORY_HEADERS, *(history_cells(row) for row in rows)]))
+                tuple(history_table(rows))
                 if rows
                 else (f"{connector.name} has no kept builds yet",)
             )
             raise
     with open_runtime(state.loaded) as runtime:
         result = rollback(runtime, connector, sha_prefix)
-    _print_results([result])
+    print_results([result])
     click.echo(f"{connector.name} is paused; `sfsync resume --connector {connector.name}` lifts it")
     return int(CycleReport((result,)).exit_status())
 
@@ -558,7 +531,8 @@ def history_command(state: CliContext, connector_name: str, as_json: bool) -> No
     elif not rows:
         click.echo(f"{connector.name}: no kept builds yet")
     else:
-        _print_table([HISTORY_HEADERS, *(history_cells(row) for row in rows)])
+        for line in history_table(rows):
+            click.echo(line)
 
 
 @cli.command("resume")
@@ -581,7 +555,7 @@ def verify_command(state: CliContext, connector_names: tuple[str, ...]) -> int:
     connectors = [c for c in state.loaded.connectors if only is None or c.name in only]
     with open_runtime(state.loaded) as runtime:
         results = [verify(runtime, connector) for connector in connectors]
-    _print_results(results)
+    print_results(results)
     return int(worst_exit_status([result.outcome for result in results]))
 
 

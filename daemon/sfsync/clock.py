@@ -1,4 +1,6 @@
-"""The one place that reads the wall clock; everything else takes `now` as an argument."""
+"""The wall clock, as the production default of every `clock=` / `now` seam: logic takes the
+time as an argument, so that tests can set it.
+"""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ import requests
 
 from sfsync.actions.authorize import AuthorizeOptions, Interaction, authorize
 from sfsync.actions.status import status_rows
-from sfsync.actions.wiring import auth_deps
+from sfsync.auth_wiring import auth_deps
 from sfsync.config import load_config
 from sfsync.errors import SfsyncError
 from sfsync.ports import unused_loopback_port
@@ -143,9 +143,9 @@ def run_demo(echo: Callable[[str], None]) -> int:
             echo("5. status:")
             for row in status_rows(loaded.connectors, auth_deps(loaded)):
                 echo(
-                    f"   {row['connector']}: authorized={row['authorized']} "
-                    f"live={str(row.get('live_sha256'))[:12]} last={row.get('last_result')} "
-                    f"content_url={row['content_url']}"
+                    f"   {row.connector}: authorized={row.authorized} "
+                    f"live={str(row.live_sha256)[:12]} last={row.last_result} "
+                    f"content_url={row.content_url}"
                 )
         finally:
             _stop_daemon(daemon)

@@ -63,9 +63,11 @@ def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
         raise
 
 
-def make_private_directories(path: Path) -> None:
+def make_private_directories(path: Path, *, tighten: bool = False) -> None:
     """Given a folder, create it and every missing parent with mode 0700 (mkdir's `mode`
-    covers only the last one, leaving the parents to the umask).
+    covers only the last one, leaving the parents to the umask); with `tighten`, make the folder
+    0700 also if it was there already (a folder only sfsync uses, such as the state_dir, which
+    an operator may have created loose; never one the user chose, which may be shared).
 
     Raise OSError if the disk refuses.
     """
@@ -77,3 +79,5 @@ def make_private_directories(path: Path) -> None:
     for folder in reversed(missing):
         folder.mkdir(mode=0o700, exist_ok=True)
         folder.chmod(0o700)
+    if tighten and not missing:
+        path.chmod(0o700)

@@ -43,10 +43,11 @@ from typing import Any
 
 import pytest
 
-from sfsync.actions.build import build_for_connector, package_limits
+from sfsync.actions.build import build_for_connector
 from sfsync.config import load_config
 from sfsync.daemon.backoff import LONGEST_RETRY_SECONDS
-from sfsync.sources.located import Located
+from sfsync.package.limits import package_limits
+from sfsync.sources.source import Package
 from sfsync_emulator import Emulator
 from sfsync_emulator.faults import Decision, FaultBook
 from tests.fixtures.daemon_support import Daemon, start_daemon
@@ -349,7 +350,7 @@ def every_build(site: SyncSite, published: dict[int, Path]) -> dict[str, dict[st
     limits = package_limits(loaded.config)
     return {
         connector.name.split("/", 1)[1]: {
-            build_for_connector(connector, Located(path), limits).sha256: version
+            build_for_connector(connector, Package(path), limits).sha256: version
             for version, path in published.items()
         }
         for connector in loaded.connectors

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sfsync.actions.status import StatusRow
 from sfsync.actions.status_table import fact_rows
 from sfsync.config.names import authorize_arguments
 from sfsync.errors import TokenStoreError
@@ -91,14 +92,7 @@ def test_an_unauthorized_connector_is_told_the_whole_command() -> None:
 
 def test_status_note_names_the_whole_command() -> None:
     """`status`'s note for a connector needing authorization is a pasteable command."""
-    row = {
-        "connector": "lightning/sandbox",
-        "needs_authorization": True,
-        "auth_error": None,
-        "gated": None,
-        "paused": False,
-        "last_error": None,
-    }
+    row = StatusRow("lightning/sandbox", "lightning", "sandbox", needs_authorization=True)
     notes = [text for _connector, label, text in fact_rows([row]) if label == "note"]
     assert notes == ["run `sfsync authorize --env sandbox --system lightning`"], notes
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from sfsync.actions.status import status_report, status_rows
-from sfsync.actions.wiring import AuthDeps
+from sfsync.auth_wiring import AuthDeps
 from sfsync.cli import main
 from sfsync.config import LoadedConfig, parse_config
 from sfsync.errors import TokenStoreError

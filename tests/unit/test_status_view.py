@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 from rich.console import Console
 
-from sfsync.actions.status import status_rows
+from sfsync.actions.status import StatusRow, status_rows
 from sfsync.actions.status_table import (
     HEADERS,
     fact_rows,
@@ -21,7 +21,7 @@ from sfsync.actions.status_table import (
     status_cells,
     status_layout,
 )
-from sfsync.actions.wiring import AuthDeps
+from sfsync.auth_wiring import AuthDeps
 from sfsync.config import LoadedConfig, parse_config
 from sfsync.state.store import StateStore
 from sfsync.tokens.memory import MemoryTokenStore
@@ -62,7 +62,7 @@ def deps_at(loaded: LoadedConfig) -> AuthDeps:
 
 
 @pytest.fixture
-def rows(tmp_path: Path) -> dict[str, dict[str, Any]]:
+def rows(tmp_path: Path) -> dict[str, StatusRow]:
     """Status rows of three connectors with no token (so no request is made): sandbox live for
     20 minutes, production gated on it, uat paused with a failed push and a write in doubt.
     """
@@ -77,19 +77,19 @@ def rows(tmp_path: Path) -> dict[str, dict[str, Any]]:
         store.doubt_writes("lightning/uat", until=NOW + timedelta(minutes=2))
     finally:
         store.close()
-    return {row["connector"]: row for row in status_rows(loaded.connectors, deps_at(loaded))}
+    return {row.connector: row for row in status_rows(loaded.connectors, deps_at(loaded))}
 
 
-def test_gated_names_the_content_and_the_soak(rows: dict[str, dict[str, Any]]) -> None:
+def test_gated_names_the_content_and_the_soak(rows: dict[str, StatusRow]) -> None:
     """A connector whose required one has new content still soaking says what and until when;
     connectors without a gate or with nothing held back say null.
     """
-    assert rows["lightning/production"]["gated"] == (
+    assert rows["lightning/production"].gated == (
         f"waiting for lightning/sandbox: {SANDBOX_BUILD[:12]} live since "
         "2026-11-21T11:40:00+00:00, soak until 2026-11-21T12:40:00+00:00"
     )
-    assert rows["lightning/sandbox"]["gated"] is None
-    assert rows["lightning/uat"]["gated"] is None
+    assert rows["lightning/sandbox"].gated is None
+    assert rows["lightning/uat"].gated is None
 
 
 def test_rolled_back_upstream_content_is_not_waited_for(tmp_path: Path) -> None:
@@ -116,27 +116,27 @@ def test_rolled_back_upstream_content_is_not_waited_for(tmp_path: Path) -> None:
     finally:
         store.close()
     rows = status_rows(loaded.connectors, deps_at(loaded))
-    assert rows[2]["connector"] == "lightning/production"
-    assert rows[2]["gated"] is None
+    assert rows[2].connector == "lightning/production"
+    assert rows[2].gated is None
 
 
-def test_last_result_is_the_last_push_outcome(rows: dict[str, dict[str, Any]]) -> None:
+def test_last_result_is_the_last_push_outcome(rows: dict[str, StatusRow]) -> None:
     """last_result is the outcome of the latest push; null when nothing was pushed."""
-    assert rows["lightning/sandbox"]["last_result"] == "pushed"
-    assert rows["lightning/uat"]["last_result"] == "failed"
-    assert rows["lightning/uat"]["last_error"] == ERROR
-    assert rows["lightning/production"]["last_result"] is None
+    assert rows["lightning/sandbox"].last_result == "pushed"
+    assert rows["lightning/uat"].last_result == "failed"
+    assert rows["lightning/uat"].last_error == ERROR
+    assert rows["lightning/production"].last_result is None
 
 
 def test_status_reads_no_gate_without_a_state_store(tmp_path: Path) -> None:
     """Before any sync there is no store: status creates none and reports every key null."""
     loaded = parse_config(CONFIG, tmp_path / "sfsync.toml")
     rows = status_rows(loaded.connectors, deps_at(loaded))
-    assert [row["gated"] for row in rows] == [None, None, None]
+    assert [row.gated for row in rows] == [None, None, None]
     assert not loaded.config.daemon.state_dir.exists()
 
 
-def test_plain_cells_and_facts(rows: dict[str, dict[str, Any]]) -> None:
+def test_plain_cells_and_facts(rows: dict[str, StatusRow]) -> None:
     """Each connector's short facts fill one table row; gate, pause reason, doubt, error and
     note follow as one line each.
     """
@@ -171,7 +171,7 @@ def test_plain_cells_and_facts(rows: dict[str, dict[str, Any]]) -> None:
     assert error.endswith("…")
 
 
-def test_rich_table_reads_at_120_columns(rows: dict[str, dict[str, Any]]) -> None:
+def test_rich_table_reads_at_120_columns(rows: dict[str, StatusRow]) -> None:
     """On a 120-column terminal no line is wider, and the gate and the error are shown."""
     output = io.StringIO()
     console = Console(file=output, width=120, force_terminal=True, color_system=None)
@@ -180,7 +180,9 @@ def test_rich_table_reads_at_120_columns(rows: dict[str, dict[str, Any]]) -> Non
     assert max(len(line) for line in lines) <= 120
     text = output.getvalue()
     # The gate wraps within its column: whole once the continuation lines' indent is collapsed.
-    assert rows["lightning/production"]["gated"] in " ".join(text.split())
+    gate = rows["lightning/production"].gated
+    assert gate is not None
+    assert gate in " ".join(text.split())
     error_lines = [line for line in lines if "last error" in line]
     assert len(error_lines) == 1
     assert "HTTP 400 from https://uat.my.salesforce.com" in error_lines[0]
@@ -193,25 +195,24 @@ def test_one_line_collapses_and_cuts() -> None:
     assert one_line("x" * 30, width=10) == "x" * 9 + "…"
 
 
-def wide_row(connector: str, result: str, user: str, *, error: str | None = None) -> dict[str, Any]:
+def wide_row(connector: str, result: str, user: str, *, error: str | None = None) -> StatusRow:
     """Return a status row of an authorized connector with a long user name and a last push."""
-    return {
-        "connector": connector,
-        "authorized": True,
-        "needs_authorization": False,
-        "user": user,
-        "org_id": "00D5g000004ABCDEAA",
-        "auth_error": None,
-        "live_sha256": SANDBOX_BUILD,
-        "last_push_at": (NOW - timedelta(minutes=3)).isoformat(),
-        "last_result": result,
-        "last_error": error,
-        "paused": result == "failed",
-        "paused_reason": "rolled back to 0123456789ab" if result == "failed" else None,
-        "gated": None,
-        "recheck_after": None,
-        "pending_deploy_id": None,
-    }
+    system, environment = connector.split("/")
+    return StatusRow(
+        connector,
+        system,
+        environment,
+        authorized=True,
+        needs_authorization=False,
+        user=user,
+        org_id="00D5g000004ABCDEAA",
+        live_sha256=SANDBOX_BUILD,
+        last_push_at=(NOW - timedelta(minutes=3)).isoformat(),
+        last_result=result,
+        last_error=error,
+        paused=result == "failed",
+        paused_reason="rolled back to 0123456789ab" if result == "failed" else None,
+    )
 
 
 WIDE_ROWS = [
@@ -232,11 +233,13 @@ def test_plain_table_fits_the_width_whole(width: int) -> None:
     table, facts = lines[: lines.index("")], lines[lines.index("") + 1 :]
     by_connector = {line.split()[0]: line.split() for line in table[1:]}
     for row in WIDE_ROWS:
-        cells = by_connector[row["connector"]]
-        assert row["last_result"] in cells
+        cells = by_connector[row.connector]
+        assert row.last_result in cells
         shown = " ".join(table + facts)
-        assert row["user"] in shown
-        assert row["org_id"] in shown
+        assert row.user is not None
+        assert row.user in shown
+        assert row.org_id is not None
+        assert row.org_id in shown
     error = next(line for line in facts if "last error" in line)
     assert "HTTP 400 from" in error
     assert error.endswith("…")
@@ -246,7 +249,7 @@ def test_plain_table_keeps_every_column_when_it_fits() -> None:
     """With room to spare, the table has every column under its full header and no account
     line; at 120 columns the org moves below, at 80 the user too, and AUTHORIZED is AUTH.
     """
-    narrow_names = [{**row, "user": "u", "connector": row["connector"][:3]} for row in WIDE_ROWS]
+    narrow_names = [replace(row, user="u", connector=row.connector[:3]) for row in WIDE_ROWS]
     assert status_layout(narrow_names, 200).headers == HEADERS
     layout = status_layout(WIDE_ROWS, 80)
     assert layout.headers == ("CONNECTOR", "AUTH", "LIVE", "LAST PUSH", "PAUSED")
@@ -271,5 +274,5 @@ def test_rich_table_fits_the_width_whole(width: int) -> None:
     lines = output.getvalue().splitlines()
     assert max(len(line) for line in lines) <= width
     for row in WIDE_ROWS:
-        line = next(line for line in lines if line.startswith(row["connector"] + " "))
-        assert row["last_result"] in line.split()
+        line = next(line for line in lines if line.startswith(row.connector + " "))
+        assert row.last_result in line.split()

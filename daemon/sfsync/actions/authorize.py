@@ -13,7 +13,7 @@ from typing import Literal
 
 import structlog
 
-from sfsync.actions.wiring import AuthDeps
+from sfsync.auth_wiring import AuthDeps
 from sfsync.config import Connector, short_client_id
 from sfsync.config.names import authorize_arguments
 from sfsync.errors import AuthorizationError, SalesforceError, SfsyncError, UsageError

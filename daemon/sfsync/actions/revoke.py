@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from sfsync.actions.wiring import AuthDeps
+from sfsync.auth_wiring import AuthDeps
 from sfsync.config import Connector
 from sfsync.errors import SalesforceError
 from sfsync.salesforce.oauth import revoke_token

@@ -9,16 +9,16 @@ otherwise the CLI prints them as plain aligned text.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from sfsync.actions.status import StatusRow
 from sfsync.config.names import authorize_arguments
 
 HEADERS = ("CONNECTOR", "AUTHORIZED", "USER", "ORG", "LIVE", "LAST PUSH", "PAUSED")
@@ -33,42 +33,42 @@ _HASH_WIDTH = 12
 _ALARMING = frozenset({"last error", "note"})
 
 
-def status_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
+def status_cells(row: StatusRow) -> tuple[str, ...]:
     """Given a status row (`status_rows`), return its cells under HEADERS; "-" for nothing."""
     last_push = _last_push(row, short=False)
     return (
-        row["connector"],
-        {True: "yes", False: "no"}.get(row["authorized"], "?"),
-        row["user"] or "-",
-        row["org_id"] or "-",
-        row["live_sha256"][:_HASH_WIDTH] if row["live_sha256"] else "-",
+        row.connector,
+        "?" if row.authorized is None else ("yes" if row.authorized else "no"),
+        row.user or "-",
+        row.org_id or "-",
+        row.live_sha256[:_HASH_WIDTH] if row.live_sha256 else "-",
         last_push,
-        "yes" if row["paused"] else "no",
+        "yes" if row.paused else "no",
     )
 
 
-def status_facts(row: Mapping[str, Any], moved: Collection[str] = ()) -> list[tuple[str, str]]:
+def status_facts(row: StatusRow, moved: Collection[str] = ()) -> list[tuple[str, str]]:
     """Given a status row, return its longer facts that are set, as (label, text) pairs;
     first, the user and org when the table left them out (`moved`, their headers).
     """
     facts = []
-    if "USER" in moved and (row["user"] or row["org_id"]):
-        facts.append(("account", f"{row['user'] or '-'} in org {row['org_id'] or '-'}"))
-    elif "ORG" in moved and row["org_id"]:
-        facts.append(("org", row["org_id"]))
-    if row["gated"]:
-        facts.append(("gate", row["gated"]))
-    if row["paused"] and row.get("paused_reason"):
-        facts.append(("paused", row["paused_reason"]))
-    if row.get("recheck_after"):
-        facts.append(("in doubt", f"the org is checked after {_short_time(row['recheck_after'])}"))
-    if row.get("pending_deploy_id"):
-        facts.append(("in doubt", f"Metadata deploy {row['pending_deploy_id']} may still run"))
-    if row["last_error"]:
-        facts.append(("last error", one_line(row["last_error"])))
-    needs = row["needs_authorization"]
-    command = f"run `sfsync authorize {authorize_arguments(str(row['connector']))}`"
-    note = row["auth_error"] or (command if needs else None)
+    if "USER" in moved and (row.user or row.org_id):
+        facts.append(("account", f"{row.user or '-'} in org {row.org_id or '-'}"))
+    elif "ORG" in moved and row.org_id:
+        facts.append(("org", row.org_id))
+    if row.gated:
+        facts.append(("gate", row.gated))
+    if row.paused and row.paused_reason:
+        facts.append(("paused", row.paused_reason))
+    if row.recheck_after:
+        facts.append(("in doubt", f"the org is checked after {_short_time(row.recheck_after)}"))
+    if row.pending_deploy_id:
+        facts.append(("in doubt", f"Metadata deploy {row.pending_deploy_id} may still run"))
+    if row.last_error:
+        facts.append(("last error", one_line(row.last_error)))
+    needs = row.needs_authorization
+    command = f"run `sfsync authorize {authorize_arguments(row.connector)}`"
+    note = row.auth_error or (command if needs else None)
     if note:
         facts.append(("note", one_line(note)))
     return facts
@@ -80,14 +80,12 @@ def one_line(text: str, width: int = ERROR_WIDTH) -> str:
     return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
 
 
-def fact_rows(
-    rows: Sequence[Mapping[str, Any]], moved: Collection[str] = ()
-) -> list[tuple[str, str, str]]:
+def fact_rows(rows: Sequence[StatusRow], moved: Collection[str] = ()) -> list[tuple[str, str, str]]:
     """Given status rows (and the columns the table left out), return every fact that is set
     as (connector, label, text).
     """
     return [
-        (row["connector"], label, text) for row in rows for label, text in status_facts(row, moved)
+        (row.connector, label, text) for row in rows for label, text in status_facts(row, moved)
     ]
 
 
@@ -118,7 +116,7 @@ _VARIANTS = (
 )
 
 
-def status_layout(rows: Sequence[Mapping[str, Any]], width: int) -> Layout:
+def status_layout(rows: Sequence[StatusRow], width: int) -> Layout:
     """Given status rows and the width to fit, return the widest layout of the table that
     fits (the narrowest when none does: a connector's name and its result are never cut).
     """
@@ -147,7 +145,7 @@ def status_layout(rows: Sequence[Mapping[str, Any]], width: int) -> Layout:
     return layout
 
 
-def plain_status(rows: Sequence[Mapping[str, Any]], width: int = DEFAULT_WIDTH) -> list[str]:
+def plain_status(rows: Sequence[StatusRow], width: int = DEFAULT_WIDTH) -> list[str]:
     """Given status rows and a width, return the status as plain lines: the table, then (after
     a blank line) the facts, whose text wraps under itself; a last error is cut to one line.
     """
@@ -183,7 +181,7 @@ def aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
     ]
 
 
-def rich_status(rows: Sequence[Mapping[str, Any]], width: int = DEFAULT_WIDTH) -> Group:
+def rich_status(rows: Sequence[StatusRow], width: int = DEFAULT_WIDTH) -> Group:
     """Given status rows and the terminal's width, return the status for a terminal: the
     table as it fits the width, then the facts, whose text wraps to fit (a last error stays on
     one line).
@@ -201,10 +199,10 @@ def rich_status(rows: Sequence[Mapping[str, Any]], width: int = DEFAULT_WIDTH) -
         table.add_column(header, no_wrap=header != "USER", overflow="fold")
     for row, row_cells in zip(rows, layout.cells, strict=True):
         styles = {
-            "AUTHORIZED": "" if row["authorized"] else "red",
-            "AUTH": "" if row["authorized"] else "red",
-            "LAST PUSH": "red" if row["last_result"] in {"failed", "abandoned"} else "",
-            "PAUSED": "yellow" if row["paused"] else "",
+            "AUTHORIZED": "" if row.authorized else "red",
+            "AUTH": "" if row.authorized else "red",
+            "LAST PUSH": "red" if row.last_result in {"failed", "abandoned"} else "",
+            "PAUSED": "yellow" if row.paused else "",
         }
         cells = zip(layout.headers, row_cells, strict=True)
         table.add_row(*(Text(cell, style=styles.get(header, "")) for header, cell in cells))
@@ -219,12 +217,12 @@ def rich_status(rows: Sequence[Mapping[str, Any]], width: int = DEFAULT_WIDTH) -
     return Group(table, Text(""), facts) if facts.row_count else Group(table)
 
 
-def _last_push(row: Mapping[str, Any], *, short: bool) -> str:
+def _last_push(row: StatusRow, *, short: bool) -> str:
     """Given a status row, return its LAST PUSH cell: when, then the result (never cut)."""
-    if not row["last_push_at"]:
+    if not row.last_push_at:
         return "-"
-    when = _short_time(row["last_push_at"], "%m-%d %H:%MZ" if short else "%Y-%m-%d %H:%M:%SZ")
-    return f"{when} {row['last_result'] or ''}".rstrip()
+    when = _short_time(row.last_push_at, "%m-%d %H:%MZ" if short else "%Y-%m-%d %H:%M:%SZ")
+    return f"{when} {row.last_result or ''}".rstrip()
 
 
 def _short_time(iso: str, form: str = "%Y-%m-%d %H:%M:%SZ") -> str:

@@ -1,5 +1,7 @@
-"""When to try a system again after a failed cycle: exponential, capped, with equal jitter so
-that retries spread out but never come back at once.
+"""How long to wait after failures in a row, before a connector's next push (`pending.py`) or a
+system's next look at a source that could not be read (`service.py`): exponential, capped, with
+equal jitter, so that connectors failing together spread their retries out instead of coming
+back at once, while each still waits at least half its step.
 """
 
 from __future__ import annotations

@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 
 from sfsync.errors import StateDirectoryError, StateDirectoryHeldError, describe_os_error
-from sfsync.state.store import ensure_private_directory
-
-LOCK_NAME = "daemon.lock"
+from sfsync.locks import daemon_lock_path
+from sfsync.state.store import make_state_directory
 
 
 class StateDirectoryHold:
@@ -30,8 +29,8 @@ class StateDirectoryHold:
         Raise StateDirectoryHeldError naming the holder's pid if another process holds it, and
         StateDirectoryError if the lock file cannot be created.
         """
-        ensure_private_directory(state_dir)
-        path = state_dir / LOCK_NAME
+        make_state_directory(state_dir)
+        path = daemon_lock_path(state_dir)
         try:
             descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as error:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from sfsync.files import READ_NOFOLLOW
+from sfsync.files import READ_NOFOLLOW, make_private_directories
 
 DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ENTRY_BYTES = 5_242_880  # nothing larger fits in a Static Resource anyway
@@ -231,7 +231,7 @@ class DirectoryCompressionCache:
         data = _render_pack(entries)
         name = f"pack-{hashlib.sha256(data).hexdigest()[:32]}.bin"
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_directories(self.root)
             descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
         except OSError:
             return False

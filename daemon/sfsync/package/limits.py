@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sfsync.config.schema import Config
+
 MIB = 1024 * 1024
 
 
@@ -19,3 +21,14 @@ class PackageLimits:
     ratio_floor_bytes: int = MIB
     max_settings_bytes: int = MIB
     max_result_bytes: int = 5_242_880  # Salesforce's Static Resource limit
+
+
+def package_limits(config: Config) -> PackageLimits:
+    """Given a config, return the limits its `[package]` section sets."""
+    settings = config.package
+    return PackageLimits(
+        max_expanded_bytes=settings.max_expanded_bytes,
+        max_entries=settings.max_entries,
+        max_ratio=settings.max_ratio,
+        max_settings_bytes=settings.max_settings_bytes,
+    )

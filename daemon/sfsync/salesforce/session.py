@@ -32,6 +32,7 @@ from sfsync.errors import (
     StateError,
 )
 from sfsync.files import make_private_directories
+from sfsync.locks import refresh_lock_path
 from sfsync.salesforce.key_file import read_private_key
 from sfsync.salesforce.oauth import (
     RefreshRequest,
@@ -48,11 +49,6 @@ from sfsync.tokens.store import TokenStore
 T = TypeVar("T")
 UNAUTHORIZED = 401
 LOCK_TIMEOUT_SECONDS = 120.0
-
-
-def refresh_lock_path(state_dir: Path, connector: str) -> Path:
-    """Given the state dir and "system/env", return the file that serialises its refreshes."""
-    return state_dir / "locks" / ("refresh." + connector.replace("/", ".") + ".lock")
 
 
 def read_key_file(path: Path) -> bytes:
@@ -77,7 +73,7 @@ class ConnectorSession:
         *,
         store: TokenStore,
         http: requests.Session,
-        lock_path: Path,
+        state_dir: Path,
         api_version: str,
         clock: Callable[[], datetime] = utc_now,
         read_key: Callable[[Path], bytes] = read_key_file,
@@ -88,7 +84,7 @@ class ConnectorSession:
         self.needs_authorization = False
         self._store = store
         self._http = http
-        self._lock_path = lock_path
+        self._state_dir = state_dir
         self._clock = clock
         self._read_key = read_key
         self._on_refresh = on_refresh
@@ -242,10 +238,8 @@ class ConnectorSession:
         whole family revoked, so they share one lock (named after the first of them).
         """
         record = self._record if self._record is not None else self._load()
-        if not record.shared_with:
-            return self._lock_path
-        lead = min(record.shared_with)
-        return self._lock_path.with_name("refresh." + lead.replace("/", ".") + ".lock")
+        lead = min(record.shared_with) if record.shared_with else self.connector
+        return refresh_lock_path(self._state_dir, lead)
 
     def _current_record(self) -> StoredAuthorization:
         """Return this connector's record as the keyring holds it now, taking the newer refresh

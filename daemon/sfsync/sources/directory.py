@@ -1,4 +1,4 @@
-"""Reading a drop folder from disk (the I/O half of `candidates.py`)."""
+"""A drop folder as a source: reading it from disk (the I/O half of `candidates.py`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from pathlib import Path
 
 from sfsync.errors import NothingPublishedError, SourceError
 from sfsync.sources.candidates import Candidate, Choice, choose_package, is_candidate, is_ignored
+from sfsync.sources.source import Look, Package
+
+# A settle wait is never shorter, so a clock a hair off never spins the daemon on it.
+_LEAST_WAIT_SECONDS = 0.05
 
 
 def list_candidates(folder: Path) -> list[Candidate]:
@@ -41,20 +45,39 @@ def _newest_mtime(root: Path) -> float:
     return newest
 
 
-def find_package(folder: Path, now: float, settle: timedelta) -> Path:
-    """Given a drop folder, the time and the settle period, return the path of the package to use.
+class DirectorySource:
+    """A drop folder: the newest entry unchanged for the settle period is the package."""
 
-    Raise SourceError naming the folder if it holds no complete package yet.
-    """
-    choice: Choice = choose_package(list_candidates(folder), now, settle)
-    if choice.chosen is not None:
-        return folder / choice.chosen.name
-    if choice.settling:
-        names = ", ".join(candidate.name for candidate in choice.settling)
-        raise NothingPublishedError(
-            f"source folder {folder}: {names} changed less than {settle.total_seconds():g}s ago; "
-            "waiting for it to settle"
-        )
-    raise NothingPublishedError(
-        f"source folder {folder}: no package yet (a *.zip file or a package folder)"
-    )
+    def __init__(self, folder: Path, settle: timedelta) -> None:
+        self.folder = folder
+        self.settle = settle
+
+    def look(self, now: float) -> Look:
+        """Given the time, return the settled package (if any) and the wait for newer ones.
+
+        Raise NothingPublishedError naming the folder if it holds no package, settled or not;
+        SourceError if it cannot be listed.
+        """
+        choice: Choice = choose_package(list_candidates(self.folder), now, self.settle)
+        settle_seconds = self.settle.total_seconds()
+        wait: float | None = None
+        waiting_for = ""
+        if choice.settling:
+            # Coalesce a burst: the daemon waits for the newest publish instead of pushing an
+            # older one.
+            newest = max(candidate.modified for candidate in choice.settling)
+            wait = max(_LEAST_WAIT_SECONDS, newest + settle_seconds - now)
+            names = ", ".join(candidate.name for candidate in choice.settling)
+            waiting_for = (
+                f"source folder {self.folder}: {names} changed less than {settle_seconds:g}s "
+                "ago; waiting for it to settle"
+            )
+        chosen = choice.chosen
+        if chosen is None and wait is None:
+            raise NothingPublishedError(
+                f"source folder {self.folder}: no package yet (a *.zip file or a package folder)"
+            )
+        if chosen is None:
+            return Look(None, None, wait, waiting_for)
+        package = Package(self.folder / chosen.name)
+        return Look(package, (chosen.name, chosen.modified), wait, waiting_for)

@@ -26,8 +26,8 @@ from urllib3.exceptions import ProtocolError
 
 from sfsync.config.schema import Config, HttpSource
 from sfsync.errors import NothingPublishedError, SourceError
-from sfsync.files import write_atomically
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.files import make_private_directories, write_atomically
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.sources.http_validators import (
     Validators,
     body_length_to_check,
@@ -41,6 +41,7 @@ from sfsync.sources.http_validators import (
     redact_query,
     render_validators,
 )
+from sfsync.sources.source import Look, Package
 
 CHUNK_BYTES = 64 * 1024
 PACKAGE_NAME = "package.zip"
@@ -112,6 +113,11 @@ class HttpPackageSource:
         # so that a poll does not hash the cached file again.
         self._verified: tuple[tuple[int, int, int], str] | None = None
 
+    def look(self, now: float) -> Look:  # noqa: ARG002 - a URL has no settle period
+        """Return the package the URL offers now, its version as the signature; see `fetch`."""
+        fetched = self.fetch()
+        return Look(Package(fetched.path, fetched.version), fetched.version)
+
     def fetch(self) -> Fetched:
         """Return the package the URL offers now, downloading it only if it changed.
 
@@ -176,8 +182,7 @@ class HttpPackageSource:
 
     def _prepare_folder(self) -> None:
         try:
-            self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.cache_dir.chmod(0o700)  # mkdir's mode is cut by the umask, and a folder may exist
+            make_private_directories(self.cache_dir, tighten=True)
         except OSError as error:
             raise self._error(
                 f"cannot prepare the cache folder {self.cache_dir}: {error.strerror}"

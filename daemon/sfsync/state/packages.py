@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sfsync.errors import StateError, UsageError
 from sfsync.files import write_atomically
-from sfsync.state.store import ensure_private_directory
+from sfsync.state.store import make_state_directory
 
 _FILE_MODE = 0o600
 
@@ -35,7 +35,7 @@ class PackageArchive:
         target = folder / f"{sha256}.zip"
         try:
             for directory in (self.root, self.root / connector.split("/", 1)[0], folder):
-                ensure_private_directory(directory)
+                make_state_directory(directory)
             if target.exists():
                 return target
             write_atomically(target, data, _FILE_MODE)

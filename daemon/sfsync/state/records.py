@@ -25,7 +25,6 @@ class ConnectorState:
     needs_authorization: bool = False
     refused_issued_at: str | None = None  # the refused authorization's `issued_at`
     api_usage: tuple[ApiUsage, float] | None = None  # last reported usage, epoch seconds
-    last_refresh_at: datetime | None = None
     last_error: str | None = None
     # A write to the org may still land until then (its outcome is unknown): check the body.
     recheck_after: datetime | None = None

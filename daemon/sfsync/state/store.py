@@ -7,20 +7,20 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sfsync.errors import StateDirectoryError, StateError, describe_os_error
+from sfsync.files import make_private_directories
 from sfsync.redact import redact_text
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.migrations import migrate
 from sfsync.state.records import BuildRecord, ConnectorState, PushRecord
 
 DATABASE_NAME = "state.sqlite3"
-_DIRECTORY_MODE = 0o700
 _FILE_MODE = 0o600
 # Pushes whose process died; a push waiting on a Metadata deploy is not one of them.
 _SELECT_UNFINISHED = (
@@ -43,14 +43,26 @@ _FORGET_DEPLOY_OF_PUSH = (
 )
 
 
-def ensure_private_directory(path: Path) -> None:
-    """Given a directory path, create it (and parents) if needed and make it 0700.
+# Building the same bytes again refreshes the kept build's time (and its file, when known).
+_RECORD_BUILD = (
+    "INSERT INTO builds (connector, sha256, content_sha256, source_version, size, "
+    "built_at, source_file) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sha256) "
+    "DO UPDATE SET built_at = excluded.built_at, "
+    "source_file = COALESCE(excluded.source_file, builds.source_file)"
+)
+_BEGIN_PUSH = (
+    "INSERT INTO pushes (connector, sha256, content_sha256, source_version, api, "
+    "started_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
 
-    Raise StateError naming the path if that is not possible.
+
+def make_state_directory(path: Path) -> None:
+    """Given the state_dir or a folder in it, create it (and parents) if needed, 0700.
+
+    Raise StateDirectoryError naming the path if that is not possible.
     """
     try:
-        path.mkdir(mode=_DIRECTORY_MODE, parents=True, exist_ok=True)
-        path.chmod(_DIRECTORY_MODE)
+        make_private_directories(path, tighten=True)
     except OSError as error:
         raise StateDirectoryError(
             describe_os_error(path, error, "create the state directory (daemon.state_dir)")
@@ -75,7 +87,7 @@ class StateStore:
 
         Raise StateError naming the path if it cannot be opened or is not a state store.
         """
-        ensure_private_directory(state_dir)
+        make_state_directory(state_dir)
         path = state_dir / DATABASE_NAME
         try:
             # Create the file with its final mode, so it is never readable by others, even briefly.
@@ -190,16 +202,58 @@ class StateStore:
     ) -> int:
         """Record that a push of the given build starts now; return its id for `finish_push`."""
         cursor = self._write(
-            "INSERT INTO pushes (connector, sha256, content_sha256, source_version, api, "
-            "started_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (connector, sha256, content_sha256, source_version, api, now.isoformat()),
+            _BEGIN_PUSH, (connector, sha256, content_sha256, source_version, api, now.isoformat())
         )
         return int(cursor.lastrowid or 0)
 
-    def finish_push(self, push_id: int, *, resource_id: str | None, now: datetime) -> None:
-        """Record that push `push_id` succeeded: its build is now live on its connector.
+    def keep_build_and_begin_push(
+        self,
+        connector: str,
+        *,
+        sha256: str,
+        content_sha256: str,
+        source_version: str,
+        size: int,
+        api: str,
+        now: datetime,
+        source_file: str | None = None,
+    ) -> int:
+        """Record a build kept on disk (as `record_build`) and that a push of it starts now, in
+        one transaction; return the push's id for `finish_push`.
+        """
+        with self._transaction() as connection:
+            connection.execute(
+                _RECORD_BUILD,
+                (
+                    connector,
+                    sha256,
+                    content_sha256,
+                    source_version,
+                    size,
+                    now.isoformat(),
+                    source_file,
+                ),
+            )
+            cursor = connection.execute(
+                _BEGIN_PUSH,
+                (connector, sha256, content_sha256, source_version, api, now.isoformat()),
+            )
+            return int(cursor.lastrowid or 0)
 
-        The history row and the connector's live package change in one transaction.
+    def finish_push(
+        self,
+        push_id: int,
+        *,
+        resource_id: str | None,
+        now: datetime,
+        settled_by: datetime | None = None,
+    ) -> datetime | None:
+        """Record that push `push_id` succeeded: its build is now live on its connector. With
+        `settled_by` (when the push began), also forget the connector's doubt if every doubted
+        write had settled by then (as `clear_doubt`).
+
+        The history row, the connector's live package and its doubt change in one transaction.
+        Return when the connector's org is still to be checked (None: no doubt remains).
         """
         with self._transaction() as connection:
             row = connection.execute(
@@ -224,9 +278,16 @@ class StateStore:
                 (sha256, content_sha256, sha256, now.isoformat(), resource_id, connector),
             )
             connection.execute(_FORGET_DEPLOY_OF_PUSH, (connector, push_id))
+            if settled_by is not None:
+                _settle_doubt(connection, connector, settled_by)
+            return _recheck_due(connection, connector)
 
-    def fail_push(self, push_id: int, *, error: str, now: datetime) -> None:
-        """Record that push `push_id` failed with `error`; what was live stays live.
+    def fail_push(
+        self, push_id: int, *, error: str, now: datetime, forget_deploy: bool = False
+    ) -> None:
+        """Record that push `push_id` failed with `error`; what was live stays live. With
+        `forget_deploy` (its Metadata deploy has ended), forget that deploy in the same
+        transaction.
 
         The error is redacted first: it is shown on `sfsync status` and may quote an answer.
         """
@@ -248,6 +309,8 @@ class StateStore:
             connection.execute(
                 "UPDATE connectors SET last_error = ? WHERE connector = ?", (error, row[0])
             )
+            if forget_deploy:
+                connection.execute(_FORGET_DEPLOY_OF_PUSH, (row[0], push_id))
 
     def abandon_unfinished(
         self, now: datetime, *, recheck_after: Mapping[str, datetime]
@@ -283,16 +346,7 @@ class StateStore:
         moment a check or a push that proves the org's body began); return whether it did.
         """
         with self._transaction() as connection:
-            row = connection.execute(
-                "SELECT recheck_after FROM connectors WHERE connector = ?", (connector,)
-            ).fetchone()
-            due = _time(row[0]) if row is not None else None
-            if due is None or due > settled_by:
-                return False
-            connection.execute(
-                "UPDATE connectors SET recheck_after = NULL WHERE connector = ?", (connector,)
-            )
-            return True
+            return _settle_doubt(connection, connector, settled_by)
 
     # Connector flags ---------------------------------------------------------------------------
 
@@ -365,14 +419,6 @@ class StateStore:
             connector, api_used=usage.used, api_allowed=usage.allowed, api_usage_at=at
         )
 
-    def record_refresh(self, connector: str, now: datetime) -> None:
-        """Remember when the connector's token was last refreshed (for the keep-alive)."""
-        self._update_connector(connector, last_refresh_at=now)
-
-    def set_last_error(self, connector: str, error: str | None) -> None:
-        """Remember the connector's latest error (redacted), or clear it."""
-        self._update_connector(connector, last_error=None if error is None else redact_text(error))
-
     # Builds ----------------------------------------------------------------------------------
 
     def record_build(
@@ -390,16 +436,35 @@ class StateStore:
         building the same bytes again refreshes its time.
         """
         self._write(
-            "INSERT INTO builds (connector, sha256, content_sha256, source_version, size, "
-            "built_at, source_file) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sha256) "
-            "DO UPDATE SET built_at = excluded.built_at, "
-            "source_file = COALESCE(excluded.source_file, builds.source_file)",
+            _RECORD_BUILD,
             (connector, sha256, content_sha256, source_version, size, now.isoformat(), source_file),
         )
 
-    def forget_build(self, connector: str, sha256: str) -> None:
-        """Forget a kept build (its file is being removed)."""
-        self._write("DELETE FROM builds WHERE connector = ? AND sha256 = ?", (connector, sha256))
+    def forget_builds(self, connector: str, sha256s: Collection[str]) -> None:
+        """Forget kept builds (their files are being removed), in one transaction."""
+        with self._transaction() as connection:
+            connection.executemany(
+                "DELETE FROM builds WHERE connector = ? AND sha256 = ?",
+                [(connector, sha256) for sha256 in sha256s],
+            )
+
+
+def _recheck_due(connection: sqlite3.Connection, connector: str) -> datetime | None:
+    row = connection.execute(
+        "SELECT recheck_after FROM connectors WHERE connector = ?", (connector,)
+    ).fetchone()
+    return _time(row[0]) if row is not None else None
+
+
+def _settle_doubt(connection: sqlite3.Connection, connector: str, settled_by: datetime) -> bool:
+    """Forget the connector's doubt if it was due by `settled_by`; return whether it did."""
+    due = _recheck_due(connection, connector)
+    if due is None or due > settled_by:
+        return False
+    connection.execute(
+        "UPDATE connectors SET recheck_after = NULL WHERE connector = ?", (connector,)
+    )
+    return True
 
 
 def _postpone_recheck(connection: sqlite3.Connection, connector: str, until: datetime) -> None:
@@ -448,7 +513,6 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
             if row["api_usage_at"] is not None
             else None
         ),
-        last_refresh_at=_time(row["last_refresh_at"]),
         last_error=row["last_error"],
         recheck_after=_time(row["recheck_after"]),
         org_id=row["org_id"],

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,7 +17,6 @@ import structlog
 from filelock import FileLock, Timeout
 
 from sfsync import __version__
-from sfsync.actions.build import locate_package, package_limits, source_version
 from sfsync.clock import epoch_seconds, utc_now
 from sfsync.config import Connector, LoadedConfig
 from sfsync.errors import (
@@ -27,6 +26,7 @@ from sfsync.errors import (
     SfsyncError,
 )
 from sfsync.files import make_private_directories
+from sfsync.locks import push_lock_path
 from sfsync.package.build import (
     BuildOptions,
     BuiltPackage,
@@ -35,12 +35,13 @@ from sfsync.package.build import (
     prepare_package,
 )
 from sfsync.package.cache import CompressionCache
-from sfsync.package.limits import PackageLimits
+from sfsync.package.limits import PackageLimits, package_limits
 from sfsync.package.read import read_package
-from sfsync.salesforce.limits import ApiUsage
+from sfsync.package.version import source_version
 from sfsync.salesforce.session import ConnectorSession
-from sfsync.sources.located import Located
+from sfsync.sources.source import Look, Source
 from sfsync.state.packages import PackageArchive
+from sfsync.state.records import ConnectorState
 from sfsync.state.store import StateStore
 from sfsync.sync.plan import (
     Action,
@@ -52,6 +53,7 @@ from sfsync.sync.plan import (
 )
 from sfsync.sync.push import Pusher, PushOutcome
 from sfsync.sync.result import Result, worst_exit_status
+from sfsync.sync.usage import UsageBook
 from sfsync.tokens.snapshot import TokenSnapshot
 from sfsync.tokens.store import TokenStore
 
@@ -94,13 +96,14 @@ class CycleDeps:
     archive: PackageArchive
     tokens: TokenStore
     session_for: Callable[[Connector], ConnectorSession]
+    # Each system's source, by system name (see `sources.open.open_sources`).
+    sources: Mapping[str, Source]
     clock: Callable[[], datetime] = utc_now
     epoch: Callable[[], float] = epoch_seconds
     cache: CompressionCache | None = None
     # The last API usage each connector's org reported, and when (epoch seconds).
-    usage: dict[str, tuple[ApiUsage, float]] = field(default_factory=dict)
+    usage: UsageBook = field(default_factory=UsageBook)
     on_result: Callable[[ConnectorResult], None] | None = None
-    locate: Callable[[Connector, float], Located] = locate_package
     # Shared by every cycle of a daemon, so that `daemon.concurrency` bounds pushes across
     # systems too; None: each wave is bounded on its own.
     push_slots: threading.BoundedSemaphore | None = None
@@ -149,15 +152,20 @@ def run_cycle(
     only: Collection[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
+    looks: Mapping[str, Look] | None = None,
+    tokens: TokenSnapshot | None = None,
 ) -> CycleReport:
     """Given the cycle's dependencies and a pusher, run one cycle over the selected connectors
     (all when `only` is None) and return what happened to each.
 
+    `looks` holds what the caller already saw at some systems' sources (the daemon looks before
+    it decides to run a cycle); the others are looked at now. `tokens` is the caller's snapshot
+    of the selected connectors' authorizations, when it reads them again after the cycle.
     With `dry_run`, build and decide but call no API and change no state.
     """
     selected = [c for c in deps.loaded.connectors if only is None or c.name in only]
     # The keyring is read once for the whole cycle; a new authorization counts from the next.
-    tokens = TokenSnapshot(deps.tokens, [c.name for c in selected])
+    tokens = tokens or TokenSnapshot(deps.tokens, [c.name for c in selected])
     deps = replace(deps, tokens=tokens)
     results: dict[str, ConnectorResult] = {}
 
@@ -178,7 +186,7 @@ def run_cycle(
         if deps.on_result is not None:
             deps.on_result(result)
 
-    jobs = _read_sources(deps, selected, report)
+    jobs = _read_sources(deps, selected, report, looks or {})
     if jobs:
         # Made by the first push thread instead, the pass competed with every other thread
         # for the GIL while they all waited for it. A failure is left for each connector's
@@ -242,6 +250,7 @@ def _read_sources(
     deps: CycleDeps,
     selected: list[Connector],
     report: Callable[[ConnectorResult, Path | None], None],
+    looks: Mapping[str, Look],
 ) -> dict[str, _Job]:
     """Read and prepare each system's package once; return a job per selected connector whose
     system has one (the others are reported waiting, invalid or failed).
@@ -254,19 +263,20 @@ def _read_sources(
     by_system: dict[str, list[Connector]] = {}
     for connector in selected:
         by_system.setdefault(connector.system, []).append(connector)
-    for connectors in by_system.values():
+    for system, connectors in by_system.items():
         package: Path | None = None  # until the source names one
         try:
-            located = deps.locate(connectors[0], deps.epoch())
-            package = located.path
-            published = read_package(located.path, limits)
-            version = located.version or source_version(located.path, published)
+            look = looks.get(system) or deps.sources[system].look(deps.epoch())
+            found = look.ready()
+            package = found.path
+            published = read_package(found.path, limits)
+            version = found.version or source_version(found.path, published)
             prepared = prepare_package(published, deps.cache)
         except SfsyncError as error:
             for connector in connectors:
                 report(ConnectorResult(connector.name, _result_of(error), str(error)), package)
             continue
-        source = _Source(prepared, version, limits, located.path)
+        source = _Source(prepared, version, limits, found.path)
         for connector in connectors:
             jobs[connector.name] = _Job(connector, source)
     return jobs
@@ -319,12 +329,12 @@ def _waves(connectors: list[Connector]) -> Iterable[list[Connector]]:
         remaining = [connector for connector in remaining if connector.name not in placed]
 
 
-def _decide(deps: CycleDeps, job: _Build, *, force: bool) -> Decision:
+def _decide(deps: CycleDeps, job: _Build, state: ConnectorState, *, force: bool) -> Decision:
+    """Given a connector's build and its state as read for this cycle, decide what to do."""
     connector = job.connector
     gate = gate_of(connector)
     required_state = deps.store.connector(gate.requires) if gate is not None else None
     usage = fresh_usage(deps.usage.get(connector.name), deps.epoch())
-    state = deps.store.connector(connector.name)
     record = deps.tokens.get(connector.name)
     return decide(
         connector=connector.name,
@@ -406,7 +416,7 @@ def _run_connector(
         sha256=built.sha256 if built is not None else None,
         size=built.size if built is not None else None,
         seconds=time.monotonic() - started,
-        recheck_in=None if dry_run else _recheck_in(deps, connector, outcome),
+        recheck_in=None if dry_run else _recheck_in(deps, outcome),
     )
 
 
@@ -428,7 +438,7 @@ def _wait_until_free(
             continue
 
 
-def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> float | None:
+def _recheck_in(deps: CycleDeps, outcome: PushOutcome) -> float | None:
     """Given a connector's outcome, return in how many seconds its org should be checked
     because an earlier write's outcome is unknown (None: no need, or another wait applies).
     """
@@ -436,58 +446,73 @@ def _recheck_in(deps: CycleDeps, connector: Connector, outcome: PushOutcome) -> 
     # waiting states have their own follow-ups, which end in one of these.
     if outcome.outcome not in {Result.PUSHED, Result.UNCHANGED}:
         return None
-    try:
-        due = deps.store.connector(connector.name).recheck_after
-    except SfsyncError:
-        return None
-    if due is None:
+    if outcome.recheck_after is None:
         return None
     # At least a second, so that clocks a hair apart never spin a daemon on it.
-    return max(1.0, (due - deps.clock()).total_seconds())
+    return max(1.0, (outcome.recheck_after - deps.clock()).total_seconds())
 
 
 def _decide_and_push(
     deps: CycleDeps, pusher: Pusher, job: _Build, *, dry_run: bool, force: bool
 ) -> PushOutcome:
-    if not dry_run:
-        _note_org(deps, job.connector)
-    decision = _decide(deps, job, force=force)
+    """Given a connector's build, read its state once, decide, and push (or check) with the
+    state the decision was made on; the outcome carries the doubt left after it.
+    """
+    connector = job.connector
+    state = deps.store.connector(connector.name)
+    if not dry_run and _note_org(deps, connector, state):
+        # What was known of the old org is forgotten: plan with what the store has now.
+        state = deps.store.connector(connector.name)
+    decision = _decide(deps, job, state, force=force)
     if dry_run:
         return _planned(decision)
     if decision.action == Action.DEPLOY_PENDING:
-        pending = pusher.settle_pending_deploy(job.connector, deps.session_for(job.connector))
+        pending = pusher.settle_pending_deploy(connector, deps.session_for(connector), state=state)
         if pending is not None:
             return pending
-        decision = _decide(deps, job, force=force)
+        # The deploy's end was recorded (live build, or error): plan anew from that.
+        state = deps.store.connector(connector.name)
+        decision = _decide(deps, job, state, force=force)
     if decision.action == Action.RECHECK:
-        session = deps.session_for(job.connector)
         return pusher.recheck(
-            job.connector, job.built, job.source_version, session, source_file=job.source_file
+            connector,
+            job.built,
+            job.source_version,
+            deps.session_for(connector),
+            state=state,
+            source_file=job.source_file,
         )
     if decision.action != Action.PUSH:
-        return PushOutcome(_AS_RESULT[decision.action], decision.reason)
-    session = deps.session_for(job.connector)
+        return PushOutcome(
+            _AS_RESULT[decision.action], decision.reason, recheck_after=state.recheck_after
+        )
     return pusher.push(
-        job.connector, job.built, job.source_version, session, source_file=job.source_file
+        connector,
+        job.built,
+        job.source_version,
+        deps.session_for(connector),
+        state=state,
+        source_file=job.source_file,
     )
 
 
-def _note_org(deps: CycleDeps, connector: Connector) -> None:
-    """Forget what was live on a connector whose token now belongs to another org (a refreshed
-    sandbox holds production's copy of the resource, not ours), so it is pushed again.
+def _note_org(deps: CycleDeps, connector: Connector, state: ConnectorState) -> bool:
+    """Given a connector and its state, forget what was live on it when its token now belongs
+    to another org (a refreshed sandbox holds production's copy of the resource, not ours), so
+    it is pushed again; return whether the state was forgotten.
     """
     record = deps.tokens.get(connector.name)
-    if record is None or record.org_id is None:
-        return
-    if deps.store.connector(connector.name).org_id == record.org_id:
-        return
-    if deps.store.note_org(connector.name, record.org_id):
-        log.warning(
-            "org changed; pushing again",
-            connector=connector.name,
-            org_id=record.org_id,
-            hint="a sandbox refresh gives the org a new id and production's resources",
-        )
+    if record is None or record.org_id is None or state.org_id == record.org_id:
+        return False
+    if not deps.store.note_org(connector.name, record.org_id):
+        return False
+    log.warning(
+        "org changed; pushing again",
+        connector=connector.name,
+        org_id=record.org_id,
+        hint="a sandbox refresh gives the org a new id and production's resources",
+    )
+    return True
 
 
 def _planned(decision: Decision) -> PushOutcome:
@@ -511,7 +536,6 @@ _AS_RESULT = {
 
 
 def _push_lock_path(state_dir: Path, connector: str) -> Path:
-    system, environment = connector.split("/", 1)
-    folder = state_dir / "locks" / system
-    make_private_directories(folder)
-    return folder / f"{environment}.push.lock"
+    path = push_lock_path(state_dir, connector)
+    make_private_directories(path.parent)
+    return path

@@ -18,6 +18,7 @@ from keyring.backend import KeyringBackend
 
 from sfsync.config.schema import KeyringSettings
 from sfsync.errors import PathError, TokenStoreError, describe_os_error
+from sfsync.files import make_private_directories
 from sfsync.tokens.lock import keyring_lock
 from sfsync.tokens.secret_env import take_secret_variable
 
@@ -186,7 +187,7 @@ def open_cryptfile(path: Path | None, passphrase: str | None) -> KeyringBackend:
     backend: KeyringBackend = FastCryptFileKeyring()
     if path is not None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_directories(path.parent)
         except OSError as error:
             raise PathError(
                 describe_os_error(

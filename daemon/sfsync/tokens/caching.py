@@ -72,11 +72,20 @@ class CachingTokenStore:
 
     def get_many(self, connectors: Collection[str]) -> dict[str, StoredAuthorization | None]:
         """Return each connector's authorization, from the cache where the keyring is
-        unchanged, else as the inner store reads them in one pass.
+        unchanged; the others as the inner store reads them, in one pass.
         """
         if self._marker is None:
             return dict(self._inner.get_many(connectors))
-        return {connector: self.get(connector) for connector in connectors}
+        with self._lock:
+            self._forget_if_changed()
+            known = {name: self._records[name] for name in connectors if name in self._records}
+        missing = [name for name in connectors if name not in known]
+        if missing:
+            read = self._inner.get_many(missing)
+            with self._lock:
+                self._records.update(read)
+            known.update(read)
+        return {name: known[name] for name in connectors}
 
     def put(self, connector: str, record: StoredAuthorization) -> None:
         """Store the authorization, and remember it without reading it back."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import configparser
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
@@ -51,18 +51,18 @@ class KeyringTokenStore:
         return None if text is None else StoredAuthorization.from_json(text, connector)
 
     def get_many(self, connectors: Collection[str]) -> dict[str, StoredAuthorization | None]:
-        """Return each connector's authorization (None when it has none): from the Secret
-        Service in one pass, from other backends one by one; raise TokenStoreError if the
-        keyring cannot be read.
+        """Return each connector's authorization (None when it has none): in one pass where
+        the backend allows it (the Secret Service, sfsync's cryptfile), else one by one; raise
+        TokenStoreError if the keyring cannot be read.
         """
-        if not isinstance(self._backend, SecretServiceKeyring):
+        read_many = _bulk_reader(self._backend)
+        if read_many is None:
             return {connector: self.get(connector) for connector in connectors}
-        # secretstorage is installed only where the Secret Service is (Linux).
-        from sfsync.tokens.secret_service import read_passwords  # noqa: PLC0415
-
         try:
             with keyring_lock(self._lock_path):
-                texts = read_passwords(self._backend, SERVICE, connectors)
+                texts = read_many(SERVICE, connectors)
+        except configparser.Error as error:
+            raise unreadable_cryptfile(self.file_path, error) from None
         except (KeyringError, OSError, ValueError) as error:
             raise self._failure("read", "*", error) from None
         return {
@@ -101,3 +101,20 @@ class KeyringTokenStore:
             f"keyring {self.describe()} could not {action} {SERVICE}/{connector}: "
             f"{type(error).__name__}: {' '.join(str(error).split())}"
         )
+
+
+def _bulk_reader(
+    backend: KeyringBackend,
+) -> Callable[[str, Collection[str]], dict[str, str]] | None:
+    """Return the backend's way to read many values in one pass (given a service and user
+    names, the value of each that has one), or None if it has none.
+    """
+    if isinstance(backend, SecretServiceKeyring):
+        # secretstorage is installed only where the Secret Service is (Linux).
+        from sfsync.tokens.secret_service import read_passwords  # noqa: PLC0415
+
+        return lambda service, usernames: read_passwords(backend, service, usernames)
+    # sfsync's cryptfile (`FastCryptFileKeyring.get_passwords`): one parse of the file; its
+    # module is not imported here, keyrings.cryptfile being optional.
+    read_many = getattr(backend, "get_passwords", None)
+    return read_many if callable(read_many) else None

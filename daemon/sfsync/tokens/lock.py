@@ -1,4 +1,5 @@
-"""One lock, a file in the state dir, around every keyring read and write sfsync makes.
+"""One lock, a file in the state dir (`sfsync.locks.keyring_lock_path`), around every keyring
+read and write sfsync makes.
 
 File keyrings read the whole file, change it and write it back: two processes (the daemon
 refreshing a token, an operator running `sfsync authorize`) doing that at once each write back
@@ -17,13 +18,6 @@ from pathlib import Path
 
 from sfsync.errors import StateDirectoryError, describe_os_error
 from sfsync.files import make_private_directories
-
-LOCK_NAME = "keyring.lock"
-
-
-def keyring_lock_path(state_dir: Path) -> Path:
-    """Given the state dir, return the keyring's lock file."""
-    return state_dir / LOCK_NAME
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,11 @@ import pytest
 from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
 from sfsync.actions.status import status_rows
-from sfsync.actions.sync import open_runtime
-from sfsync.actions.wiring import auth_deps
+from sfsync.auth_wiring import auth_deps
 from sfsync.config import LoadedConfig, parse_config
+from sfsync.sync.runtime import open_runtime
 from sfsync.tokens import StoredAuthorization
+from sfsync.tokens.cryptfile import FastCryptFileKeyring
 from sfsync_emulator import Emulator
 
 CLIENT = "sfsync-keyring-reads"
@@ -29,23 +30,24 @@ ENVIRON = {"SFSYNC_KEYRING_PASSPHRASE": "reads-passphrase"}
 
 
 class Counts:
-    """Calls of the backend's `get_password` (entries read) and of Argon2 (keys derived)."""
+    """Entries the backend was asked for (entries read) and of Argon2 (keys derived)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reads: list[str] = []
         self.derivations = 0
-        real_get = CryptFileKeyring.get_password
+        real_get = FastCryptFileKeyring.get_passwords
         real_hash = argon2.low_level.hash_secret_raw
 
-        def get_password(backend: Any, service: str, username: str) -> Any:
-            self.reads.append(username)
-            return real_get(backend, service, username)
+        # sfsync's cryptfile reads every entry, one or many, through get_passwords.
+        def get_passwords(backend: Any, service: str, usernames: Collection[str]) -> Any:
+            self.reads.extend(usernames)
+            return real_get(backend, service, usernames)
 
         def hash_secret_raw(*args: Any, **kwargs: Any) -> bytes:
             self.derivations += 1
             return real_hash(*args, **kwargs)
 
-        monkeypatch.setattr(CryptFileKeyring, "get_password", get_password)
+        monkeypatch.setattr(FastCryptFileKeyring, "get_passwords", get_passwords)
         monkeypatch.setattr(argon2.low_level, "hash_secret_raw", hash_secret_raw)
 
     def reset(self) -> None:
@@ -131,8 +133,8 @@ def test_status_reads_each_entry_once(site: LoadedConfig, monkeypatch: pytest.Mo
     opened = counts.derivations
     counts.reset()
     rows = status_rows(site.connectors, deps)
-    assert [row["authorized"] for row in rows] == [True] * CONNECTORS
-    assert [row["auth_error"] for row in rows] == [None] * CONNECTORS
+    assert [row.authorized for row in rows] == [True] * CONNECTORS
+    assert [row.auth_error for row in rows] == [None] * CONNECTORS
     assert sorted(counts.reads) == sorted(connector.name for connector in site.connectors)
     assert opened + counts.derivations <= CONNECTORS + 1
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sfsync.config.schema import KeyringSettings
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.identity import fetch_username
-from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
+from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import StoredAuthorization
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
@@ -64,7 +64,7 @@ def test_expiry_refresh_rotation_and_threads(
             CONNECTOR,
             store=store,
             http=http,
-            lock_path=refresh_lock_path(tmp_path / "state", CONNECTOR),
+            state_dir=tmp_path / "state",
             api_version="64.0",
         )
         assert session.request("GET", LIMITS).status_code == 200

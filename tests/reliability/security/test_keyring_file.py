@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import sfsync
-from sfsync.actions.wiring import AuthDeps, auth_deps
+from sfsync.auth_wiring import AuthDeps, auth_deps
 from sfsync.config.load import load_config
 from sfsync.errors import TokenStoreError
 from sfsync.tokens.cryptfile import AtomicCryptFileKeyring
@@ -47,7 +47,7 @@ from pathlib import Path
 from sfsync.tokens.cryptfile import AtomicCryptFileKeyring
 for name, value in {CHEAP_KDF!r}.items():
     setattr(AtomicCryptFileKeyring, name, value)
-from sfsync.actions.wiring import auth_deps
+from sfsync.auth_wiring import auth_deps
 from sfsync.config.load import load_config
 from sfsync.tokens.record import StoredAuthorization
 record = StoredAuthorization(**{RECORD.__dict__!r})

@@ -16,7 +16,7 @@ import pytest
 import structlog
 
 from sfsync import cli
-from sfsync.actions.status import state_columns
+from sfsync.actions.status import StatusRow, with_state_columns
 from sfsync.daemon.health import UNHEALTHY, ConnectorHealth, health
 from sfsync.errors import ExitStatus
 from sfsync.log import configure_logging
@@ -154,26 +154,26 @@ def test_cli_internal_error_line_is_redacted(
 
 
 def test_last_error_is_redacted_in_the_state_store(tmp_path: Path) -> None:
-    """An error quoting a token is stored without it, through `set_last_error` and `fail_push`."""
+    """An error quoting a token is stored without it, as the connector's and the push's error."""
     store = StateStore.open(tmp_path / "state")
     try:
-        store.set_last_error(CONNECTOR, f"HTTP 401 for Bearer {ACCESS}")
-        assert store.connector(CONNECTOR).last_error == f"HTTP 401 for Bearer {REDACTED}"
-        push_id = store.begin_push(
-            CONNECTOR,
-            sha256="a" * 64,
-            content_sha256="c" * 64,
-            source_version="v1",
-            api="tooling",
-            now=T0,
-        )
-        store.fail_push(push_id, error=f"answer {{'refresh_token': '{OPAQUE}'}}", now=T0)
-        stored = store.connector(CONNECTOR).last_error or ""
-        (last,) = store.history(CONNECTOR)
+        stored = []
+        for error in (f"HTTP 401 for Bearer {ACCESS}", f"answer {{'refresh_token': '{OPAQUE}'}}"):
+            push_id = store.begin_push(
+                CONNECTOR,
+                sha256="a" * 64,
+                content_sha256="c" * 64,
+                source_version="v1",
+                api="tooling",
+                now=T0,
+            )
+            store.fail_push(push_id, error=error, now=T0)
+            (last, *_) = store.history(CONNECTOR)
+            stored.append((store.connector(CONNECTOR).last_error or "", last.error or ""))
     finally:
         store.close()
-    assert OPAQUE not in stored
-    assert OPAQUE not in (last.error or "")
+    assert stored[0] == (f"HTTP 401 for Bearer {REDACTED}",) * 2
+    assert all(OPAQUE not in text and REDACTED in text for text in stored[1])
 
 
 def test_last_error_is_redacted_on_healthz_and_status() -> None:
@@ -192,6 +192,9 @@ def test_last_error_is_redacted_on_healthz_and_status() -> None:
     assert OPAQUE not in written
     assert SECRET_PART not in written
     assert "invalid_grant" in written
-    columns = state_columns(ConnectorState(CONNECTOR, last_error=leaked), None)
-    assert OPAQUE not in columns["last_error"]
-    assert "invalid_grant" in columns["last_error"]
+    system, environment = CONNECTOR.split("/")
+    row = StatusRow(CONNECTOR, system, environment)
+    shown = with_state_columns(row, ConnectorState(CONNECTOR, last_error=leaked), None).last_error
+    assert shown is not None
+    assert OPAQUE not in shown
+    assert "invalid_grant" in shown

@@ -69,7 +69,7 @@ def test_a_refresh_moves_health_before_the_gauge(
     watched: tuple[Service, WatchedMetrics, str], result: str, authorized: bool
 ) -> None:
     service, metrics, name = watched
-    service._on_refresh(name, result)
+    service.observers.on_refresh(name, result)
     assert metrics.seen == [(name, 1.0 if authorized else 0.0, authorized)]
 
 
@@ -77,8 +77,8 @@ def test_a_needs_authorization_result_moves_health_before_the_gauge(
     watched: tuple[Service, WatchedMetrics, str],
 ) -> None:
     service, metrics, name = watched
-    service._on_refresh(name, "refreshed")
-    service._on_result(ConnectorResult(name, Result.NEEDS_AUTHORIZATION, "refused"))
+    service.observers.on_refresh(name, "refreshed")
+    service.observers.on_result(ConnectorResult(name, Result.NEEDS_AUTHORIZATION, "refused"))
     assert metrics.seen[-1] == (name, 0.0, False)
     status, body = service.health()
     assert status == 503
@@ -89,6 +89,6 @@ def test_a_failed_refresh_leaves_the_authorization_alone(
     watched: tuple[Service, WatchedMetrics, str],
 ) -> None:
     service, metrics, name = watched
-    service._on_refresh(name, "refreshed")
-    service._on_refresh(name, "failed")
+    service.observers.on_refresh(name, "refreshed")
+    service.observers.on_refresh(name, "failed")
     assert metrics.seen[-1] == (name, 1.0, True)

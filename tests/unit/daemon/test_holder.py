@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.daemon.holder import LOCK_NAME, StateDirectoryHold
+from sfsync.daemon.holder import StateDirectoryHold
 from sfsync.errors import ExitStatus, StateDirectoryHeldError
 
 
@@ -15,10 +15,10 @@ def test_second_hold_is_refused_naming_the_holder_pid(tmp_path: Path) -> None:
     released, the state_dir can be taken again.
     """
     first = StateDirectoryHold.take(tmp_path / "state", pid=4242)
-    assert (tmp_path / "state" / LOCK_NAME).read_text() == "4242\n"
+    assert (tmp_path / "state" / "daemon.lock").read_text() == "4242\n"
     with pytest.raises(StateDirectoryHeldError, match="pid 4242") as refused:
         StateDirectoryHold.take(tmp_path / "state", pid=4343)
     assert refused.value.exit_status == ExitStatus.USAGE
     first.release()
     StateDirectoryHold.take(tmp_path / "state", pid=4343).release()
-    assert (tmp_path / "state" / LOCK_NAME).read_text() == "4343\n"
+    assert (tmp_path / "state" / "daemon.lock").read_text() == "4343\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
 from tests.unit.salesforce.sf_helpers import CONNECTOR, NOW, stored
@@ -25,7 +25,7 @@ def session(store: MemoryTokenStore, tmp_path: Path) -> ConnectorSession:
         CONNECTOR,
         store=store,
         http=new_http_session(HttpSettings(timeout=5)),
-        lock_path=tmp_path / "state" / "locks" / "refresh.lock",
+        state_dir=tmp_path / "state",
         api_version="64.0",
         clock=lambda: NOW,
     )

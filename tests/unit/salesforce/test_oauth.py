@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sfsync.errors import AuthorizationError, OAuthServerError, UsageError
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.oauth import (
     DeviceCode,
     finish_web_flow,

@@ -18,7 +18,7 @@ from sfsync.errors import (
     SalesforceUnreachableError,
     TokenStoreError,
 )
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
 from tests.unit.salesforce.sf_helpers import (
@@ -220,7 +220,6 @@ def test_concurrent_401s_refresh_once(session: ConnectorSession) -> None:
 @responses.activate
 def test_two_sessions_share_the_file_lock(store: MemoryTokenStore, tmp_path: Path) -> None:
     """Two sessions of one connector (as two processes would be) never refresh at once."""
-    lock_path = tmp_path / "locks" / "refresh.lock"
     active = []
     overlap = []
 
@@ -237,7 +236,7 @@ def test_two_sessions_share_the_file_lock(store: MemoryTokenStore, tmp_path: Pat
             CONNECTOR,
             store=store,
             http=new_http_session(HttpSettings()),
-            lock_path=lock_path,
+            state_dir=tmp_path,
             api_version="64.0",
         )
         for _ in range(4)
@@ -257,7 +256,7 @@ def test_unauthorized_connector(tmp_path: Path) -> None:
         CONNECTOR,
         store=MemoryTokenStore(),
         http=new_http_session(HttpSettings()),
-        lock_path=tmp_path / "lock",
+        state_dir=tmp_path,
         api_version="64.0",
     )
     with pytest.raises(AuthorizationError, match="authorize --env sandbox --system lightning"):

@@ -211,14 +211,12 @@ def test_pause_and_resume(store: StateStore) -> None:
 
 
 def test_flags_round_trip(store: StateStore) -> None:
-    """Pending deploys, authorization marks and refresh times are stored as given."""
+    """Pending deploys and authorization marks are stored as given."""
     store.set_pending_deploy(CONNECTOR, "0Af000000000001", "d" * 64)
     store.set_needs_authorization(CONNECTOR, needed=True)
-    store.record_refresh(CONNECTOR, T0)
     state = store.connector(CONNECTOR)
     assert (state.pending_deploy_id, state.pending_deploy_sha256) == ("0Af000000000001", "d" * 64)
     assert state.needs_authorization
-    assert state.last_refresh_at == T0
     store.set_pending_deploy(CONNECTOR, None)
     assert store.connector(CONNECTOR).pending_deploy_id is None
 
@@ -235,7 +233,7 @@ def test_builds_are_listed_newest_first(store: StateStore) -> None:
             now=T0 + timedelta(minutes=minute),
         )
     assert [build.sha256[0] for build in store.builds(CONNECTOR)] == ["a", "b"]
-    store.forget_build(CONNECTOR, "b" * 64)
+    store.forget_builds(CONNECTOR, ["b" * 64])
     assert [build.sha256[0] for build in store.builds(CONNECTOR)] == ["a"]
 
 
@@ -309,3 +307,63 @@ def test_a_new_org_forgets_what_was_live(store: StateStore) -> None:
     assert (state.pending_deploy_id, state.recheck_after) == (None, None)
     assert state.paused
     assert len(store.history(CONNECTOR)) == 1
+
+
+def test_a_kept_build_and_its_push_are_recorded_together(store: StateStore) -> None:
+    """keep_build_and_begin_push records the kept build and the 'started' push at once, and
+    returns the push's id for finish_push.
+    """
+    push_id = store.keep_build_and_begin_push(
+        CONNECTOR,
+        sha256="a" * 64,
+        content_sha256="c" * 64,
+        source_version="v1",
+        size=10,
+        api="tooling",
+        now=T0,
+        source_file="/drop/site-v1.zip",
+    )
+    (build,) = store.builds(CONNECTOR)
+    assert (build.sha256, build.size, build.built_at, build.source_file) == (
+        "a" * 64,
+        10,
+        T0,
+        "/drop/site-v1.zip",
+    )
+    (push,) = store.history(CONNECTOR)
+    assert (push.id, push.outcome, push.sha256, push.started_at) == (
+        push_id,
+        "started",
+        "a" * 64,
+        T0,
+    )
+
+
+def test_a_finished_push_ends_a_doubt_settled_before_it_began(store: StateStore) -> None:
+    """finish_push with `settled_by` clears a doubt due by then (as clear_doubt), keeps a later
+    one, and returns the doubt still due.
+    """
+    store.doubt_writes(CONNECTOR, until=T0 + timedelta(seconds=30))
+    early = begin(store)
+    assert store.finish_push(early, resource_id="081x", now=T0, settled_by=T0) == T0 + timedelta(
+        seconds=30
+    )
+    assert store.connector(CONNECTOR).recheck_after == T0 + timedelta(seconds=30)
+    late = begin(store, "b" * 64)
+    due = store.finish_push(late, resource_id=None, now=T0, settled_by=T0 + timedelta(seconds=30))
+    assert due is None
+    assert store.connector(CONNECTOR).recheck_after is None
+    assert store.connector(CONNECTOR).live_sha256 == "b" * 64
+
+
+def test_a_failed_deploy_is_forgotten_with_its_failure(store: StateStore) -> None:
+    """fail_push with `forget_deploy` (the deploy ended) records the failure and forgets that
+    push's deploy in one transaction.
+    """
+    push_id = begin(store)
+    store.set_pending_deploy(CONNECTOR, "0Af1", "a" * 64, push_id)
+    store.fail_push(push_id, error="deploy 0Af1 Failed", now=T0, forget_deploy=True)
+    state = store.connector(CONNECTOR)
+    assert (state.pending_deploy_id, state.pending_deploy_push_id) == (None, None)
+    assert state.last_error == "deploy 0Af1 Failed"
+    assert store.history(CONNECTOR)[0].outcome == "failed"

@@ -16,6 +16,7 @@ from sfsync.clock import utc_now
 from sfsync.config import Connector, load_config
 from sfsync.salesforce.retry import RetryPolicy
 from sfsync.salesforce.session import ConnectorSession
+from sfsync.sources.open import open_sources
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
 from sfsync.sync.cycle import CycleDeps, run_cycle
@@ -101,6 +102,7 @@ def cycle_logs(tmp_path: Path) -> dict[str, dict[str, Any]]:
         archive=archive,
         tokens=MemoryTokenStore(),
         session_for=no_session,
+        sources=open_sources(loaded.config),
     )
     pusher = Pusher(
         store=store, archive=archive, clock=utc_now, retry=RetryPolicy(), keep_packages=3

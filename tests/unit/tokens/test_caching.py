@@ -57,6 +57,7 @@ class CountingFileStore:
         self.path = path
         self.records = dict(records or {})
         self.reads: Counter[str] = Counter()
+        self.passes = 0  # calls of get_many
         self.generation = 0
         self.refusal: TokenStoreError | None = None  # raised by every call while set
         self._rewrite()
@@ -68,8 +69,11 @@ class CountingFileStore:
         return self.records.get(connector)
 
     def get_many(self, connectors: Collection[str]) -> dict[str, StoredAuthorization | None]:
-        """Return each connector's record, counting each read."""
-        return {connector: self.get(connector) for connector in connectors}
+        """Return each connector's record in one pass, counting the pass and each read."""
+        self.passes += 1
+        self._refuse_if_asked()
+        self.reads.update(connectors)
+        return {connector: self.records.get(connector) for connector in connectors}
 
     def put(self, connector: str, record: StoredAuthorization) -> None:
         """Store the record and rewrite the file."""
@@ -169,6 +173,31 @@ def test_each_connector_is_read_once(store: CachingTokenStore, inner: CountingFi
         assert store.get("a/prod") == FIRST
         assert store.get("b/prod") == SECOND
     assert inner.reads == Counter({"a/prod": 1, "b/prod": 1})
+
+
+def test_get_many_reads_only_what_is_not_cached_in_one_pass(
+    store: CachingTokenStore, inner: CountingFileStore
+) -> None:
+    """get_many answers cached connectors from memory and reads the rest in one inner pass."""
+    assert store.get("a/prod") == FIRST
+    many = store.get_many(["a/prod", "b/prod", "nobody/prod"])
+    assert many == {"a/prod": FIRST, "b/prod": SECOND, "nobody/prod": None}
+    assert inner.passes == 1
+    assert inner.reads == Counter({"a/prod": 1, "b/prod": 1, "nobody/prod": 1})
+    assert store.get_many(["b/prod", "nobody/prod"]) == {"b/prod": SECOND, "nobody/prod": None}
+    assert inner.passes == 1
+
+
+def test_get_many_after_an_external_change_reads_again(
+    store: CachingTokenStore, inner: CountingFileStore, keyring_file: Path
+) -> None:
+    """A change to the file by another process makes get_many read every connector again."""
+    store.get_many(["a/prod", "b/prod"])
+    inner.records["a/prod"] = SECOND
+    grow(keyring_file)
+    assert store.get_many(["a/prod", "b/prod"]) == {"a/prod": SECOND, "b/prod": SECOND}
+    assert inner.passes == 2
+    assert inner.reads == Counter({"a/prod": 2, "b/prod": 2})
 
 
 @pytest.mark.parametrize("change", EXTERNAL_CHANGES, ids=lambda change: change.__name__)

@@ -4,7 +4,9 @@ reference value's salt, and files the stock keyrings.cryptfile backend reads and
 
 from __future__ import annotations
 
+import configparser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keyrings.cryptfile.cryptfile import CryptFileKeyring
@@ -79,3 +81,99 @@ def test_stock_backend_reads_what_sfsync_writes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"MAC check failed|Incorrect"):
         wrong.keyring_key = "not the passphrase"
     assert "refresh_token" not in path.read_text()
+
+
+def test_get_passwords_reads_many_values_as_get_password_does(tmp_path: Path) -> None:
+    """One pass over the file answers what single reads answer: the stock backend's values
+    (a salt each, one derivation each) and sfsync's (the reference's key); absent names are
+    left out, and another service's entries are not answered.
+    """
+    path = tmp_path / "k.cfg"
+    stock = opened(CryptFileKeyring(), path)
+    stock.set_password("sfsync", "stock/e0", "stock 0")
+    stock.set_password("other", "fast/e0", "not sfsync's")
+    writer = opened(FastCryptFileKeyring(), path)
+    writer.set_passwords("sfsync", {f"fast/e{index}": f"fast {index}" for index in range(3)})
+    reader = opened(FastCryptFileKeyring(), path)
+    names = ["stock/e0", "fast/e0", "fast/e1", "fast/e2", "nobody/e0"]
+    many = reader.get_passwords("sfsync", names)
+    assert many == {name: stock.get_password("sfsync", name) for name in names[:4]}
+    assert reader.derivations == 1 + 1, "the reference's key and the stock value's own"
+    assert reader.get_passwords("nothing-here", names) == {}
+
+
+def test_set_passwords_writes_stock_values_in_one_rewrite(tmp_path: Path) -> None:
+    """Many values are stored in one rewrite of the file (one new inode), under the
+    reference's key, readable by the stock backend, replacing earlier values of those names.
+    """
+    path = tmp_path / "k.cfg"
+    fast = opened(FastCryptFileKeyring(), path)
+    fast.set_password("sfsync", "a/e0", "old")
+    before = path.stat().st_ino
+    fast.set_passwords("sfsync", {"a/e0": "new", "a/e1": "one", "b/e2": "two"})
+    assert path.stat().st_ino != before
+    assert path.stat().st_mode & 0o777 == 0o600
+    stock = opened(CryptFileKeyring(), path)
+    assert [stock.get_password("sfsync", name) for name in ("a/e0", "a/e1", "b/e2")] == [
+        "new",
+        "one",
+        "two",
+    ]
+    assert fast.derivations == 1
+
+
+def test_a_tampered_value_is_refused(tmp_path: Path) -> None:
+    """A value sealed under another passphrase does not decrypt: ValueError, as the stock
+    backend raises, never a wrong value.
+    """
+    path = tmp_path / "k.cfg"
+    fast = opened(FastCryptFileKeyring(), path)
+    fast.set_password("sfsync", "a/e0", "secret value")
+    other = FastCryptFileKeyring()
+    other.file_path = str(tmp_path / "other.cfg")
+    other.keyring_key = "another passphrase"
+    other.set_password("sfsync", "a/e0", "another value")
+    # Swap in a value sealed under another passphrase: its tag cannot verify here.
+    text = path.read_text()
+    foreign = (tmp_path / "other.cfg").read_text()
+    mine = text.split("[sfsync]")[1]
+    theirs = foreign.split("[sfsync]")[1]
+    path.write_text(text.replace(mine, theirs))
+    with pytest.raises(ValueError, match=r"entry sfsync/a/e0: MAC check failed"):
+        opened(FastCryptFileKeyring(), path).get_passwords("sfsync", ["a/e0"])
+
+
+def test_reads_see_another_writers_change(tmp_path: Path) -> None:
+    """The parse a reader keeps between reads is dropped once another writer (another
+    process) changes the file: the new value is read, not the remembered one.
+    """
+    path = tmp_path / "k.cfg"
+    reader = opened(FastCryptFileKeyring(), path)
+    reader.set_password("sfsync", "a/e0", "first")
+    assert reader.get_passwords("sfsync", ["a/e0", "a/e1"]) == {"a/e0": "first"}
+    writer = opened(FastCryptFileKeyring(), path)
+    writer.set_passwords("sfsync", {"a/e0": "second", "a/e1": "new"})
+    assert reader.get_passwords("sfsync", ["a/e0", "a/e1"]) == {"a/e0": "second", "a/e1": "new"}
+
+
+def test_unlocking_parses_the_file_twice_and_keeps_no_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening an existing file parses it twice (the stock file check, then one parse shared
+    by the passphrase check and the reference's salt), and keeps no parse afterwards: the
+    next read parses the file again.
+    """
+    path = tmp_path / "k.cfg"
+    opened(FastCryptFileKeyring(), path).set_password("sfsync", "a/e0", "value")
+    parses: list[object] = []
+    real_read = configparser.RawConfigParser.read
+
+    def read(parser: configparser.RawConfigParser, *args: Any, **kwargs: Any) -> Any:
+        parses.append(args)
+        return real_read(parser, *args, **kwargs)
+
+    monkeypatch.setattr(configparser.RawConfigParser, "read", read)
+    backend = opened(FastCryptFileKeyring(), path)
+    assert len(parses) == 2
+    assert backend.get_passwords("sfsync", ["a/e0"]) == {"a/e0": "value"}
+    assert len(parses) == 3

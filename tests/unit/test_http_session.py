@@ -8,7 +8,7 @@ import pytest
 import responses
 
 from sfsync.errors import ConfigError, UsageError
-from sfsync.salesforce.http import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, new_http_session
 
 
 def test_configured_bundle_beats_the_environment(

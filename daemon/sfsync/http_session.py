@@ -1,4 +1,5 @@
-"""The requests.Session every Salesforce call uses: the configured trust and a default timeout.
+"""The requests.Session every call to Salesforce and to an http source uses: the configured
+trust and a default timeout.
 
 `requests` lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's `verify`
 (psf/requests#3829). This session gives its own `verify` to every request that names none, so a

@@ -14,12 +14,12 @@ import requests
 
 from sfsync.clock import utc_now
 from sfsync.config import Connector, LoadedConfig
-from sfsync.salesforce.http import HttpSettings, new_http_session, system_trust
-from sfsync.salesforce.session import ConnectorSession, refresh_lock_path
+from sfsync.http_session import HttpSettings, new_http_session, system_trust
+from sfsync.locks import keyring_lock_path
+from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.caching import cached
 from sfsync.tokens.keyring_store import KeyringTokenStore
-from sfsync.tokens.lock import keyring_lock_path
 from sfsync.tokens.store import TokenStore
 
 
@@ -47,7 +47,7 @@ class AuthDeps:
             connector.name,
             store=self.store,
             http=self._http_for(connector.name),
-            lock_path=refresh_lock_path(config.daemon.state_dir, connector.name),
+            state_dir=config.daemon.state_dir,
             api_version=config.salesforce.api_version,
             clock=self.clock,
             on_refresh=self.on_refresh,

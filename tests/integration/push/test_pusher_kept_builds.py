@@ -1,0 +1,62 @@
+"""Which builds a connector keeps on disk and in the store as pushes succeed and fail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sfsync.state.packages import PackageArchive
+from sfsync.sync.result import Result
+from tests.integration.push.push_site import STATIC_RESOURCE, PushSite, build
+
+
+def kept(site: PushSite) -> tuple[list[str], list[str]]:
+    """Return the hashes of the kept builds on disk (sorted) and in the store (newest first)."""
+    name = site.connector.name
+    on_disk = PackageArchive(site.state_dir).kept(name)
+    return on_disk, [record.sha256 for record in site.store.builds(name)]
+
+
+def test_a_push_keeps_the_newest_builds_and_prunes_the_rest(
+    make_site: Callable[..., PushSite],
+) -> None:
+    """After each successful push the newest `keep_packages` builds are kept, files and rows."""
+    site = make_site(keep_packages=2)
+    for version in range(1, 5):
+        site.clock.advance(60)
+        assert site.push(version).outcome is Result.PUSHED
+    newest = [build(4).sha256, build(3).sha256]
+    assert kept(site) == (sorted(newest), newest)
+
+
+def test_failed_pushes_keep_their_builds_until_a_push_succeeds(
+    make_site: Callable[..., PushSite],
+) -> None:
+    """A failed push keeps its build (for history and rollback) and prunes nothing; the next
+    successful push prunes down to `keep_packages`, the live build among them.
+    """
+    site = make_site(keep_packages=1)
+    site.push(1)
+    site.clock.advance(60)
+    site.org.faults.fail_next(1, status=400, api="tooling", path_prefix=f"{STATIC_RESOURCE}/")
+    assert site.push(2).outcome is Result.FAILED
+    assert kept(site)[0] == sorted([build(1).sha256, build(2).sha256])
+    site.clock.advance(60)
+    assert site.push(3).outcome is Result.PUSHED
+    assert kept(site) == ([build(3).sha256], [build(3).sha256])
+
+
+def test_a_rollback_pushes_a_kept_build_again(make_site: Callable[..., PushSite]) -> None:
+    """A kept build loaded back is the same bytes and source version, and pushes as any build."""
+    site = make_site(keep_packages=3)
+    site.push(1)
+    site.clock.advance(60)
+    site.push(2)
+    back = site.pusher.kept_build(site.connector, build(1).sha256)
+    assert back.built.data == build(1).data
+    assert back.built.content_sha256 == build(1).content_sha256
+    assert back.source_version == "v1"
+    outcome = site.pusher.push(
+        site.connector, back.built, back.source_version, site.session, state=site.state()
+    )
+    assert outcome.outcome is Result.PUSHED, outcome.detail
+    assert site.served() == build(1).sha256 == site.state().live_sha256

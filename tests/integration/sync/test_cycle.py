@@ -1,0 +1,41 @@
+"""One sync cycle, in-process against two emulated orgs with a real SQLite state store."""
+
+from __future__ import annotations
+
+from sfsync.sync.result import Result
+from tests.integration.sync.sync_site import Site, served_text, site_runtime
+
+
+def test_a_publish_reaches_both_orgs(site: Site) -> None:
+    """A package in the drop folder is pushed to both connectors' orgs in one cycle."""
+    site.publish("walkme-1.zip", "release 1")
+    with site_runtime(site) as runtime:
+        report = runtime.cycle()
+    assert {result.connector: result.outcome for result in report.results} == {
+        "lightning/one": Result.PUSHED,
+        "lightning/two": Result.PUSHED,
+    }
+    assert [served_text(org) for org in site.orgs.values()] == ["release 1", "release 1"]
+
+
+def test_an_unchanged_cycle_calls_no_api(site: Site) -> None:
+    """A second cycle over the same package finds it unchanged without asking either org."""
+    site.publish("walkme-1.zip", "release 1")
+    with site_runtime(site) as runtime:
+        runtime.cycle()
+        before = site.requests_made()
+        report = runtime.cycle()
+    assert {result.outcome for result in report.results} == {Result.UNCHANGED}
+    assert site.requests_made() == before
+
+
+def test_a_failing_org_leaves_the_other_pushed(site: Site) -> None:
+    """An org answering 503 fails its own connector only; the other one is pushed."""
+    site.publish("walkme-1.zip", "release 1")
+    site.orgs["lightning/two"].faults.fail_next(100, status=503, api="tooling")
+    with site_runtime(site) as runtime:
+        report = runtime.cycle()
+    outcomes = {result.connector: result.outcome for result in report.results}
+    assert outcomes == {"lightning/one": Result.PUSHED, "lightning/two": Result.FAILED}
+    assert served_text(site.orgs["lightning/one"]) == "release 1"
+    assert served_text(site.orgs["lightning/two"]) is None

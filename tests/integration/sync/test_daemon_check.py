@@ -1,0 +1,79 @@
+"""The daemon's check of one system, in-process without a scheduler: look at the source once,
+run the cycle for what is due, and schedule the next check (against two emulated orgs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sfsync.sync.cycle import ConnectorResult
+from sfsync.sync.result import Result
+from sfsync_emulator import Emulator
+from tests.integration.sync.sync_site import Daemon, Site, daemon_checks, served_text, write_site
+
+
+def outcomes(results: list[ConnectorResult]) -> dict[str, Result]:
+    """Given connector results, return each connector's outcome."""
+    return {result.connector: result.outcome for result in results}
+
+
+def test_a_publish_reaches_both_orgs(site: Site, daemon: Daemon) -> None:
+    """A check that finds a new package pushes it to both orgs and schedules nothing."""
+    site.publish("walkme-1.zip", "release 1")
+    assert outcomes(daemon.check()) == {
+        "lightning/one": Result.PUSHED,
+        "lightning/two": Result.PUSHED,
+    }
+    assert [served_text(org) for org in site.orgs.values()] == ["release 1", "release 1"]
+    assert daemon.scheduled == []
+
+
+def test_an_unchanged_look_spends_no_api_call(site: Site, daemon: Daemon) -> None:
+    """A second check of an unchanged folder runs no cycle and sends no request to any org."""
+    site.publish("walkme-1.zip", "release 1")
+    daemon.check()
+    before = site.requests_made()
+    site.clock.advance(60)
+    assert daemon.check() == []
+    assert site.requests_made() == before
+
+
+def test_a_failure_is_isolated_and_retried_after_its_backoff(site: Site, daemon: Daemon) -> None:
+    """A connector whose org fails is retried alone once its backoff is over, not before; the
+    other connector is not asked again.
+    """
+    site.publish("walkme-1.zip", "release 1")
+    failing = site.orgs["lightning/two"]
+    failing.faults.fail_next(100, status=503, api="tooling")
+    assert outcomes(daemon.check()) == {
+        "lightning/one": Result.PUSHED,
+        "lightning/two": Result.FAILED,
+    }
+    [backoff] = daemon.scheduled
+    assert backoff > 0
+    failing.faults.clear()
+    before = site.requests_made()
+
+    site.clock.advance(backoff / 2)
+    assert daemon.check() == [], "nothing is due before the backoff is over"
+    assert site.requests_made() == before
+
+    site.clock.advance(backoff)
+    assert outcomes(daemon.check()) == {"lightning/two": Result.PUSHED}
+    assert served_text(failing) == "release 1"
+    assert site.requests_made()["lightning/one"] == before["lightning/one"]
+
+
+def test_a_settling_publish_is_waited_for(tmp_path: Path, emu: Emulator) -> None:
+    """While a newer package settles, the check pushes nothing (not even the older settled
+    one) and asks to look again when it has settled; then the newer one is pushed.
+    """
+    site = write_site(tmp_path, emu, settle="30s")
+    site.publish("walkme-1.zip", "release 1", age=3600)
+    site.publish("walkme-2.zip", "release 2", age=10)
+    with daemon_checks(site) as daemon:
+        assert daemon.check() == []
+        assert daemon.scheduled == [20.0]
+        site.clock.advance(20)
+        assert {result.outcome for result in daemon.check()} == {Result.PUSHED}
+    assert [served_text(org) for org in site.orgs.values()] == ["release 2", "release 2"]
