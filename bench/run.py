@@ -35,6 +35,7 @@ import fanout
 import keyring_cost
 import latency
 import memory
+import scale
 import secret_service
 from common import Measurement, Mode
 from machine import describe_machine
@@ -48,6 +49,7 @@ ROWS: dict[str, tuple[str, Row]] = {
     "6": ("Memory under push", memory.measure),
     "7": ("The CLI on the cryptfile keyring", cli_keyring.measure),
     "K": ("Keyring start-up cost", keyring_cost.measure),
+    "S": ("Scale: 1,000 and 10,000 connectors", scale.measure),
 }
 DEFAULT_OUTPUT = Path(__file__).with_name("results.json")
 
@@ -114,7 +116,7 @@ def _selected_rows(text: str) -> list[str]:
     asked = {row.strip().upper() for row in text.split(",") if row.strip()}
     unknown = sorted(asked - set(ROWS) - {"5"})
     if unknown:
-        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7 and K", file=sys.stderr)
+        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7, K and S", file=sys.stderr)
         raise SystemExit(2)
     if "5" in asked:
         asked = (asked - {"5"}) | {"3"}
