@@ -91,6 +91,14 @@ class _ExtraTrustAdapter(HTTPAdapter):
             del pool["ca_certs"]
         return host, pool
 
+    def cert_verify(
+        self, conn: Any, url: str, verify: bool | str, cert: str | tuple[str, str] | None
+    ) -> None:
+        """Set the pool's trust as requests does, without the bundle the context holds."""
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if getattr(conn, "ca_certs", None) == self._bundle and self._load_bundle():
+            conn.ca_certs = None
+
     def _load_bundle(self) -> bool:
         """Load the bundle into the context unless done; return whether it is in there."""
         with self._bundle_lock:
