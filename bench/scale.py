@@ -11,6 +11,7 @@ between the two counts over the connectors added); then, with the daemon stopped
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -117,8 +118,10 @@ def _run(
         daemon = workspace.start_daemon()
         try:
             ready = daemon.wait_ready(max(300.0, count * 0.1))
+            _progress(count, f"READY after {ready:.1f} s (site set up in {setup:.0f} s)")
             started = publish(workspace.drop, package_bytes(PACKAGE_BYTES, 1), 1)
             spread = workspace.wait_all_written(started, max(600.0, count * 0.2), step=0.5)
+            _progress(count, f"every org holds the publish after {spread:.1f} s")
             _wait_quiet(daemon)
             cpu = daemon.cpu_seconds()
             rss = 0.0
@@ -131,6 +134,10 @@ def _run(
             daemon.stop()
         sync = _timed(workspace, "sync")
         status = _timed(workspace, "status")
+        _progress(
+            count,
+            f"idle {idle_cpu:.2f} % core, {rss:.1f} MB; sync {sync:.1f} s, status {status:.1f} s",
+        )
     finally:
         emu.stop()
     return {
@@ -143,6 +150,11 @@ def _run(
         "note": f"site set up (orgs, keyring entries) in {setup:.0f} s; keyring "
         f"{workspace.keyring.backend.rsplit('.', 2)[-2]}; concurrency {CONCURRENCY}",
     }
+
+
+def _progress(count: int, text: str) -> None:
+    """Print how far a long count has got (10,000 connectors take a while)."""
+    print(f"  {count:,} connectors: {text}", file=sys.stderr, flush=True)
 
 
 def _timed(workspace: Workspace, command: str) -> float:
