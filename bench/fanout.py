@@ -160,7 +160,7 @@ def _fan_out(
 
 def _idle(workspace: Workspace, daemon: Daemon, seconds: float) -> dict[str, float]:
     """Let the daemon sit with nothing to do; return its CPU use and largest RSS meanwhile."""
-    _wait_quiet(daemon)
+    wait_quiet(daemon)
     calls = workspace.api_calls()
     cpu = daemon.cpu_seconds()
     rss_max = 0.0
@@ -177,7 +177,7 @@ def _idle(workspace: Workspace, daemon: Daemon, seconds: float) -> dict[str, flo
     }
 
 
-def _wait_quiet(daemon: Daemon, limit: float = 120.0) -> None:
+def wait_quiet(daemon: Daemon, limit: float = 120.0) -> None:
     """Wait until the daemon has finished the last cycle's bookkeeping: a whole second in
     which it used under 2 % of a core (or `limit` seconds, whichever comes first).
     """

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from common import Measurement, Mode
-from fanout import _wait_quiet
+from fanout import wait_quiet
 from packages import package_bytes, publish
 from workspace import SFSYNC, Workspace, make_workspace, start_emulator
 
@@ -125,7 +125,7 @@ def _run(
             started = publish(workspace.drop, package_bytes(PACKAGE_BYTES, 1), 1)
             spread = workspace.wait_all_written(started, max(600.0, count * 0.2), step=0.5)
             _progress(count, f"every org holds the publish after {spread:.1f} s")
-            _wait_quiet(daemon)
+            wait_quiet(daemon)
             cpu = daemon.cpu_seconds()
             rss = 0.0
             deadline = time.monotonic() + idle_seconds
