@@ -5,6 +5,9 @@ until the last org holds it; against the baseline, a sequential simple-salesforc
 same orgs (naive_sync.py, its own process). A first publish warms the daemon up (token refresh,
 resource lookup, compression cache) and is not counted.
 
+The daemon's CPU per push (its CPU over the fan-out, per connector) is set against the floor's:
+floor_push.py building and writing the same package to one org (floor_cpu.py).
+
 Row 5: the same daemon then has nothing to do for 60 s: its CPU seconds over that window and
 its largest RSS during it (after the pushes, as an operator's daemon is), and whether it made
 any API call meanwhile.
@@ -20,6 +23,7 @@ from itertools import count
 
 from bench.baseline import run_naive
 from bench.common import Measurement, Mode, cpu_seconds, memory_mb
+from bench.floor_cpu import floor_cpu
 from bench.packages import package_bytes, publish
 from bench.workspace import Workspace, make_workspace, start_emulator
 from tests.fixtures.daemon_support import Daemon
@@ -29,6 +33,7 @@ PACKAGE_BYTES = 2_000_000
 CONCURRENCY = 32
 FANOUT_TARGET = 3.0
 SPEEDUP_TARGET = 15.0
+PUSH_CPU_TARGET = 1.5  # the daemon's CPU per push over the floor's
 IDLE_CPU_TARGET = 1.0  # percent of one core
 IDLE_RSS_TARGET = 80.0  # MB
 QUIET_CPU_SECONDS = 0.02
@@ -69,9 +74,11 @@ def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
             emu, workspace.orgs.values(), package, mode.scratch / "naive", timeout=1200
         )
         loop_seconds = workspace.wait_all_written(naive["started"], 10)
+        floor = floor_cpu(emu, package, mode.scratch / "floor", mode.pick(10, 2))
     finally:
         emu.stop()
     seconds = statistics.median(fan_out["seconds"] for fan_out in fan_outs)
+    push_cpu = statistics.median(f["daemon_cpu"] for f in fan_outs) / connectors
     speedup = loop_seconds / seconds
     setting = f"{connectors} orgs, 2 MB, {LATENCY * 1000:.0f} ms/request, concurrency {CONCURRENCY}"
     return [
@@ -88,6 +95,19 @@ def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
             f"{setting}; first publish {warm_up['seconds']:.1f} s; "
             f"daemon peak RSS {peak_rss:.0f} MB",
             extra={"fan_outs": fan_outs, "warm_up": warm_up},
+        ),
+        Measurement(
+            "3",
+            "daemon CPU per push, against floor_push.py's",
+            push_cpu * 1000,
+            "ms",
+            f"<= {PUSH_CPU_TARGET:g}x the floor's",
+            push_cpu <= PUSH_CPU_TARGET * floor["push"],
+            note=f"floor {floor['push'] * 1000:.1f} ms per push (build + write), its write "
+            f"alone (base64, JSON, HTTPS) {floor['write'] * 1000:.1f} ms; ratio "
+            f"{push_cpu / floor['push']:.2f}x (to the write alone "
+            f"{push_cpu / floor['write']:.2f}x); process CPU time, robust to a shared machine",
+            extra={"floor": floor},
         ),
         Measurement(
             "3",
@@ -141,7 +161,7 @@ def _fan_out(
 
 def _idle(workspace: Workspace, daemon: Daemon, seconds: float) -> dict[str, float]:
     """Let the daemon sit with nothing to do; return its CPU use and largest RSS meanwhile."""
-    _wait_quiet(daemon)
+    wait_quiet(daemon)
     calls = workspace.api_calls()
     cpu = cpu_seconds(daemon.process.pid)
     rss_max = 0.0
@@ -158,7 +178,7 @@ def _idle(workspace: Workspace, daemon: Daemon, seconds: float) -> dict[str, flo
     }
 
 
-def _wait_quiet(daemon: Daemon, limit: float = 120.0) -> None:
+def wait_quiet(daemon: Daemon, limit: float = 120.0) -> None:
     """Wait until the daemon has finished the last cycle's bookkeeping: a whole second in
     which it used under 2 % of a core (or `limit` seconds, whichever comes first).
     """

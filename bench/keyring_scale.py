@@ -1,4 +1,4 @@
-"""Row S: the shipped unit's keyring (the encrypted file, keyrings.cryptfile, unlocked from the
+"""Row KS: the shipped unit's keyring (the encrypted file, keyrings.cryptfile, unlocked from the
 systemd credential) at 1,000 and 10,000 connectors: `sfsync run` from start to READY=1, an
 unchanged `sfsync sync` and `sfsync status --json`, each as a subprocess, wall time.
 
@@ -54,7 +54,7 @@ STATUS_PATIENCE = 60.0
 
 
 def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
-    """Time READY, an unchanged sync and status at each size on the cryptfile; return row S."""
+    """Time READY, an unchanged sync and status at each size on the cryptfile; return row KS."""
     sizes: tuple[int, ...] = mode.pick((1_000, 10_000), (20,))
     emu = start_emulator(LATENCY)
     rows: list[Measurement] = []
@@ -84,7 +84,7 @@ def _measure_site(site: Workspace, size: int) -> list[Measurement]:
     prefix = f"cryptfile, {size:,} connectors:"
     return [
         Measurement(
-            "S",
+            "KS",
             f"{prefix} open the keyring, read every entry",
             keyring_seconds,
             "s",
@@ -132,8 +132,8 @@ def _row(
 ) -> Measurement:
     if seconds is None:
         note = f"stopped after {patience:g} s; " + note
-        return Measurement("S", case, patience, "s", f"< {target:g} s", met=False, note=note)
-    return Measurement("S", case, seconds, "s", f"< {target:g} s", seconds < target, note=note)
+        return Measurement("KS", case, patience, "s", f"< {target:g} s", met=False, note=note)
+    return Measurement("KS", case, seconds, "s", f"< {target:g} s", seconds < target, note=note)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ defaults: the keyring token store, the HTTP session and a connector's session.
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +13,7 @@ import requests
 
 from sfsync.clock import utc_now
 from sfsync.config import Connector, LoadedConfig
-from sfsync.http_session import HttpSettings, new_http_session, system_trust
+from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.locks import keyring_lock_path
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens.backends import open_backend
@@ -36,9 +35,6 @@ class AuthDeps:
     # Observers for the daemon's metrics: every answer a connector gets, every token refresh.
     on_response: Callable[[str, requests.Response], None] | None = None
     on_refresh: Callable[[str, str], None] | None = None
-    # One TLS context for every connector's session (made at the first): a context per
-    # session cost almost 1 MB each, 170 MB with 200 connectors.
-    trust: ssl.SSLContext | None = None
 
     def session(self, connector: Connector) -> ConnectorSession:
         """Return a session for one connector, its refreshes locked in `state_dir`."""
@@ -58,10 +54,10 @@ class AuthDeps:
         if observe is None:
             return self.http
         # simple-salesforce sends through the session it is given, so a session of the
-        # connector's own is the one place that sees all of that connector's answers.
-        if self.trust is None:
-            self.trust = system_trust()
-        http = new_http_session(HttpSettings.from_config(self.loaded.config), self.trust)
+        # connector's own is the one place that sees all of that connector's answers. It sends
+        # through the shared session's connection pools and TLS context: a context per session
+        # cost almost 1 MB each, and pools per connector kept each one's connections.
+        http = new_http_session(HttpSettings.from_config(self.loaded.config), pools=self.http)
 
         def hook(response: requests.Response, *_args: object, **_kwargs: object) -> None:
             observe(connector, response)

@@ -10,6 +10,7 @@ configured, the environment's bundle still applies, as operators expect.
 from __future__ import annotations
 
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,14 @@ from sfsync.config.schema import Config, is_loopback_host
 from sfsync.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
+    from requests.models import PreparedRequest
     from requests.sessions import _Settings
 
 USER_AGENT = "sfsync"
+# Hosts whose connection pools are kept (least recently used dropped): at least the daemon's
+# concurrency, so the orgs being pushed to keep their connections while other orgs come and go.
+KEPT_HOSTS = 64
 
 
 @dataclass(frozen=True)
@@ -56,15 +62,54 @@ def system_trust() -> ssl.SSLContext:
 class _ExtraTrustAdapter(HTTPAdapter):
     """Trusts the system's CAs plus the bundle given as `verify`, instead of that bundle only:
     `ca_bundle` names an extra CA (a TLS-intercepting proxy's), not a replacement.
+
+    The bundle is loaded into the context once, at the first connection: requests would name
+    it to urllib3 for every connection, which parses the PEM into the shared context again
+    each time (about a millisecond of CPU per connection). A bundle that does not load is left
+    to urllib3, which fails each connection on it as before.
     """
 
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext, bundle: str) -> None:
         self._context = context  # before super().__init__, which builds the pool manager
-        super().__init__()
+        self._bundle = bundle
+        self._bundle_lock = threading.Lock()
+        self._bundle_loaded: bool | None = None
+        super().__init__(pool_connections=KEPT_HOSTS)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._context
         super().init_poolmanager(*args, **kwargs)
+
+    def build_connection_pool_key_attributes(
+        self,
+        request: PreparedRequest,
+        verify: bool | str,
+        cert: str | tuple[str, str] | None = None,
+    ) -> tuple[_HostParams, _PoolKwargs]:
+        """Return the pool key as requests builds it, without the bundle the context holds."""
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        if pool.get("ca_certs") == self._bundle and self._load_bundle():
+            del pool["ca_certs"]
+        return host, pool
+
+    def cert_verify(
+        self, conn: Any, url: str, verify: bool | str, cert: str | tuple[str, str] | None
+    ) -> None:
+        """Set the pool's trust as requests does, without the bundle the context holds."""
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if getattr(conn, "ca_certs", None) == self._bundle and self._load_bundle():
+            conn.ca_certs = None
+
+    def _load_bundle(self) -> bool:
+        """Load the bundle into the context unless done; return whether it is in there."""
+        with self._bundle_lock:
+            if self._bundle_loaded is None:
+                try:
+                    self._context.load_verify_locations(self._bundle)
+                    self._bundle_loaded = True
+                except (OSError, ssl.SSLError):
+                    self._bundle_loaded = False
+            return self._bundle_loaded
 
 
 class SalesforceHttpSession(requests.Session):
@@ -78,6 +123,7 @@ class SalesforceHttpSession(requests.Session):
         trust: ssl.SSLContext | None = None,
         *,
         follow_redirects: bool = False,
+        pools: requests.Session | None = None,
     ) -> None:
         super().__init__()
         if not follow_redirects:
@@ -87,9 +133,19 @@ class SalesforceHttpSession(requests.Session):
             self.max_redirects = 0
         self.verify = str(settings.verify) if isinstance(settings.verify, Path) else settings.verify
         self.default_timeout = settings.timeout
+        self._environment: dict[tuple[str, str, bool | str], _Settings] = {}
         self.headers["User-Agent"] = USER_AGENT
-        if isinstance(settings.verify, Path):
-            self.mount("https://", _ExtraTrustAdapter(trust or system_trust()))
+        if pools is not None:
+            # The adapters hold the connection pools and their TLS state: one set for every
+            # connector's session, not one each (idle memory grew with every connector pushed).
+            self.adapters.clear()
+            for prefix, adapter in pools.adapters.items():
+                self.mount(prefix, adapter)
+        elif isinstance(settings.verify, Path):
+            extra = _ExtraTrustAdapter(trust or system_trust(), str(settings.verify))
+            self.mount("https://", extra)
+        else:
+            self.mount("https://", HTTPAdapter(pool_connections=KEPT_HOSTS))
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
@@ -116,10 +172,22 @@ class SalesforceHttpSession(requests.Session):
     ) -> _Settings:
         """Merge as requests does, except that the session's own `verify` is given first, so
         REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE cannot replace a configured bundle.
+
+        A plain request's settings are worked out once per origin: requests reads the proxy
+        variables from the whole environment for every request otherwise (about as much CPU
+        as the rest of a request's Python), and the daemon's environment does not change.
         """
         if verify is None:
             verify = self.verify
-        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if proxies or stream is not None or cert is not None or not isinstance(url, str):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        scheme, netloc, *_ = urlsplit(url)
+        key = (scheme, netloc, verify)
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"])}  # requests may add to it
 
 
 def new_http_session(
@@ -127,10 +195,12 @@ def new_http_session(
     trust: ssl.SSLContext | None = None,
     *,
     follow_redirects: bool = False,
+    pools: requests.Session | None = None,
 ) -> SalesforceHttpSession:
     """Given the HTTP settings and optionally a `system_trust()` context shared with other
     sessions, return a fresh session: for Salesforce calls (no redirects followed), or, with
-    `follow_redirects`, for downloads from an http source.
+    `follow_redirects`, for downloads from an http source. With `pools`, the new session sends
+    through that session's connection pools (and their trust) instead of its own.
 
     Raise ConfigError if the configured CA bundle is not a readable file.
     """
@@ -138,4 +208,4 @@ def new_http_session(
         raise ConfigError(
             f"[oauth] ca_bundle {settings.verify} is not a file; give the PEM file of the extra CA"
         )
-    return SalesforceHttpSession(settings, trust, follow_redirects=follow_redirects)
+    return SalesforceHttpSession(settings, trust, follow_redirects=follow_redirects, pools=pools)

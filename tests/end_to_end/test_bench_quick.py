@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(660)]
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = {"1", "2", "3", "4", "5", "6", "7", "K", "S"}
+ROWS = {"1", "2", "3", "4", "5", "6", "7", "K", "S", "KS"}
 
 
 def test_quick_benchmark_measures_every_row(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_quick_benchmark_measures_every_row(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
-        timeout=280,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(output.read_text())

@@ -1,4 +1,6 @@
-"""The HTTP session: a configured CA bundle beats REQUESTS_CA_BUNDLE; a default timeout."""
+"""The HTTP session: a configured CA bundle beats REQUESTS_CA_BUNDLE; a default timeout;
+the environment's proxies per request; connection pools shared between sessions.
+"""
 
 from __future__ import annotations
 
@@ -62,3 +64,35 @@ def test_default_timeout_is_applied() -> None:
     http.get_adapter("https://").send = spy  # type: ignore[method-assign,assignment]
     http.get("https://acme.my.salesforce.com/x")
     assert seen == [7]
+
+
+def test_environment_proxies_apply_to_every_request_of_an_origin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTPS_PROXY and NO_PROXY apply to each request, also once they are worked out per origin."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.my.salesforce.com")
+    http = new_http_session(HttpSettings())
+    for path in ("/a", "/b"):
+        settings = http.merge_environment_settings(
+            f"https://x.my.salesforce.com{path}", {}, None, None, None
+        )
+        assert settings["proxies"].get("https") == "http://proxy.example:3128"
+        settings["proxies"].clear()  # a caller changing its copy changes nothing for the next
+    direct = http.merge_environment_settings(
+        "https://direct.my.salesforce.com/a", {}, None, None, None
+    )
+    assert "https" not in direct["proxies"]
+
+
+def test_sessions_given_pools_send_through_the_same_adapters(tmp_path: Path) -> None:
+    """A session made with `pools` uses that session's adapters (its connection pools)."""
+    bundle = tmp_path / "corp.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    shared = new_http_session(HttpSettings(verify=bundle))
+    one = new_http_session(HttpSettings(verify=bundle), pools=shared)
+    other = new_http_session(HttpSettings(verify=bundle), pools=shared)
+    url = "https://x.my.salesforce.com/services/data"
+    assert one.get_adapter(url) is shared.get_adapter(url)
+    assert other.get_adapter(url) is shared.get_adapter(url)
+    assert one.verify == str(bundle)
