@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from sfsync_emulator import Emulator, OrgHandle
-from tests.fixtures.site import CLIENT_ID, SFSYNC, Site, cli_env
+from tests.fixtures.secret_service import BACKEND as SECRET_SERVICE
+from tests.fixtures.site import CLIENT_ID, SFSYNC, Site, cli_env, write_config
 from tests.fixtures.sync_support import RESOURCE, SyncSite, sync_site
 
 pytestmark = pytest.mark.slow
@@ -79,32 +80,19 @@ def secret_app(site: Site, org: OrgHandle, callback_port: int) -> None:
 
 
 def two_system_site(
-    root: Path, emu: Emulator, org: OrgHandle, port: int, env: dict[str, str], *extra: str
+    root: Path, emu: Emulator, org: OrgHandle, port: int, env: dict[str, str]
 ) -> Site:
     """A site with systems `lightning` and `portal`, both in `org` as environment sandbox."""
-    (root / "drop").mkdir(parents=True, exist_ok=True)
-    lines = [
-        "[daemon]",
-        f'state_dir = "{root / "state"}"',
-        'metrics_listen = ""',
-        "[oauth]",
-        f'client_id = "{CLIENT_ID}"',
-        f"callback_port = {port}",
-        f'ca_bundle = "{emu.ca_path}"',
-        "[keyring]",
-        'backend = "keyring.backends.SecretService.Keyring"',
-        *extra,
+    keyring_toml = f'[keyring]\nbackend = "{SECRET_SERVICE}"'
+    config = write_config(root, {"sandbox": org.instance_url}, emu.ca_path, port, keyring_toml)
+    portal = [
+        "[systems.portal]",
+        'resource = "WalkMePortal"',
+        f'source = {{ type = "dir", path = "{root / "drop"}" }}',
+        "[systems.portal.environments.sandbox]",
+        f'login_url = "{org.instance_url}"',
     ]
-    for system, resource in (("lightning", "WalkMeLightning"), ("portal", "WalkMePortal")):
-        lines += [
-            f"[systems.{system}]",
-            f'resource = "{resource}"',
-            f'source = {{ type = "dir", path = "{root / "drop"}" }}',
-            f"[systems.{system}.environments.sandbox]",
-            f'login_url = "{org.instance_url}"',
-        ]
-    config = root / "sfsync.toml"
-    config.write_text("\n".join(lines) + "\n")
+    config.write_text(config.read_text() + "\n".join(portal) + "\n")
     return Site(root, config, root / "state", cli_env(env), [])
 
 

@@ -8,7 +8,6 @@ import io
 import json
 import zipfile
 from collections.abc import Collection, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ from sfsync.actions.status import status_rows
 from sfsync.auth_wiring import auth_deps
 from sfsync.config import LoadedConfig, parse_config
 from sfsync.sync.runtime import open_runtime
-from sfsync.tokens import StoredAuthorization
 from sfsync.tokens.cryptfile import FastCryptFileKeyring
-from sfsync_emulator import Emulator
+from tests.fixtures.in_process import drop_ca_bundle_env, emulator_for
+from tests.fixtures.site import authorization, config_head
 
 CLIENT = "sfsync-keyring-reads"
 CONNECTORS = 4
@@ -70,22 +69,15 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoadedConf
     """A config of CONNECTORS emulated orgs, each authorized in a cryptfile keyring written
     by the stock backend (a salt per value: the costliest file to read), Argon2 made cheap.
     """
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    drop_ca_bundle_env(monkeypatch)
     monkeypatch.setattr(CryptFileKeyring, "time_cost", 1)
     monkeypatch.setattr(CryptFileKeyring, "memory_cost", 8)
     monkeypatch.setattr(CryptFileKeyring, "parallelism", 1)
     keyring_file = tmp_path / "keyring" / "sfsync.cfg"
     keyring_file.parent.mkdir(mode=0o700)
-    with Emulator() as emu:
-        emu.register_client(CLIENT, [])
+    with emulator_for(CLIENT) as emu:
         lines = [
-            "[daemon]",
-            f'state_dir = "{tmp_path / "state"}"',
-            'metrics_listen = ""',
-            "[oauth]",
-            f'client_id = "{CLIENT}"',
-            f'ca_bundle = "{emu.ca_path}"',
+            *config_head(tmp_path, CLIENT, emu.ca_path),
             "[keyring]",
             'backend = "cryptfile"',
             f'cryptfile_path = "{keyring_file}"',
@@ -102,20 +94,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoadedConf
                 f"[systems.lightning.environments.env{index}]",
                 f'login_url = "{org.instance_url}"',
             ]
-            _, refresh = org.issue_session(client_id=CLIENT)
-            user = org.default_user
-            record = StoredAuthorization(
-                flow="web",
-                instance_url=org.instance_url,
-                identity_url=f"{org.instance_url}/id/{org.org_id}/{user.user_id}",
-                login_url=org.instance_url,
-                client_id=CLIENT,
-                issued_at=datetime.now(UTC).isoformat(),
-                refresh_token=refresh,
-                org_id=org.org_id,
-                user_id=user.user_id,
+            stock.set_password(
+                "sfsync", f"lightning/env{index}", authorization(org, CLIENT).to_json()
             )
-            stock.set_password("sfsync", f"lightning/env{index}", record.to_json())
         (tmp_path / "drop").mkdir()
         (tmp_path / "drop" / "walkme-1.zip").write_bytes(package())
         config = tmp_path / "sfsync.toml"

@@ -6,19 +6,22 @@ keyring before the new access token is used.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from sfsync.config.schema import KeyringSettings
-from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.identity import fetch_username
-from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import StoredAuthorization
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
-from sfsync_emulator import Emulator
+from tests.fixtures.in_process import (
+    drop_ca_bundle_env,
+    emulator_for,
+    emulator_http,
+    emulator_session,
+)
+from tests.fixtures.site import authorization
 
 CONNECTOR = "lightning/sandbox"
 CLIENT = "sfsync-session-test"
@@ -30,27 +33,16 @@ def test_expiry_refresh_rotation_and_threads(
     secret_service_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Expired sessions are refreshed once for many threads; each rotation is stored first."""
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    drop_ca_bundle_env(monkeypatch)
     store = KeyringTokenStore(
         open_backend(KeyringSettings(backend="keyring.backends.SecretService.Keyring"))
     )
-    with Emulator() as emu:
-        emu.register_client(CLIENT, [])
+    with emulator_for(CLIENT) as emu:
         org = emu.add_org(name="sandbox", rotate_refresh_tokens=True)
-        _, refresh = org.issue_session(client_id=CLIENT)
+        first = authorization(org, CLIENT)
+        refresh = first.refresh_token
         assert refresh is not None
-        store.put(
-            CONNECTOR,
-            StoredAuthorization(
-                flow="web",
-                instance_url=org.instance_url,
-                identity_url=f"{emu.login_url}/id/{org.org_id}/{org.default_user.user_id}",
-                login_url=org.instance_url,
-                client_id=CLIENT,
-                issued_at=datetime.now(UTC).isoformat(),
-                refresh_token=refresh,
-            ),
-        )
+        store.put(CONNECTOR, first)
         uses: list[tuple[str, str | None]] = []
         real_put = store.put
 
@@ -59,14 +51,8 @@ def test_expiry_refresh_rotation_and_threads(
             uses.append(("stored", record.refresh_token))
 
         store.put = recording_put  # type: ignore[method-assign]
-        http = new_http_session(HttpSettings(verify=emu.ca_path, timeout=10))
-        session = ConnectorSession(
-            CONNECTOR,
-            store=store,
-            http=http,
-            state_dir=tmp_path / "state",
-            api_version="64.0",
-        )
+        http = emulator_http(emu)
+        session = emulator_session(CONNECTOR, store, http, tmp_path / "state")
         assert session.request("GET", LIMITS).status_code == 200
         org.faults.expire_sessions()
         results: list[int] = []

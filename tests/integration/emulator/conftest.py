@@ -11,14 +11,14 @@ import requests
 from simple_salesforce.api import Salesforce
 
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.in_process import drop_ca_bundle_env
 from tests.integration.emulator.emulator_helpers import API, CLIENT_ID, REDIRECT_URI, build_zip
 
 
 @pytest.fixture(autouse=True)
 def _no_ca_bundle_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep a host's REQUESTS_CA_BUNDLE from overriding `session.verify` (psf/requests#3829)."""
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    """Keep a host's REQUESTS_CA_BUNDLE from overriding `session.verify`."""
+    drop_ca_bundle_env(monkeypatch)
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.in_process import drop_ca_bundle_env, emulator_for
 from tests.integration.push.push_site import CLIENT_ID, PushSite
 
 
 @pytest.fixture(autouse=True)
 def _no_ca_bundle_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep a host's REQUESTS_CA_BUNDLE from overriding `session.verify` (psf/requests#3829)."""
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    """Keep a host's REQUESTS_CA_BUNDLE from overriding `session.verify`."""
+    drop_ca_bundle_env(monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +24,7 @@ def emu() -> Iterator[Emulator]:
     """A running emulator with the tier's client registered, shared by the tier's tests (each
     has its own org, and faults are armed per org); stopped at the end.
     """
-    with Emulator() as emulator:
-        emulator.register_client(CLIENT_ID, [])
+    with emulator_for(CLIENT_ID) as emulator:
         yield emulator
 
 

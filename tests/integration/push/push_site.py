@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Literal
 
 from sfsync.config import Connector
 from sfsync.config.schema import DirSource
-from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.package.build import BuiltPackage
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.salesforce.retry import RetryPolicy
@@ -24,24 +24,14 @@ from sfsync.state.packages import PackageArchive
 from sfsync.state.records import ConnectorState, PushRecord
 from sfsync.state.store import StateStore
 from sfsync.sync.push import Pusher, PushOutcome
-from sfsync.tokens import StoredAuthorization
-from sfsync.tokens.memory import MemoryTokenStore
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.in_process import authorized_tokens, emulator_http, emulator_session
 
 CLIENT_ID = "sfsync-push-tier"
-API_VERSION = "64.0"
-DATA = f"/services/data/v{API_VERSION}"
-STATIC_RESOURCE = f"{DATA}/tooling/sobjects/StaticResource"  # POST creates; /{Id}, /{Id}/Body
-BODY_SUFFIX = "/Body"
-DEPLOY = f"{DATA}/metadata/deployRequest"  # POST starts a deploy; /{id} is a poll
 RESOURCE = "sfsync_site"
 DOUBT_SECONDS = 30.0
 PATIENCE_SECONDS = 60.0
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-class Crash(BaseException):
-    """The process dies here: nothing after it runs, not even the pusher's error handling."""
 
 
 def build(version: int) -> BuiltPackage:
@@ -89,37 +79,17 @@ class PushSite:
     attempts: int = 3
     timeout: float = 10.0
     patience_seconds: float = PATIENCE_SECONDS
-    # Die as the org's answer to this many API calls (counted from `crash_after`) arrives.
-    crash_at_answer: int | None = None
+    # Told of each API call's answer (of the org's API usage it reports), as it arrives.
+    on_answer: Callable[[ApiUsage], None] | None = None
     clock: Clock = field(default_factory=Clock)
-    usage: list[ApiUsage] = field(default_factory=list)
     store: StateStore = field(init=False)
     pusher: Pusher = field(init=False)
     session: ConnectorSession = field(init=False)
 
     def __post_init__(self) -> None:
-        tokens = MemoryTokenStore()
-        _, refresh = self.org.issue_session(client_id=CLIENT_ID)
-        tokens.put(
-            self.connector.name,
-            StoredAuthorization(
-                flow="web",
-                instance_url=self.org.instance_url,
-                identity_url=f"{self.emu.login_url}/id/{self.org.org_id}/"
-                f"{self.org.default_user.user_id}",
-                login_url=self.org.instance_url,
-                client_id=CLIENT_ID,
-                issued_at=START.isoformat(),
-                refresh_token=refresh,
-            ),
-        )
-        self.session = ConnectorSession(
-            self.connector.name,
-            store=tokens,
-            http=new_http_session(HttpSettings(verify=self.emu.ca_path, timeout=self.timeout)),
-            state_dir=self.state_dir,
-            api_version=API_VERSION,
-        )
+        tokens = authorized_tokens({self.connector.name: self.org}, CLIENT_ID)
+        http = emulator_http(self.emu, self.timeout)
+        self.session = emulator_session(self.connector.name, tokens, http, self.state_dir)
         self.open()
 
     @property
@@ -156,18 +126,9 @@ class PushSite:
             on_usage=lambda _connector, usage: self._answered(usage),
         )
 
-    def crash_after(self, answers: int) -> None:
-        """Make the process die as the org's `answers`-th answer from now arrives: the org
-        has done what was asked, and the pusher never hears of it.
-        """
-        self.usage.clear()
-        self.crash_at_answer = answers
-
     def _answered(self, usage: ApiUsage) -> None:
-        self.usage.append(usage)
-        if self.crash_at_answer is not None and len(self.usage) >= self.crash_at_answer:
-            self.crash_at_answer = None
-            raise Crash
+        if self.on_answer is not None:
+            self.on_answer(usage)
 
     def restart(self) -> list[PushRecord]:
         """Close the store and open it again as the next process does: pushes its

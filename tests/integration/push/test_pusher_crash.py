@@ -11,15 +11,36 @@ from datetime import timedelta
 
 import pytest
 
+from sfsync.salesforce.limits import ApiUsage
 from sfsync.sync.result import Result
-from tests.integration.push.push_site import DEPLOY, DOUBT_SECONDS, Crash, PushSite, build
+from tests.fixtures.sync_support import DEPLOY
+from tests.integration.push.push_site import DOUBT_SECONDS, PushSite, build
+
+
+class Crash(BaseException):
+    """The process dies here: nothing after it runs, not even the pusher's error handling."""
+
+
+def crash_after(site: PushSite, answers: int) -> None:
+    """Make the process die as the org's `answers`-th answer from now arrives: the org has
+    done what was asked, and the pusher never hears of it.
+    """
+    heard: list[ApiUsage] = []
+
+    def answered(usage: ApiUsage) -> None:
+        heard.append(usage)
+        if len(heard) >= answers:
+            site.on_answer = None
+            raise Crash
+
+    site.on_answer = answered
 
 
 def test_a_crash_before_the_org_got_the_body_is_pushed_again(site: PushSite) -> None:
     """Dead at the first answer (the query for the resource): the org has nothing; the next
     process abandons the push and creates the resource.
     """
-    site.crash_after(1)
+    crash_after(site, 1)
     with pytest.raises(Crash):
         site.push(1)
     assert site.outcomes() == ["started"]
@@ -45,7 +66,7 @@ def test_a_crash_after_the_org_applied_the_patch_is_pushed_again(
     """
     site = make_site(verify=verify)
     site.push(1)
-    site.crash_after(2 if verify else 1)
+    crash_after(site, 2 if verify else 1)
     with pytest.raises(Crash):
         site.push(2)
     assert site.outcomes() == ["pushed", "started"]
@@ -96,7 +117,7 @@ def test_a_crash_after_the_org_created_the_resource_finds_it_by_name(site: PushS
     """Dead at the create's answer: the org has the resource, the store not its Id; the next
     process finds it by name and PATCHes it, never creating a second one.
     """
-    site.crash_after(2)  # the query, then the create
+    crash_after(site, 2)  # the query, then the create
     with pytest.raises(Crash):
         site.push(1)
     assert site.served() == build(1).sha256
@@ -117,7 +138,7 @@ def test_a_crash_after_a_deploy_request_without_its_id_deploys_again_in_doubt(
     Metadata window (the lost deploy might have run later).
     """
     site = make_site(api="metadata")
-    site.crash_after(1)
+    crash_after(site, 1)
     with pytest.raises(Crash):
         site.push(1)
     assert site.state().pending_deploy_id is None
@@ -140,7 +161,7 @@ def test_a_crash_after_the_deploy_ended_finishes_that_push_without_deploying_aga
     finishes the same push, deploying nothing anew.
     """
     site = make_site(api="metadata", verify=verify)
-    site.crash_after(3 if verify else 2)  # the deploy request, the poll, (the query)
+    crash_after(site, 3 if verify else 2)  # the deploy request, the poll, (the query)
     with pytest.raises(Crash):
         site.push(1)
     assert site.restart() == []

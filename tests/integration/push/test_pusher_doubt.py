@@ -9,15 +9,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sfsync.sync.result import Result
+from tests.fixtures.sync_support import DEPLOY, STATIC_RESOURCE
 from tests.fixtures.wait import wait_until
-from tests.integration.push.push_site import (
-    DEPLOY,
-    DOUBT_SECONDS,
-    PATIENCE_SECONDS,
-    STATIC_RESOURCE,
-    PushSite,
-    build,
-)
+from tests.integration.push.push_site import DOUBT_SECONDS, PATIENCE_SECONDS, PushSite, build
 
 HELD_SECONDS = 3.0  # past the client's timeout: the org applies the write after it gave up
 WAIT_SECONDS = 20.0

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from sfsync.state.packages import PackageArchive
 from sfsync.sync.result import Result
-from tests.integration.push.push_site import STATIC_RESOURCE, PushSite, build
+from tests.fixtures.sync_support import STATIC_RESOURCE
+from tests.integration.push.push_site import PushSite, build
 
 
 def kept(site: PushSite) -> tuple[list[str], list[str]]:

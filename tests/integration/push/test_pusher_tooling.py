@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sfsync.sync.result import Result
-from tests.integration.push.push_site import STATIC_RESOURCE, PushSite, build
+from tests.fixtures.sync_support import STATIC_RESOURCE
+from tests.integration.push.push_site import PushSite, build
 
 
 def test_a_first_push_creates_the_resource_and_records_it_live(site: PushSite) -> None:

@@ -8,21 +8,20 @@ from pathlib import Path
 import pytest
 
 from sfsync_emulator import Emulator
+from tests.fixtures.in_process import drop_ca_bundle_env, emulator_for
 from tests.integration.sync.sync_site import CLIENT, Daemon, Site, daemon_checks, write_site
 
 
 @pytest.fixture(autouse=True)
 def _no_ca_bundle_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep a host's REQUESTS_CA_BUNDLE from overriding the configured CA (psf/requests#3829)."""
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    """Keep a host's REQUESTS_CA_BUNDLE from overriding the configured CA."""
+    drop_ca_bundle_env(monkeypatch)
 
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     """A running emulator with sfsync's client registered."""
-    with Emulator() as emulator:
-        emulator.register_client(CLIENT, [])
+    with emulator_for(CLIENT) as emulator:
         yield emulator
 
 

@@ -10,7 +10,6 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -24,9 +23,10 @@ from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.retry import RetryPolicy
 from sfsync.sync.cycle import ConnectorResult
 from sfsync.sync.runtime import SyncRuntime, open_runtime
-from sfsync.tokens import StoredAuthorization
 from sfsync.tokens.memory import MemoryTokenStore
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.in_process import authorized_tokens
+from tests.fixtures.site import config_head
 
 CLIENT = "sfsync-integration"
 SYSTEM = "lightning"
@@ -103,17 +103,11 @@ def write_site(tmp_path: Path, emu: Emulator, settle: str) -> Site:
     drop = tmp_path / "drop"
     drop.mkdir()
     lines = [
-        "[daemon]",
-        f'state_dir = "{tmp_path / "state"}"',
-        'metrics_listen = ""',
-        "[oauth]",
-        f'client_id = "{CLIENT}"',
-        f'ca_bundle = "{emu.ca_path}"',
+        *config_head(tmp_path, CLIENT, emu.ca_path),
         f"[systems.{SYSTEM}]",
         f'resource = "{RESOURCE}"',
         f'source = {{ type = "dir", path = "{drop}", settle = "{settle}" }}',
     ]
-    tokens = MemoryTokenStore()
     orgs = {}
     for environment in ENVIRONMENTS:
         org = emu.add_org(name=environment, deploy_seconds=0.0)
@@ -121,25 +115,10 @@ def write_site(tmp_path: Path, emu: Emulator, settle: str) -> Site:
             f"[systems.{SYSTEM}.environments.{environment}]",
             f'login_url = "{org.instance_url}"',
         ]
-        _, refresh = org.issue_session(client_id=CLIENT)
-        user = org.default_user
-        tokens.put(
-            f"{SYSTEM}/{environment}",
-            StoredAuthorization(
-                flow="web",
-                instance_url=org.instance_url,
-                identity_url=f"{org.instance_url}/id/{org.org_id}/{user.user_id}",
-                login_url=org.instance_url,
-                client_id=CLIENT,
-                issued_at=datetime.now(UTC).isoformat(),
-                refresh_token=refresh,
-                org_id=org.org_id,
-                user_id=user.user_id,
-            ),
-        )
         orgs[f"{SYSTEM}/{environment}"] = org
     config = tmp_path / "sfsync.toml"
     config.write_text("\n".join(lines) + "\n")
+    tokens = authorized_tokens(orgs, CLIENT)
     return Site(parse_config(config.read_text(), config), orgs, drop, tokens)
 
 
