@@ -145,7 +145,7 @@ def run_daemon(config_path: Path) -> int:
     daemon = _Daemon(loaded, notifier, hold)
     daemon.start()
     while True:
-        number = signals.get()
+        number = next_signal(signals)
         if number == signal.SIGHUP:
             daemon.reload()
             continue
@@ -157,3 +157,21 @@ def run_daemon(config_path: Path) -> int:
             # store is transactional, so leaving now loses nothing.
             os._exit(int(ExitStatus.OK))
         return int(ExitStatus.OK)
+
+
+# How often the main thread wakes while it waits for a signal. The kernel hands a process signal
+# to any thread that does not block it, and Python runs the handler only when the main thread
+# next executes bytecode: a main thread blocked for good in `get()` sat on a SIGHUP delivered to
+# a worker thread until something else woke it (a reload seen to hang in CI).
+SIGNAL_POLL_SECONDS = 0.2
+
+
+def next_signal(signals: queue.SimpleQueue[int], poll_seconds: float = SIGNAL_POLL_SECONDS) -> int:
+    """Given the queue the signal handlers post to, return the next signal number, waking every
+    `poll_seconds` so that a signal another thread received gets its handler run.
+    """
+    while True:
+        try:
+            return signals.get(timeout=poll_seconds)
+        except queue.Empty:
+            continue
