@@ -13,20 +13,18 @@ from pathlib import Path
 
 from bench.baseline import ca_environment
 from bench.workspace import CLIENT_ID, RESOURCE
-from sfsync_emulator import Emulator
+from sfsync_emulator import Emulator, OrgHandle
 
 FLOOR_SCRIPT = Path(__file__).with_name("floor_push.py")
 
 
-def floor_cpu(emu: Emulator, package: Path, scratch: Path, pushes: int) -> dict[str, float]:
-    """Given a started emulator and a published ZIP, push it `pushes` times (after one that
-    creates the resource and warms the compression cache); return the median CPU seconds per
-    push, whole ("push") and its write alone ("write").
+def floor_command(org: OrgHandle, ca_path: Path, scratch: Path) -> tuple[list[str], dict[str, str]]:
+    """Given an org, the emulator's CA and a scratch folder, write the floor's spec (a fresh
+    session for the org) and return the command that runs `floor_push.py` and its environment.
     """
     scratch.mkdir(parents=True, exist_ok=True)
-    org = emu.add_org(name="fanout-floor")
     ca = scratch / "ca.pem"
-    ca.write_bytes(emu.ca_path.read_bytes())
+    ca.write_bytes(ca_path.read_bytes())
     spec = {
         "instance_url": org.instance_url,
         "access_token": org.issue_session(CLIENT_ID)[0],
@@ -35,14 +33,23 @@ def floor_cpu(emu: Emulator, package: Path, scratch: Path, pushes: int) -> dict[
         "resource": RESOURCE,
     }
     (scratch / "spec.json").write_text(json.dumps(spec))
+    return [sys.executable, str(FLOOR_SCRIPT), str(scratch / "spec.json")], ca_environment(ca)
+
+
+def floor_cpu(emu: Emulator, package: Path, scratch: Path, pushes: int) -> dict[str, float]:
+    """Given a started emulator and a published ZIP, push it `pushes` times (after one that
+    creates the resource and warms the compression cache); return the median CPU seconds per
+    push, whole ("push") and its write alone ("write").
+    """
+    command, env = floor_command(emu.add_org(name="fanout-floor"), emu.ca_path, scratch)
     done = subprocess.run(
-        [sys.executable, str(FLOOR_SCRIPT), str(scratch / "spec.json")],
+        command,
         input=f"{package}\n" * (pushes + 1),
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
-        env=ca_environment(ca),
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(f"the floor process failed: {done.stderr[-2000:]}")

@@ -7,19 +7,17 @@ write, in a process that does nothing else (floor_push.py).
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from itertools import count, islice
 from pathlib import Path
 from typing import IO
 
-from bench.baseline import ca_environment
 from bench.common import Measurement, Mode, percentile
+from bench.floor_cpu import floor_command
 from bench.packages import package_bytes, publish
-from bench.workspace import CLIENT_ID, RESOURCE, Workspace, make_workspace, start_emulator
+from bench.workspace import RESOURCE, Workspace, make_workspace, start_emulator
 from sfsync_emulator import OrgHandle
 
 LATENCY = 0.05
@@ -29,7 +27,6 @@ P50_TARGET = 0.5
 P95_TARGET = 1.0
 QUIET_SECONDS = 0.2  # between publishes, so each one meets an idle daemon
 TIMEOUT = 60.0
-FLOOR_SCRIPT = Path(__file__).with_name("floor_push.py")
 
 
 def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
@@ -89,23 +86,13 @@ def _floor_latencies(
     """Run the floor process over the packages of each size (the first of each warms up);
     return latencies by size label.
     """
-    scratch.mkdir(parents=True, exist_ok=True)
-    ca = scratch / "ca.pem"
-    ca.write_bytes(ca_path.read_bytes())
-    spec = {
-        "instance_url": org.instance_url,
-        "access_token": org.issue_session(CLIENT_ID)[0],
-        "ca": str(ca),
-        "api_version": "64.0",
-        "resource": RESOURCE,
-    }
-    (scratch / "spec.json").write_text(json.dumps(spec))
+    command, env = floor_command(org, ca_path, scratch)
     process = subprocess.Popen(
-        [sys.executable, str(FLOOR_SCRIPT), str(scratch / "spec.json")],
+        command,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env=ca_environment(ca),
+        env=env,
     )
     assert process.stdin is not None  # noqa: S101 - Popen was asked for both pipes
     assert process.stdout is not None  # noqa: S101
