@@ -15,6 +15,7 @@ from sfsync.clock import utc_now
 from sfsync.config import Connector, LoadedConfig
 from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.locks import keyring_lock_path
+from sfsync.salesforce.keepalive import stamp_slack
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.caching import cached
@@ -37,7 +38,10 @@ class AuthDeps:
     on_refresh: Callable[[str, str], None] | None = None
 
     def session(self, connector: Connector) -> ConnectorSession:
-        """Return a session for one connector, its refreshes locked in `state_dir`."""
+        """Return a session for one connector, its refreshes locked in `state_dir`, writing a
+        refresh that changed nothing but the time only once the stored time lags by the
+        keep-alive's slack.
+        """
         config = self.loaded.config
         return ConnectorSession(
             connector.name,
@@ -47,6 +51,7 @@ class AuthDeps:
             api_version=config.salesforce.api_version,
             clock=self.clock,
             on_refresh=self.on_refresh,
+            stamp_slack=stamp_slack(config.daemon.keepalive),
         )
 
     def _http_for(self, connector: str) -> requests.Session:
