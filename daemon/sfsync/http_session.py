@@ -31,6 +31,11 @@ USER_AGENT = "sfsync"
 # Hosts whose connection pools are kept (least recently used dropped): at least the daemon's
 # concurrency, so the orgs being pushed to keep their connections while other orgs come and go.
 KEPT_HOSTS = 64
+# Connections kept per host: at least the threads that send to one host at once (`status`
+# checks `actions.status.CHECKS_AT_ONCE` connectors at a time, often on one login host). urllib3
+# closes a connection coming back to a full pool (10 by default), and the next request pays a
+# new TLS handshake.
+CONNECTIONS_PER_HOST = 64
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class _ExtraTrustAdapter(HTTPAdapter):
         self._bundle = bundle
         self._bundle_lock = threading.Lock()
         self._bundle_loaded: bool | None = None
-        super().__init__(pool_connections=KEPT_HOSTS)
+        super().__init__(pool_connections=KEPT_HOSTS, pool_maxsize=CONNECTIONS_PER_HOST)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._context
@@ -145,7 +150,10 @@ class SalesforceHttpSession(requests.Session):
             extra = _ExtraTrustAdapter(trust or system_trust(), str(settings.verify))
             self.mount("https://", extra)
         else:
-            self.mount("https://", HTTPAdapter(pool_connections=KEPT_HOSTS))
+            self.mount(
+                "https://",
+                HTTPAdapter(pool_connections=KEPT_HOSTS, pool_maxsize=CONNECTIONS_PER_HOST),
+            )
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any

@@ -6,6 +6,7 @@ promotion gate holds back).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,12 @@ from sfsync.tokens.record import Flow
 
 # Pushes read per connector for the contents it has had live (see `gate_column`).
 _HISTORY_READ = 20
+# Connectors checked at once. A check is a token refresh: a round trip to the org (100 ms and
+# more) for a few milliseconds of this process's CPU, so about this many in flight keep the
+# process busy instead of waiting; more would only queue on the GIL and the keyring's lock,
+# and open more connections to one login host (the shared pools keep this many per host,
+# `http_session.CONNECTIONS_PER_HOST`).
+CHECKS_AT_ONCE = 32
 
 # The version of `status --json`'s shape (docs/status.schema.json): raised when a key changes
 # meaning or goes away, not when one is added.
@@ -168,9 +175,12 @@ def gate_column(
 
 def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[StatusRow]:
     """Return the status row of every connector, in config order; one connector's failure
-    never hides the others'. The state store is read only if it exists: status never creates it.
+    never hides the others'. Connectors are checked `CHECKS_AT_ONCE` at a time. The state store
+    is read only if it exists: status never creates it.
     """
-    rows = [connector_status(connector, deps) for connector in connectors]
+    width = max(1, min(CHECKS_AT_ONCE, len(connectors)))
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="status") as pool:
+        rows = list(pool.map(lambda connector: connector_status(connector, deps), connectors))
     return add_state_columns(connectors, rows, deps.loaded.config.daemon.state_dir, deps.clock())
 
 
