@@ -25,10 +25,10 @@ from sfsync.tokens.record import Flow
 # Pushes read per connector for the contents it has had live (see `gate_column`).
 _HISTORY_READ = 20
 # Connectors checked at once. A check is a token refresh: a round trip to the org (100 ms and
-# more) for a few milliseconds of this process's CPU, so about this many in flight keep the
-# process busy instead of waiting; more would only queue on the GIL and the keyring's lock,
-# and open more connections to one login host (the shared pools keep this many per host,
-# `http_session.CONNECTIONS_PER_HOST`).
+# more) for about 7 ms of this process's CPU (bench row KS), so some 15 in flight keep busy the
+# one core the GIL lets it use; 32 cover round trips up to about 200 ms. More would only queue
+# on the GIL and the keyring's lock, and open more connections to one login host (the shared
+# pools keep at least this many per host: `http_session.CONNECTIONS_PER_HOST`).
 CHECKS_AT_ONCE = 32
 
 # The version of `status --json`'s shape (docs/status.schema.json): raised when a key changes
