@@ -1,0 +1,136 @@
+"""A connector whose build inputs did not change is decided without building, in-process
+against two emulated orgs with a real SQLite state store; any changed input builds and pushes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from sfsync.config import parse_config
+from sfsync.package.build import BuildOptions, BuiltPackage, PreparedPackage, build_prepared
+from sfsync.sync import cycle
+from sfsync.sync.result import Result
+from tests.integration.sync.sync_site import Site, daemon_checks, served_text, site_runtime
+
+Builds = list[str]
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> Builds:
+    """The connectors the cycle builds, in order (the real builder makes every one)."""
+    made: Builds = []
+    real: Callable[..., BuiltPackage] = build_prepared
+
+    def counted(prepared: PreparedPackage, options: BuildOptions, *args: Any) -> BuiltPackage:
+        made.append(options.connector)
+        return real(prepared, options, *args)
+
+    monkeypatch.setattr(cycle, "build_prepared", counted)
+    return made
+
+
+def outcomes(site: Site, **cycle_options: Any) -> dict[str, Result]:
+    """Run one cycle over the site; return each connector's result."""
+    with site_runtime(site) as runtime:
+        report = runtime.cycle(**cycle_options)
+    return {result.connector: result.outcome for result in report.results}
+
+
+def test_unchanged_inputs_build_nothing(site: Site, builds: Builds) -> None:
+    """The second cycle over the same package reports both connectors unchanged, with the
+    first cycle's hashes and sizes, without building either or asking either org.
+    """
+    site.publish("walkme-1.zip", "release 1")
+    with site_runtime(site) as runtime:
+        first = runtime.cycle()
+        built = sorted(builds)
+        requests = site.requests_made()
+        second = runtime.cycle()
+    assert built == ["lightning/one", "lightning/two"]
+    assert sorted(builds) == built
+    assert site.requests_made() == requests
+    assert [(r.outcome, r.sha256, r.size) for r in second.results] == [
+        (Result.UNCHANGED, r.sha256, r.size) for r in first.results
+    ]
+
+
+def test_a_new_package_is_built_and_pushed(site: Site, builds: Builds) -> None:
+    """A newly published package changes every key: both connectors are built and pushed."""
+    site.publish("walkme-1.zip", "release 1")
+    outcomes(site)
+    site.publish("walkme-2.zip", "release 2", age=60.0)
+    builds.clear()
+    assert outcomes(site) == {"lightning/one": Result.PUSHED, "lightning/two": Result.PUSHED}
+    assert sorted(builds) == ["lightning/one", "lightning/two"]
+    assert [served_text(org) for org in site.orgs.values()] == ["release 2", "release 2"]
+
+
+def test_changed_settings_are_built_and_pushed(site: Site, builds: Builds) -> None:
+    """An override added to one connector's settings builds and pushes that connector only."""
+    site.publish("walkme-1.zip", "release 1")
+    outcomes(site)
+    path = site.loaded.path
+    text = path.read_text().replace(
+        "[systems.lightning.environments.two]",
+        "[systems.lightning.environments.two]\noverrides = { active = false }",
+    )
+    path.write_text(text)
+    builds.clear()
+    site = replace(site, loaded=parse_config(text, path))
+    assert outcomes(site) == {"lightning/one": Result.UNCHANGED, "lightning/two": Result.PUSHED}
+    assert builds == ["lightning/two"]
+
+
+def test_a_new_builder_version_is_built_and_pushed(
+    site: Site, builds: Builds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another sfsync version (written into every manifest) builds and pushes both again."""
+    site.publish("walkme-1.zip", "release 1")
+    outcomes(site)
+    monkeypatch.setattr(cycle, "__version__", "99.0.0")
+    builds.clear()
+    assert outcomes(site) == {"lightning/one": Result.PUSHED, "lightning/two": Result.PUSHED}
+    assert sorted(builds) == ["lightning/one", "lightning/two"]
+
+
+def test_force_builds_and_pushes_unchanged_inputs(site: Site, builds: Builds) -> None:
+    """--force pushes again what is live: the push needs the build, so it is made."""
+    site.publish("walkme-1.zip", "release 1")
+    outcomes(site)
+    builds.clear()
+    assert outcomes(site, force=True) == {
+        "lightning/one": Result.PUSHED,
+        "lightning/two": Result.PUSHED,
+    }
+    assert sorted(builds) == ["lightning/one", "lightning/two"]
+
+
+def test_a_dry_run_records_no_build(site: Site, builds: Builds) -> None:
+    """A dry run changes no state: the next real cycle still builds what it pushes."""
+    site.publish("walkme-1.zip", "release 1")
+    assert outcomes(site, dry_run=True) == {
+        "lightning/one": Result.PLANNED,
+        "lightning/two": Result.PLANNED,
+    }
+    builds.clear()
+    assert outcomes(site) == {"lightning/one": Result.PUSHED, "lightning/two": Result.PUSHED}
+    assert sorted(builds) == ["lightning/one", "lightning/two"]
+
+
+def test_a_restarted_daemon_builds_nothing_unchanged(site: Site, builds: Builds) -> None:
+    """The first check of a restarted daemon runs every connector over a package they all
+    hold: each is reported unchanged without a build.
+    """
+    site.publish("walkme-1.zip", "release 1")
+    with daemon_checks(site) as daemon:
+        daemon.check()
+    builds.clear()
+    with daemon_checks(site) as restarted:
+        results = restarted.check()
+    assert {result.outcome for result in results} == {Result.UNCHANGED}
+    assert len(results) == len(site.orgs)
+    assert builds == []
