@@ -192,6 +192,24 @@ class StateStore:
             found.update((row["connector"], _connector_state(row)) for row in rows)
         return {name: found.get(name) or ConnectorState(connector=name) for name in names}
 
+    def api_usages(self, connectors: Collection[str]) -> dict[str, tuple[ApiUsage, float]]:
+        """Given connector names, return the last API usage each one's org reported and when
+        (epoch seconds), for those that have one, in one query.
+        """
+        wanted = set(connectors)
+        rows = self._query(
+            "SELECT connector, api_used, api_allowed, api_usage_at FROM connectors "
+            "WHERE api_usage_at IS NOT NULL"
+        )
+        return {
+            row["connector"]: (
+                ApiUsage(used=row["api_used"], allowed=row["api_allowed"]),
+                row["api_usage_at"],
+            )
+            for row in rows
+            if row["connector"] in wanted
+        }
+
     def history(self, connector: str, limit: int = 20) -> list[PushRecord]:
         """Given a connector, return its most recent push attempts, newest first."""
         rows = self._query(

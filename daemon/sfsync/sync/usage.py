@@ -33,9 +33,7 @@ class UsageBook:
         self._seen: dict[str, tuple[ApiUsage, float]] = {}
         if store is not None:
             # Usage carries over from earlier processes through the store.
-            for connector, state in store.connectors(list(connectors)).items():
-                if state.api_usage is not None:
-                    self._seen[connector] = state.api_usage
+            self._seen.update(store.api_usages(list(connectors)))
 
     def get(self, connector: str) -> tuple[ApiUsage, float] | None:
         """Given a connector, return its last usage and when it was reported, or None."""
