@@ -211,10 +211,8 @@ def run_cycle(
                     jobs[connector.name].source.package,
                 )
             continue
-        # Read after the waves before it pushed: a gate's required connector is in one of them.
-        states = deps.store.connectors(_names_to_read(wave))
-        batch = _settle_unbuilt_wave(
-            deps, [jobs[c.name] for c in wave], states, report, dry_run=dry_run, force=force
+        batch, states = _settle_unbuilt_wave(
+            deps, [jobs[c.name] for c in wave], report, dry_run=dry_run, force=force
         )
         if not batch:
             continue
@@ -267,23 +265,33 @@ def _names_to_read(wave: list[Connector]) -> list[str]:
 def _settle_unbuilt_wave(
     deps: CycleDeps,
     wave: list[_Job],
-    states: Mapping[str, ConnectorState],
     report: Callable[[ConnectorResult, Path | None], None],
     *,
     dry_run: bool,
     force: bool,
-) -> list[_Job]:
-    """Given a wave's jobs and their states, report each one `_settle_unbuilt` settles; return
-    the others, which must be built.
+) -> tuple[list[_Job], Mapping[str, ConnectorState]]:
+    """Given a wave's jobs, read their states and report each one `_settle_unbuilt` settles;
+    return the others, which must be built, and the states read (none if the read failed).
+
+    A state store or keyring that fails here leaves the connector to be built: its own reads
+    then report the failure on it, as they did before any was settled here.
     """
+    try:
+        # Read after the waves before pushed: a gate's required connector is in one of them.
+        states = deps.store.connectors(_names_to_read([job.connector for job in wave]))
+    except SfsyncError:
+        return wave, {}
     to_build: list[_Job] = []
     for job in wave:
-        settled = _settle_unbuilt(deps, job, states, dry_run=dry_run, force=force)
+        try:
+            settled = _settle_unbuilt(deps, job, states, dry_run=dry_run, force=force)
+        except SfsyncError:
+            settled = None
         if settled is None:
             to_build.append(job)
         else:
             report(settled, job.source.package)
-    return to_build
+    return to_build, states
 
 
 def _settle_unbuilt(
@@ -352,7 +360,8 @@ def _record_build_keys(
         if result is None or result.sha256 is None or result.size is None:
             continue
         build = BuildKey(job.key, result.sha256, result.size)
-        if states[name].build != build:
+        known = states.get(name)
+        if known is None or known.build != build:
             fresh[name] = build
     try:
         deps.store.record_build_keys(fresh)

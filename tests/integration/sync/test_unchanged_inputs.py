@@ -4,16 +4,19 @@ against two emulated orgs with a real SQLite state store; any changed input buil
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from sfsync.config import parse_config
+from sfsync.errors import TokenStoreError
 from sfsync.package.build import BuildOptions, BuiltPackage, PreparedPackage, build_prepared
 from sfsync.sync import cycle
 from sfsync.sync.result import Result
+from sfsync.tokens.memory import MemoryTokenStore
+from sfsync.tokens.record import StoredAuthorization
 from tests.integration.sync.sync_site import Site, daemon_checks, served_text, site_runtime
 
 Builds = list[str]
@@ -134,3 +137,29 @@ def test_a_restarted_daemon_builds_nothing_unchanged(site: Site, builds: Builds)
     assert {result.outcome for result in results} == {Result.UNCHANGED}
     assert len(results) == len(site.orgs)
     assert builds == []
+
+
+class LockedStore(MemoryTokenStore):
+    """A token store whose every read fails, as a locked keyring's does."""
+
+    def get(self, connector: str) -> StoredAuthorization | None:
+        """Refuse to read."""
+        raise TokenStoreError(f"keyring could not read sfsync/{connector}: locked")
+
+    def get_many(self, connectors: Collection[str]) -> dict[str, StoredAuthorization | None]:
+        """Refuse to read."""
+        raise TokenStoreError(f"keyring could not read {len(connectors)} entries: locked")
+
+
+def test_an_unreadable_keyring_fails_each_connector(site: Site, builds: Builds) -> None:
+    """With unchanged inputs and a keyring that cannot be read, each connector is reported
+    failed with the keyring's error (as when it was built), and the cycle itself goes on.
+    """
+    site.publish("walkme-1.zip", "release 1")
+    outcomes(site)
+    with site_runtime(replace(site, tokens=LockedStore())) as runtime:
+        report = runtime.cycle()
+    assert [(r.outcome, "locked" in r.detail) for r in report.results] == [
+        (Result.FAILED, True),
+        (Result.FAILED, True),
+    ]
