@@ -316,7 +316,9 @@ def _settle_unbuilt(
     state = states[connector.name]
     known = recorded_build(state, job.key)
     # A token from another org makes the push path forget what was live there: a write.
-    if known is None or (not dry_run and _org_to_note(deps.tokens.get(connector.name), state)):
+    if known is None or (
+        not dry_run and _org_to_note(deps.tokens.get(connector.name), state) is not None
+    ):
         return None
     gate = gate_of(connector)
     decision = _decide(
@@ -669,25 +671,26 @@ def _note_org(deps: CycleDeps, connector: Connector, state: ConnectorState) -> b
     to another org (a refreshed sandbox holds production's copy of the resource, not ours), so
     it is pushed again; return whether the state was forgotten.
     """
-    record = deps.tokens.get(connector.name)
-    if record is None or record.org_id is None or not _org_to_note(record, state):
-        return False
-    if not deps.store.note_org(connector.name, record.org_id):
+    org_id = _org_to_note(deps.tokens.get(connector.name), state)
+    if org_id is None or not deps.store.note_org(connector.name, org_id):
         return False
     log.warning(
         "org changed; pushing again",
         connector=connector.name,
-        org_id=record.org_id,
+        org_id=org_id,
         hint="a sandbox refresh gives the org a new id and production's resources",
     )
     return True
 
 
-def _org_to_note(record: StoredAuthorization | None, state: ConnectorState) -> bool:
-    """Given a connector's authorization and state, return whether the authorization's org is
-    one the state was not learnt in (and so must be recorded, and what was live forgotten).
+def _org_to_note(record: StoredAuthorization | None, state: ConnectorState) -> str | None:
+    """Given a connector's authorization and state, return the authorization's org when the
+    state was not learnt in it (it is to be recorded, and what was live there forgotten), else
+    None.
     """
-    return record is not None and record.org_id is not None and state.org_id != record.org_id
+    if record is None or record.org_id is None or state.org_id == record.org_id:
+        return None
+    return record.org_id
 
 
 def _without_api(decision: Decision, state: ConnectorState) -> PushOutcome:

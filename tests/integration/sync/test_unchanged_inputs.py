@@ -17,7 +17,15 @@ from sfsync.sync import cycle
 from sfsync.sync.result import Result
 from sfsync.tokens.memory import MemoryTokenStore
 from sfsync.tokens.record import StoredAuthorization
-from tests.integration.sync.sync_site import Site, daemon_checks, served_text, site_runtime
+from sfsync_emulator import Emulator
+from tests.fixtures.site import authorization
+from tests.integration.sync.sync_site import (
+    CLIENT,
+    Site,
+    daemon_checks,
+    served_text,
+    site_runtime,
+)
 
 Builds = list[str]
 
@@ -122,6 +130,20 @@ def test_a_dry_run_records_no_build(site: Site, builds: Builds) -> None:
     builds.clear()
     assert outcomes(site) == {"lightning/one": Result.PUSHED, "lightning/two": Result.PUSHED}
     assert sorted(builds) == ["lightning/one", "lightning/two"]
+
+
+def test_a_refreshed_sandbox_is_pushed_again(site: Site, builds: Builds, emu: Emulator) -> None:
+    """Unchanged inputs whose token now belongs to another org (a refreshed sandbox) are built
+    and pushed to it; the other connector stays unchanged without a build.
+    """
+    site.publish("walkme-1.zip", "release 1")
+    outcomes(site)
+    refreshed = emu.add_org(name="two-refreshed", deploy_seconds=0.0)
+    site.tokens.put("lightning/two", authorization(refreshed, CLIENT))
+    builds.clear()
+    assert outcomes(site) == {"lightning/one": Result.UNCHANGED, "lightning/two": Result.PUSHED}
+    assert builds == ["lightning/two"]
+    assert served_text(refreshed) == "release 1"
 
 
 def test_a_restarted_daemon_builds_nothing_unchanged(site: Site, builds: Builds) -> None:
