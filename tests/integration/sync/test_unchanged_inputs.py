@@ -4,6 +4,7 @@ against two emulated orgs with a real SQLite state store; any changed input buil
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import Any
@@ -92,6 +93,27 @@ def test_changed_settings_are_built_and_pushed(site: Site, builds: Builds) -> No
     path.write_text(text)
     builds.clear()
     site = replace(site, loaded=parse_config(text, path))
+    assert outcomes(site) == {"lightning/one": Result.UNCHANGED, "lightning/two": Result.PUSHED}
+    assert builds == ["lightning/two"]
+
+
+def test_a_gated_connector_is_built_when_its_gate_opens(site: Site, builds: Builds) -> None:
+    """A connector soaking behind its gate stays gated without a build while its inputs are
+    unchanged, and is built and pushed once the soak is over.
+    """
+    path = site.loaded.path
+    text = path.read_text().replace(
+        "[systems.lightning.environments.two]",
+        '[systems.lightning.environments.two]\nrequires = "one"\nsoak = "2s"',
+    )
+    path.write_text(text)
+    site = replace(site, loaded=parse_config(text, path))
+    site.publish("walkme-1.zip", "release 1")
+    assert outcomes(site) == {"lightning/one": Result.PUSHED, "lightning/two": Result.GATED}
+    builds.clear()
+    assert outcomes(site) == {"lightning/one": Result.UNCHANGED, "lightning/two": Result.GATED}
+    assert builds == []
+    time.sleep(4.1)  # the soak is timed on the wall clock the cycle reads
     assert outcomes(site) == {"lightning/one": Result.UNCHANGED, "lightning/two": Result.PUSHED}
     assert builds == ["lightning/two"]
 
