@@ -104,7 +104,7 @@ def test_a_gated_connector_is_built_when_its_gate_opens(site: Site, builds: Buil
     path = site.loaded.path
     text = path.read_text().replace(
         "[systems.lightning.environments.two]",
-        '[systems.lightning.environments.two]\nrequires = "one"\nsoak = "2s"',
+        '[systems.lightning.environments.two]\nrequires = "one"\nsoak = "4s"',
     )
     path.write_text(text)
     site = replace(site, loaded=parse_config(text, path))
