@@ -19,7 +19,7 @@ from sfsync.package.compress import DEFAULT_WORKERS, Compressor, compress_entrie
 from sfsync.package.errors import PackageTooLargeError, describe
 from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import content_hash_of_digests
-from sfsync.package.plan import plan_contents
+from sfsync.package.plan import manifest_clash, plan_contents, refuse_manifest_clash
 from sfsync.package.read import PublishedPackage
 from sfsync.package.zipwrite import ZipMember, write_zip, zip_size
 
@@ -54,6 +54,7 @@ class PreparedPackage:
     package: PublishedPackage
     content_sha256: str
     members: Mapping[str, ZipMember]  # by path, for the files as published
+    manifest_clash: str | None = None  # a published path taken for sfsync's manifest
 
 
 def prepare_package(
@@ -88,6 +89,7 @@ def prepare_package(
         package=package,
         content_sha256=content_hash_of_digests(digests),
         members=MappingProxyType(members),
+        manifest_clash=manifest_clash(files),
     )
 
 
@@ -108,6 +110,7 @@ def build_prepared(
     in part.
     """
     package = prepared.package
+    refuse_manifest_clash(prepared.manifest_clash, package.origin)
     contents, content_sha256 = plan_contents(
         package.files,
         package.origin,
@@ -118,6 +121,7 @@ def build_prepared(
         settings_file=options.settings_file,
         max_settings_bytes=options.limits.max_settings_bytes,
         content_sha256=prepared.content_sha256,
+        check_reserved=False,  # checked once, in prepare_package
     )
     # The plan hands the published contents through as the very objects it was given; any
     # other object is the connector's own (merged settings, manifest).
