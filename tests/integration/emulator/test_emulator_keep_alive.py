@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import socket
 import ssl
@@ -14,6 +15,7 @@ import pytest
 import requests
 
 from sfsync_emulator import Emulator, OrgHandle
+from tests.fixtures.wait import wait_until
 from tests.integration.emulator.emulator_helpers import API, CLIENT_ID
 
 
@@ -121,4 +123,49 @@ def test_stop_cuts_idle_kept_connections():
     time.sleep(0.05)
     assert threading.active_count() == before
     for connection in held:
+        connection.close()
+
+
+def test_chunked_body_is_read_whole_on_a_kept_connection(
+    org, http, auth, create_resource, site_zip
+):
+    """A PATCH sent in chunks (no Content-Length) is stored whole, and the connection then
+    serves the next request.
+    """
+    resource_id = create_resource("Chunked", b"old")
+    document = f'{{"Body": "{base64.b64encode(site_zip).decode()}"}}'.encode()
+    pieces = (document[start : start + 7] for start in range(0, len(document), 7))
+    answer = http.patch(
+        f"{org.instance_url}{API}/tooling/sobjects/StaticResource/{resource_id}",
+        data=pieces,
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 204
+    assert org.static_resources["Chunked"].body == site_zip
+    assert http.get(f"{org.instance_url}{API}/limits", headers=auth).status_code == 200
+
+
+def test_client_gone_mid_body_leaves_the_org_serving(org, verify, auth):
+    """A client that closes its connection halfway through a body ends that connection's
+    thread; the org answers the next client.
+    """
+    before = threading.active_count()
+    address = urlsplit(org.instance_url)
+    context = ssl.create_default_context(cafile=verify)
+    with (
+        socket.create_connection((address.hostname, address.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=address.hostname) as tls,
+    ):
+        tls.sendall(
+            f"PATCH {API}/tooling/sobjects/StaticResource/081000000000001AAA HTTP/1.1\r\n"
+            f"Host: {address.netloc}\r\nAuthorization: {auth['Authorization']}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n".encode()
+            + b'{"Body": "'
+            + b"A" * 1000
+        )
+    wait_until(lambda: threading.active_count() <= before, 5, "the connection's thread to end")
+    connection = _connect(org, verify)
+    try:
+        assert _get(connection, f"{API}/limits", auth).status == 200
+    finally:
         connection.close()
