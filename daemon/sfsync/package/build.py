@@ -159,7 +159,7 @@ def build_prepared(
             f"its {sum(len(data) for data in package.files.values()):,} bytes of files must "
             f"compress to under {limit:,})"
         )
-    data = write_zip(members, package.origin)
+    data = write_zip(members, package.origin, size)
     return BuiltPackage(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),

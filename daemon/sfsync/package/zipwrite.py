@@ -82,12 +82,14 @@ def zip_size(members: Sequence[ZipMember]) -> int:
     return _END.size + sum(member.footprint for member in members)
 
 
-def write_zip(members: Sequence[ZipMember], origin: str) -> bytes:
-    """Given the members in the order to write them and the package origin, return the ZIP.
+def write_zip(members: Sequence[ZipMember], origin: str, size: int | None = None) -> bytes:
+    """Given the members in the order to write them, the package origin and, if the caller
+    has it, what `zip_size` gave for them, return the ZIP.
 
     Raise `PackageTooLargeError` if it would need ZIP64 (more than 65,535 entries or 4 GiB).
     """
-    size = zip_size(members)
+    if size is None:
+        size = zip_size(members)
     if len(members) > _MAX_ENTRIES or size > _MAX_FIELD:
         raise PackageTooLargeError(
             f"{describe(origin)}: {len(members):,} entries and {size:,} bytes "
