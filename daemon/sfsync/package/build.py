@@ -19,7 +19,7 @@ from sfsync.package.compress import DEFAULT_WORKERS, Compressor, compress_entrie
 from sfsync.package.errors import PackageTooLargeError, describe
 from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import content_hash_of_digests
-from sfsync.package.plan import manifest_clash, plan_contents, refuse_manifest_clash
+from sfsync.package.plan import ReservedCheck, manifest_clash, plan_contents
 from sfsync.package.read import PublishedPackage
 from sfsync.package.zipwrite import ZipMember, write_zip, zip_size
 
@@ -54,7 +54,7 @@ class PreparedPackage:
     package: PublishedPackage
     content_sha256: str
     members: Mapping[str, ZipMember]  # by path, for the files as published
-    manifest_clash: str | None = None  # a published path taken for sfsync's manifest
+    reserved: ReservedCheck | None = None  # a published path taken for the manifest, if looked
 
 
 def prepare_package(
@@ -89,7 +89,7 @@ def prepare_package(
         package=package,
         content_sha256=content_hash_of_digests(digests),
         members=MappingProxyType(members),
-        manifest_clash=manifest_clash(files),
+        reserved=ReservedCheck(manifest_clash(files)),
     )
 
 
@@ -110,7 +110,6 @@ def build_prepared(
     in part.
     """
     package = prepared.package
-    refuse_manifest_clash(prepared.manifest_clash, package.origin)
     contents, content_sha256 = plan_contents(
         package.files,
         package.origin,
@@ -121,7 +120,7 @@ def build_prepared(
         settings_file=options.settings_file,
         max_settings_bytes=options.limits.max_settings_bytes,
         content_sha256=prepared.content_sha256,
-        check_reserved=False,  # checked once, in prepare_package
+        reserved=prepared.reserved,
     )
     # The plan hands the published contents through as the very objects it was given; any
     # other object is the connector's own (merged settings, manifest).

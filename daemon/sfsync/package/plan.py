@@ -5,6 +5,7 @@ connector's overrides applied, and the manifest. Data in, data out; nothing is c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sfsync.errors import PackageError
@@ -25,20 +26,27 @@ def plan_contents(
     settings_file: str,
     max_settings_bytes: int,
     content_sha256: str | None = None,
-    check_reserved: bool = True,
+    reserved: ReservedCheck | None = None,
 ) -> tuple[dict[str, bytes], str]:
     """Given a package's files and origin and one connector's build options, return the files
     the built ZIP holds (path -> content) and the published content's hash. A caller that
-    checked the paths once for all connectors (`manifest_clash`) passes `check_reserved`
-    False.
+    looked for a manifest among the paths once for all connectors passes what it found as
+    `reserved`.
 
     Raise `ReservedEntryError` if the package already holds a manifest, and `SettingsError` if
     the settings path is unusable, the settings file is not a JSON object, or overrides are
     given but the package has no settings file.
     """
     settings_path = _settings_path(settings_file, origin)
-    if check_reserved:
-        refuse_manifest_clash(manifest_clash(files), origin)
+    clash = reserved.clash if reserved is not None else manifest_clash(files)
+    if clash is not None:
+        # A manifest in the input means a built package was fed back in as a source; replacing
+        # it quietly would hide that loop, so it is refused.
+        raise ReservedEntryError(
+            f"{describe(origin, clash)}: {MANIFEST_NAME} is written by sfsync; was a built "
+            "package published again?",
+            entry=clash,
+        )
     planned = dict(files)
     published_settings = files.get(settings_path)
     if published_settings is not None:
@@ -65,25 +73,21 @@ def plan_contents(
     return planned, content_sha256
 
 
+@dataclass(frozen=True)
+class ReservedCheck:
+    """What `manifest_clash` found among a package's paths, looked for once for all of its
+    connectors' builds (a thousand-file package cost a millisecond per connector otherwise).
+    """
+
+    clash: str | None
+
+
 def manifest_clash(paths: Iterable[str]) -> str | None:
     """Given a package's paths, return the first one that would be taken for the manifest
     sfsync writes (equal but for case or Unicode normalisation), or None.
     """
     reserved = collision_key(MANIFEST_NAME)
     return next((path for path in paths if collision_key(path) == reserved), None)
-
-
-def refuse_manifest_clash(clash: str | None, origin: str) -> None:
-    """Given the path `manifest_clash` found (or None) and the package's origin, raise
-    `ReservedEntryError` for it: a manifest in the input means a built package was fed back
-    in as a source, and replacing it quietly would hide that loop.
-    """
-    if clash is not None:
-        raise ReservedEntryError(
-            f"{describe(origin, clash)}: {MANIFEST_NAME} is written by sfsync; was a built "
-            "package published again?",
-            entry=clash,
-        )
 
 
 def _settings_path(settings_file: str, origin: str) -> str:
