@@ -63,6 +63,12 @@ class EmulatorApp:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    def keeps_alive(self) -> bool:
+        """Return whether this server keeps connections open between requests (the login
+        host always does; an org unless told not to).
+        """
+        return self.ctx.org is None or self.ctx.org.keep_alive
+
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:

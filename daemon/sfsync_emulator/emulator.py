@@ -176,6 +176,17 @@ class OrgHandle:
     def ip_restricted(self, value: bool) -> None:
         self._org.ip_restricted = value
 
+    @property
+    def keep_alive(self) -> bool:
+        """Return whether this org's server keeps HTTP connections open between requests
+        (False: every answer says `Connection: close`, and the server closes the connection).
+        """
+        return self._org.keep_alive
+
+    @keep_alive.setter
+    def keep_alive(self, value: bool) -> None:
+        self._org.keep_alive = value
+
     def deactivate_user(self, username: str) -> None:
         """Deactivate a user: their grants answer `invalid_grant` / `inactive user`."""
         with self._emulator.backend.lock:

@@ -157,6 +157,9 @@ class Org:
     api_versions: list[str] = field(default_factory=lambda: list(DEFAULT_API_VERSIONS))
     ip_restricted: bool = False
     inactive_user_ids: set[str] = field(default_factory=set)
+    # HTTP/1.1 connections stay open between requests, as Salesforce's do; off: every answer
+    # says `Connection: close`, as the emulator's always did.
+    keep_alive: bool = True
 
     def __post_init__(self) -> None:
         self.deploys = DeployQueue(self.deploy_seconds)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import pybase64
 
 from sfsync_emulator import ids
 from sfsync_emulator.errors import ApiError, not_found
@@ -148,7 +149,9 @@ def _decode_value(name: str, value: Any) -> Any:
         )
     if name == "Body":
         try:
-            return base64.b64decode(value, validate=True)
+            # pybase64 (SIMD) decodes a push's megabytes in a fraction of base64's time; it
+            # refuses what `validate=True` refuses, and padding after a whole quantum too.
+            return pybase64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             # [U] Salesforce's text for bad base64 was not found.
             raise ApiError(400, "JSON_PARSER_ERROR", "Body: invalid base64 value") from None

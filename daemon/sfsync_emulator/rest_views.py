@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from werkzeug.wrappers import Request, Response
 
 from sfsync_emulator import org_records, soql
@@ -32,8 +32,10 @@ def _method_not_allowed(method: str, allowed: str) -> ApiError:
 
 def _json_body(request: Request) -> Any:
     try:
-        return json.loads(request.get_data() or b"null")
-    except (ValueError, UnicodeDecodeError) as error:
+        # orjson: a multi-megabyte Body parses about five times faster than with json; it is
+        # as strict, and stricter on NaN and lone surrogates, as Salesforce's parser is [U].
+        return orjson.loads(request.get_data() or b"null")
+    except ValueError as error:
         raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character: {error}") from None
 
 

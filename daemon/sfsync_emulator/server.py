@@ -2,7 +2,7 @@
 
 Idle servers cost nothing: one thread blocks in `select()` on every listening socket (no
 polling interval), and each accepted connection gets its own thread, as werkzeug's threaded
-server would give it.
+server would give it, which serves its requests until the connection closes (`handler`).
 """
 
 from __future__ import annotations
@@ -14,24 +14,12 @@ import ssl
 import threading
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sfsync_emulator.handler import KeepAliveHandler
 
 HANDSHAKE_TIMEOUT = 10.0
 JOIN_TIMEOUT = 2.0
-
-
-class QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler without per-request logging, closing connections a fault dropped."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        """Keep test output clean: the emulator has its own request log."""
-
-    def log(self, *args: Any, **kwargs: Any) -> None:
-        """Keep test output clean: errors surface to the client as answers."""
-
-    def connection_dropped(self, _error: BaseException, _environ: Any = None) -> None:
-        """Stop reading from a connection that a fault (or the client) cut."""
-        self.close_connection = True
 
 
 class ServerPool:
@@ -62,7 +50,7 @@ class ServerPool:
                 port,
                 app,
                 threaded=True,
-                request_handler=QuietHandler,
+                request_handler=KeepAliveHandler,
                 ssl_context=self._ssl_context,
                 fd=listener.fileno(),
             )
@@ -76,7 +64,9 @@ class ServerPool:
         return int(server.port)
 
     def close(self) -> None:
-        """Stop accepting, cut every open connection, and join every thread started."""
+        """Stop accepting, cut every open connection (a kept-alive one waiting for its next
+        request too), and join every thread started.
+        """
         self._closing.set()
         self._wake()
         self._acceptor.join(JOIN_TIMEOUT)

@@ -137,7 +137,10 @@ class SystemChecks:
         report = run_cycle(
             runtime.deps, runtime.pusher, only=set(chosen), looks={system: look}, tokens=tokens
         )
-        # The packages the push threads held are freed now; give the pages back while idle.
+        # The packages the push threads held are freed now, and the compression cache's
+        # entries are on disk; give the pages back while idle.
+        if runtime.deps.cache is not None:
+            runtime.deps.cache.unload()
         self._release_memory()
         work.signature = look.signature
         work.look_again = False

@@ -19,7 +19,7 @@ from sfsync.package.compress import DEFAULT_WORKERS, Compressor, compress_entrie
 from sfsync.package.errors import PackageTooLargeError, describe
 from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import content_hash_of_digests
-from sfsync.package.plan import plan_contents
+from sfsync.package.plan import ReservedCheck, manifest_clash, plan_contents
 from sfsync.package.read import PublishedPackage
 from sfsync.package.zipwrite import ZipMember, write_zip, zip_size
 
@@ -54,6 +54,7 @@ class PreparedPackage:
     package: PublishedPackage
     content_sha256: str
     members: Mapping[str, ZipMember]  # by path, for the files as published
+    reserved: ReservedCheck | None = None  # a published path taken for the manifest, if looked
 
 
 def prepare_package(
@@ -88,6 +89,7 @@ def prepare_package(
         package=package,
         content_sha256=content_hash_of_digests(digests),
         members=MappingProxyType(members),
+        reserved=ReservedCheck(manifest_clash(files)),
     )
 
 
@@ -118,6 +120,7 @@ def build_prepared(
         settings_file=options.settings_file,
         max_settings_bytes=options.limits.max_settings_bytes,
         content_sha256=prepared.content_sha256,
+        reserved=prepared.reserved,
     )
     # The plan hands the published contents through as the very objects it was given; any
     # other object is the connector's own (merged settings, manifest).
@@ -155,7 +158,7 @@ def build_prepared(
             f"its {sum(len(data) for data in package.files.values()):,} bytes of files must "
             f"compress to under {limit:,})"
         )
-    data = write_zip(members, package.origin)
+    data = write_zip(members, package.origin, size)
     return BuiltPackage(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),

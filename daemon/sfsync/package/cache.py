@@ -52,6 +52,11 @@ class CompressionCache(Protocol):
     def flush(self) -> None:
         """Persist what was put, if the cache persists anything; called once per build."""
 
+    def unload(self) -> None:
+        """Drop from memory what the cache also keeps elsewhere (an idle daemon need not hold
+        a package's compressed entries); the next `get` reads it again.
+        """
+
 
 class _CheckedStreams:
     """The streams that passed their check, by key, held as the very objects that passed: a
@@ -124,6 +129,9 @@ class MemoryCompressionCache:
 
     def flush(self) -> None:
         """Do nothing: memory holds entries as soon as they are put."""
+
+    def unload(self) -> None:
+        """Do nothing: memory is the only place this cache keeps anything."""
 
 
 class DirectoryCompressionCache:
@@ -201,6 +209,19 @@ class DirectoryCompressionCache:
                 self._pending = {}
             if len(self._packs) > self.max_packs:
                 self._compact()
+
+    def unload(self) -> None:
+        """Write what is pending, then drop the entries read from the packs and the checks
+        they passed: an idle daemon held every compressed file of the last package (its size
+        again). The next `get` reads the packs anew, and each entry is checked once more.
+        """
+        with self._lock:
+            if self._pending and self._write_pack(self._pending):
+                self._pending = {}
+            if self._pending:
+                return  # not written: memory is the only place these are
+            self._entries = None
+            self._checked = _CheckedStreams()
 
     def _load(self) -> dict[str, bytes]:
         if self._entries is None:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from sfsync.package.errors import PackageTooLargeError, describe
 
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
-_CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
+# The central directory record without its last field, the member's offset, which depends on
+# the members before it: everything else is made once per member, whatever ZIP it goes in.
+_CENTRAL_HEAD = struct.Struct("<4sHHHHHHIIIHHHHHI")
+_OFFSET = struct.Struct("<I")
 _END = struct.Struct("<4sHHHHIIH")
 _VERSION = 20  # 2.0: deflate, the oldest version every reader handles
 _MADE_ON_UNIX = 3 << 8
@@ -29,61 +33,79 @@ _MAX_FIELD = 0xFFFFFFFF  # beyond this ZIP64 would be needed, which the 5 MB lim
 
 @dataclass(frozen=True)
 class ZipMember:
-    """One file to write: its path, the CRC-32 and size of its content, and the raw deflate."""
+    """One file to write: its path, the CRC-32 and size of its content, and the raw deflate.
+
+    Its records are made once and kept: a published file's member goes into every
+    connector's ZIP, and with a thousand files, packing them anew for each connector cost
+    more CPU than the rest of its push.
+    """
 
     name: str
     crc: int
     size: int
     compressed: bytes
 
+    @cached_property
+    def records(self) -> tuple[bytes, bytes, bytes]:
+        """Return the local header with the name, the central record up to its offset, and
+        the name (which follows the offset).
+        """
+        name = self.name.encode("utf-8")
+        flags = 0 if self.name.isascii() else _FLAG_UTF8
+        fields = (_DEFLATED, _DOS_TIME, _DOS_DATE, self.crc, len(self.compressed))
+        local = _LOCAL.pack(b"PK\x03\x04", _VERSION, flags, *fields, self.size, len(name), 0)
+        central = _CENTRAL_HEAD.pack(
+            b"PK\x01\x02",
+            _MADE_ON_UNIX | _VERSION,
+            _VERSION,
+            flags,
+            *fields,
+            self.size,
+            len(name),
+            0,  # extra field length
+            0,  # comment length
+            0,  # disk number
+            0,  # internal attributes
+            _FILE_MODE,
+        )
+        return local + name, central, name
+
+    @cached_property
+    def footprint(self) -> int:
+        """Return the bytes this member takes in a ZIP: local record, data, central record."""
+        local, central, name = self.records
+        return len(local) + len(self.compressed) + len(central) + _OFFSET.size + len(name)
+
 
 def zip_size(members: Sequence[ZipMember]) -> int:
     """Given the members, return how many bytes `write_zip` will produce for them."""
-    total = _END.size
-    for member in members:
-        name_length = len(member.name.encode("utf-8"))
-        total += _LOCAL.size + _CENTRAL.size + 2 * name_length + len(member.compressed)
-    return total
+    return _END.size + sum(member.footprint for member in members)
 
 
-def write_zip(members: Sequence[ZipMember], origin: str) -> bytes:
-    """Given the members in the order to write them and the package origin, return the ZIP.
+def write_zip(members: Sequence[ZipMember], origin: str, size: int | None = None) -> bytes:
+    """Given the members in the order to write them, the package origin and, if the caller
+    has it, what `zip_size` gave for them, return the ZIP.
 
     Raise `PackageTooLargeError` if it would need ZIP64 (more than 65,535 entries or 4 GiB).
     """
-    if len(members) > _MAX_ENTRIES or zip_size(members) > _MAX_FIELD:
+    if size is None:
+        size = zip_size(members)
+    if len(members) > _MAX_ENTRIES or size > _MAX_FIELD:
         raise PackageTooLargeError(
-            f"{describe(origin)}: {len(members):,} entries and {zip_size(members):,} bytes "
+            f"{describe(origin)}: {len(members):,} entries and {size:,} bytes "
             "need ZIP64, which a Static Resource never should"
         )
     local_parts: list[bytes] = []
     central_parts: list[bytes] = []
     offset = 0
+    pack_offset = _OFFSET.pack
     for member in members:
-        name = member.name.encode("utf-8")
-        flags = 0 if member.name.isascii() else _FLAG_UTF8
-        fields = (_DEFLATED, _DOS_TIME, _DOS_DATE, member.crc, len(member.compressed))
-        local = _LOCAL.pack(b"PK\x03\x04", _VERSION, flags, *fields, member.size, len(name), 0)
-        local_parts += [local, name, member.compressed]
-        central_parts += [
-            _CENTRAL.pack(
-                b"PK\x01\x02",
-                _MADE_ON_UNIX | _VERSION,
-                _VERSION,
-                flags,
-                *fields,
-                member.size,
-                len(name),
-                0,  # extra field length
-                0,  # comment length
-                0,  # disk number
-                0,  # internal attributes
-                _FILE_MODE,
-                offset,
-            ),
-            name,
-        ]
-        offset += len(local) + len(name) + len(member.compressed)
-    central = b"".join(central_parts)
-    end = _END.pack(b"PK\x05\x06", 0, 0, len(members), len(members), len(central), offset, 0)
-    return b"".join([*local_parts, central, end])
+        local, central, name = member.records
+        local_parts += (local, member.compressed)
+        central_parts += (central, pack_offset(offset), name)
+        offset += len(local) + len(member.compressed)
+    central_directory = b"".join(central_parts)
+    end = _END.pack(
+        b"PK\x05\x06", 0, 0, len(members), len(members), len(central_directory), offset, 0
+    )
+    return b"".join([*local_parts, central_directory, end])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import binascii
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import pybase64
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError as LibrarySalesforceError
@@ -118,7 +118,9 @@ class ResourceBody:
         yield self._head
         view = memoryview(self._data)
         for start in range(0, len(view), _PIECE_BYTES):
-            yield binascii.b2a_base64(view[start : start + _PIECE_BYTES], newline=False)
+            # pybase64 encodes with SIMD, over ten times faster than binascii: for a fan-out
+            # to many orgs, the base64 of every push was a large share of the daemon's CPU.
+            yield pybase64.b64encode(view[start : start + _PIECE_BYTES])
         yield _TAIL
 
     def __bytes__(self) -> bytes:

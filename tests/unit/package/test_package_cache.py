@@ -196,6 +196,42 @@ def test_directory_cache_compacts_to_what_was_used(tmp_path):
     assert fresh.get("stale") is None
 
 
+def test_directory_cache_unload_drops_memory_and_reads_the_packs_again(tmp_path):
+    """After unload, an entry comes from its pack on disk again (a removed pack: gone), and
+    what was put but not yet flushed is written first.
+    """
+    cache = DirectoryCompressionCache(tmp_path)
+    cache.put("flushed", b"f")
+    cache.flush()
+    cache.put("pending", b"p")
+    cache.unload()
+    assert cache.get("flushed") == b"f"
+    assert cache.get("pending") == b"p"
+    for pack in tmp_path.glob("pack-*.bin"):
+        pack.unlink()
+    assert cache.get("flushed") == b"f"  # still held from the read after the unload
+    cache.unload()
+    assert cache.get("flushed") is None
+    assert cache.get("pending") is None
+
+
+def test_unwritable_directory_cache_keeps_pending_entries_through_unload(tmp_path):
+    """Entries that could not be written stay in memory: unload does not lose them."""
+    (tmp_path / "file").write_bytes(b"")
+    cache = DirectoryCompressionCache(tmp_path / "file" / "cache")
+    cache.put("pending", b"p")
+    cache.unload()
+    assert cache.get("pending") == b"p"
+
+
+def test_memory_cache_keeps_its_entries_through_unload():
+    """The memory cache has nowhere else to keep entries: unload forgets nothing."""
+    cache = MemoryCompressionCache()
+    cache.put("a", b"1")
+    cache.unload()
+    assert cache.get("a") == b"1"
+
+
 def test_directory_cache_refuses_keys_that_are_not_plain_names(tmp_path):
     """A key with path characters or spaces is a programming error."""
     with pytest.raises(ValueError, match="not a plain name"):
