@@ -1,27 +1,41 @@
-"""Row S: one daemon at 1,000 and at 10,000 connectors (one emulated org each, 100 ms per
-request, a 100 KB package), each figure with its target and its growth from the smaller count
-to the larger (linear or better: at most the ratio of the counts).
+"""Row S: one daemon at 1,000 and at 10,000 connectors on the shipped unit's keyring (the
+encrypted file, keyrings.cryptfile, one entry per connector), one emulated org each (each on
+its own HTTPS port: a publish is a real write to every org), 100 ms per request, a 100 KB
+package; each figure with its target and its growth from the smaller count to the larger
+(linear or better: at most the ratio of the counts).
 
-For each count, in a fresh site: `sfsync run` from start to READY; one publish until every org
-holds it; the daemon idle for a while (CPU, RSS; RSS per connector is the growth in idle RSS
-between the two counts over the connectors added); then, with the daemon stopped, an unchanged
-`sfsync sync` and `sfsync status`. `--quick` runs the same at 2 and 4 connectors (CI only
-checks that it runs). The full row is long: on the bench's Secret Service keyring, writing
-1,000 authorizations took over 2 minutes, and a CLI command past 300 s is cut (see CLI_LIMIT).
+For each count, in a fresh site and emulator (the orgs' setup time and the emulator's RSS are
+noted): the authorizations written in one rewrite of the keyring file; the keyring's own share
+(open it and read every entry in-process, through sfsync's token store, as a command or the
+daemon's start does); `sfsync run` from start to READY; one publish until every org holds it;
+the daemon idle for a while (CPU, RSS; RSS per connector is the growth in idle RSS between the
+two counts over the connectors added); then, with the daemon stopped, an unchanged
+`sfsync sync` (every connector must come out unchanged) and `sfsync status`. `--quick` runs the
+same at 2 and 4 connectors (CI only checks that it runs). A CLI command past 300 s is cut (see
+CLI_LIMIT).
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bench.common import Measurement, Mode, cpu_seconds, memory_mb
 from bench.fanout import wait_quiet
+from bench.keyring_cost import PASSPHRASE
 from bench.packages import package_bytes, publish
 from bench.workspace import Workspace, make_workspace, start_emulator
+from sfsync.config.schema import KeyringSettings
+from sfsync.locks import keyring_lock_path
+from sfsync.tokens.backends import open_backend
+from sfsync.tokens.caching import cached
+from sfsync.tokens.keyring_store import KeyringTokenStore
 from tests.fixtures.site import SFSYNC
 
 LATENCY = 0.1
@@ -42,6 +56,7 @@ def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
     small, large = counts
     rows: list[Measurement] = []
     for case, key, unit, target in (
+        ("open the keyring, read every entry", "keyring", "s", None),
         ("start to READY", "ready", "s", READY_TARGET),
         ("one publish until every org holds it", "publish", "s", None),
         (f"idle CPU over {idle_seconds:g} s", "idle_cpu", "% core", IDLE_CPU_TARGET),
@@ -84,7 +99,7 @@ def _pair(
             unit,
             f"< {target:g} {unit}" if target is not None else "reference",
             found[count][key] < target if target is not None else None,
-            note=found[count]["note"] if key == "ready" else "",
+            note=found[count]["notes"].get(key, ""),
         )
         for count in counts
     ]
@@ -105,26 +120,37 @@ def _pair(
 def _run(
     mode: Mode, keyring_env: Mapping[str, str], count: int, idle_seconds: float
 ) -> dict[str, Any]:
-    """Measure one count in a fresh site and emulator; return its figures."""
+    """Measure one count in a fresh site and emulator; return its figures and their notes."""
+    root = mode.scratch / f"scale-{count}"
     emu = start_emulator(LATENCY)
     try:
         setup = time.monotonic()
         workspace = make_workspace(
-            mode.scratch / f"scale-{count}",
+            root,
             emu,
             count,
             system=f"scale{count}",
-            keyring_env=keyring_env,
+            keyring_env={**keyring_env, "SFSYNC_KEYRING_PASSPHRASE": PASSPHRASE},
+            keyring=KeyringSettings(backend="cryptfile", cryptfile_path=root / "keyring.cfg"),
             concurrency=CONCURRENCY,
         )
+        orgs_setup = time.monotonic() - setup
+        emulator_rss = memory_mb(os.getpid())[0]
         workspace.authorize_all()
         setup = time.monotonic() - setup
+        _progress(
+            count, f"{count:,} orgs up in {orgs_setup:.0f} s, keyring written by {setup:.0f} s"
+        )
+        keyring = _keyring_pass(workspace)
         daemon = workspace.start_daemon()
         try:
             ready = daemon.wait_ready(max(300.0, count * 0.1))
-            _progress(count, f"READY after {ready:.1f} s (site set up in {setup:.0f} s)")
+            ready_cpu = cpu_seconds(daemon.process.pid)
+            _progress(count, f"READY after {ready:.1f} s (CPU {ready_cpu:.1f} s)")
             started = publish(workspace.drop, package_bytes(PACKAGE_BYTES, 1), 1)
+            publish_cpu = cpu_seconds(daemon.process.pid)
             spread = workspace.wait_all_written(started, max(600.0, count * 0.2), step=0.5)
+            publish_cpu = cpu_seconds(daemon.process.pid) - publish_cpu
             _progress(count, f"every org holds the publish after {spread:.1f} s")
             wait_quiet(daemon)
             cpu = cpu_seconds(daemon.process.pid)
@@ -136,28 +162,36 @@ def _run(
             idle_cpu = 100 * (cpu_seconds(daemon.process.pid) - cpu) / idle_seconds
         finally:
             daemon.stop()
-        sync = _timed(workspace, "sync", CLI_LIMIT)
-        status = _timed(workspace, "status", CLI_LIMIT)
+        sync = _timed(workspace, ("sync",), CLI_LIMIT)
+        if sync.seconds is not None:
+            _check_unchanged(sync.output, count)
+        status = _timed(workspace, ("status",), CLI_LIMIT)
         _progress(
             count,
-            f"idle {idle_cpu:.2f} % core, {rss:.1f} MB; sync {sync:.1f} s, status {status:.1f} s",
+            f"idle {idle_cpu:.2f} % core, {rss:.1f} MB; sync {_seconds(sync)}, "
+            f"status {_seconds(status)}",
         )
     finally:
         emu.stop()
     return {
+        "keyring": keyring.seconds,
         "ready": ready,
         "publish": spread,
         "idle_cpu": idle_cpu,
         "idle_rss": rss,
-        "sync": sync,
-        "status": status,
-        "note": f"site set up (orgs, keyring entries) in {setup:.0f} s; keyring "
-        f"{workspace.keyring.backend.rsplit('.', 2)[-2]}; concurrency {CONCURRENCY}"
-        + "".join(
-            f"; {name} cut at {CLI_LIMIT:g} s"
-            for name, seconds in (("sync", sync), ("status", status))
-            if seconds >= CLI_LIMIT
-        ),
+        "sync": sync.seconds or CLI_LIMIT,
+        "status": status.seconds or CLI_LIMIT,
+        "notes": {
+            "keyring": f"CPU {keyring.cpu:.1f} s; in-process, through sfsync's token store: "
+            "the keyring's share of READY, sync and status",
+            "ready": f"CPU {ready_cpu:.1f} s; {count:,} orgs (a port each) up in "
+            f"{orgs_setup:.0f} s, emulator RSS {emulator_rss:.0f} MB; keyring written in "
+            f"{setup - orgs_setup:.0f} s; concurrency {CONCURRENCY}",
+            "publish": f"daemon CPU {publish_cpu:.1f} s "
+            f"({1000 * publish_cpu / count:.1f} ms per connector)",
+            "sync": _note(sync),
+            "status": _note(status),
+        },
     }
 
 
@@ -166,15 +200,41 @@ def _progress(count: int, text: str) -> None:
     print(f"  {count:,} connectors: {text}", file=sys.stderr, flush=True)
 
 
-def _timed(workspace: Workspace, command: str, limit: float) -> float:
-    """Run one CLI command on the site; return its wall-clock seconds, or `limit` if it had
-    not finished by then (it is killed: the figure then reads as "at least"). Raise
-    RuntimeError if it fails.
+@dataclass(frozen=True)
+class Run:
+    """One CLI command: its wall seconds (None if it was cut), CPU seconds, output."""
+
+    seconds: float | None
+    cpu: float
+    output: str
+
+
+def _keyring_pass(workspace: Workspace) -> Run:
+    """Return the wall and CPU seconds sfsync's token store takes to open the site's keyring
+    and read every connector's authorization, as a command or the daemon's start does; raise
+    RuntimeError if an entry is missing.
     """
-    started = time.monotonic()
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    lock = keyring_lock_path(workspace.root / "state")
+    store = cached(KeyringTokenStore(open_backend(workspace.keyring, workspace.env, lock), lock))
+    records = store.get_many(workspace.connectors)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    if None in records.values():
+        raise RuntimeError(f"an authorization is missing from {workspace.keyring.cryptfile_path}")
+    return Run(seconds, cpu, "")
+
+
+def _timed(workspace: Workspace, args: tuple[str, ...], limit: float) -> Run:
+    """Run `sfsync ARGS` on the site, killed after `limit` seconds (then seconds is None);
+    raise RuntimeError if it fails.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
     try:
         done = subprocess.run(
-            [str(SFSYNC), "--config", str(workspace.config), command],
+            [str(SFSYNC), "--config", str(workspace.config), *args],
             env=workspace.env,
             capture_output=True,
             text=True,
@@ -182,8 +242,28 @@ def _timed(workspace: Workspace, command: str, limit: float) -> float:
             timeout=limit,
         )
     except subprocess.TimeoutExpired:
-        return limit
-    seconds = time.monotonic() - started
+        done = None
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done is None:
+        return Run(None, cpu, "")
     if done.returncode != 0:
-        raise RuntimeError(f"sfsync {command} exited {done.returncode}: {done.stderr[-2000:]}")
-    return seconds
+        raise RuntimeError(f"sfsync {args[0]} exited {done.returncode}: {done.stderr[-2000:]}")
+    return Run(seconds, cpu, done.stdout)
+
+
+def _check_unchanged(output: str, count: int) -> None:
+    """Raise RuntimeError unless the sync's table reports every connector unchanged."""
+    results = [line.split()[1:2] for line in output.splitlines()[1:]]
+    if results != [["unchanged"]] * count:
+        raise RuntimeError(f"the sync at {count:,} connectors was not all unchanged: {results[:3]}")
+
+
+def _seconds(run: Run) -> str:
+    return f"{run.seconds:.1f} s" if run.seconds is not None else f"cut at {CLI_LIMIT:g} s"
+
+
+def _note(run: Run) -> str:
+    cut = f"cut at {CLI_LIMIT:g} s; " if run.seconds is None else ""
+    return f"{cut}CPU {run.cpu:.1f} s"
