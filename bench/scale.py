@@ -149,7 +149,7 @@ def _run(
             _progress(count, f"READY after {ready:.1f} s (CPU {ready_cpu:.1f} s)")
             started = publish(workspace.drop, package_bytes(PACKAGE_BYTES, 1), 1)
             publish_cpu = cpu_seconds(daemon.process.pid)
-            spread = workspace.wait_all_written(started, max(600.0, count * 0.2), step=0.5)
+            spread = workspace.wait_all_written(started, max(600.0, count * 0.6), step=0.5)
             publish_cpu = cpu_seconds(daemon.process.pid) - publish_cpu
             _progress(count, f"every org holds the publish after {spread:.1f} s")
             wait_quiet(daemon)
