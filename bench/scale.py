@@ -169,7 +169,8 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
     try:
         ready = daemon.wait_ready(max(300.0, count * 0.1))
         ready_cpu = cpu_seconds(daemon.process.pid)
-        _progress(count, f"READY after {ready:.1f} s (CPU {ready_cpu:.1f} s)")
+        ready_rss = memory_mb(daemon.process.pid)[0]
+        _progress(count, f"READY after {ready:.1f} s (CPU {ready_cpu:.1f} s, {ready_rss:.1f} MB)")
         started = publish(workspace.drop, package_bytes(PACKAGE_BYTES, 1), 1)
         cpu = cpu_seconds(daemon.process.pid)
         spread, held = _wait_published(workspace, started, limit)
@@ -185,10 +186,13 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
                 "ready": ready,
                 "ready_cpu": ready_cpu,
                 "publish": limit,
-                "notes": {"publish": cut}
-                | dict.fromkeys(
+                "notes": dict.fromkeys(
                     ("idle_cpu", "idle_rss", "sync", "status"), "not measured: publish cut"
-                ),
+                )
+                | {
+                    "publish": cut,
+                    "idle_rss": f"not measured: publish cut; {ready_rss:.1f} MB at READY",
+                },
             }
         _progress(count, f"every org holds the publish after {spread:.1f} s")
         wait_quiet(daemon)
@@ -218,7 +222,12 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
         "idle_rss": rss,
         "sync": sync.seconds or CLI_LIMIT,
         "status": status.seconds or CLI_LIMIT,
-        "notes": {"publish": publish_note, "sync": _note(sync), "status": _note(status)},
+        "notes": {
+            "publish": publish_note,
+            "idle_rss": f"{ready_rss:.1f} MB at READY",
+            "sync": _note(sync),
+            "status": _note(status),
+        },
     }
 
 
