@@ -123,9 +123,7 @@ def _selected_rows(text: str) -> list[str]:
     asked = {row.strip().upper() for row in text.split(",") if row.strip()}
     unknown = sorted(asked - set(ROWS) - {"5"})
     if unknown:
-        print(
-            f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7, K and S", file=sys.stderr
-        )
+        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7, K and S", file=sys.stderr)
         raise SystemExit(2)
     if "5" in asked:
         asked = (asked - {"5"}) | {"3"}
