@@ -32,6 +32,7 @@ from bench.fanout import wait_quiet
 from bench.keyring_cost import PASSPHRASE
 from bench.packages import package_bytes, publish
 from bench.workspace import Workspace, make_workspace, start_emulator
+from sfsync.actions.status import CHECKS_AT_ONCE
 from sfsync.config.schema import KeyringSettings
 from sfsync.locks import keyring_lock_path
 from sfsync.tokens.backends import open_backend
@@ -226,7 +227,8 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
             "publish": publish_note,
             "idle_rss": f"{ready_rss:.1f} MB at READY",
             "sync": _note(sync),
-            "status": _note(status),
+            "status": f"{_note(status)}; a live token refresh per connector, "
+            f"{CHECKS_AT_ONCE} at a time",
         },
     }
 
