@@ -34,7 +34,6 @@ from bench import (
     cli_keyring,
     fanout,
     keyring_cost,
-    keyring_scale,
     latency,
     memory,
     scale,
@@ -52,11 +51,10 @@ ROWS: dict[str, tuple[str, Row]] = {
     "6": ("Memory under push", memory.measure),
     "7": ("The CLI on the cryptfile keyring", cli_keyring.measure),
     "K": ("Keyring start-up cost", keyring_cost.measure),
-    "S": ("Scale: 1,000 and 10,000 connectors", scale.measure),
-    "KS": ("The shipped keyring at 1,000 and 10,000 connectors", keyring_scale.measure),
+    "S": ("Scale: 1,000 and 10,000 connectors on the shipped keyring", scale.measure),
 }
 # Rows the full run leaves out unless `--rows` names them: they take far longer than the rest.
-LONG_ROWS = frozenset({"S", "KS"})
+LONG_ROWS = frozenset({"S"})
 DEFAULT_OUTPUT = Path(__file__).with_name("results.json")
 
 
@@ -125,9 +123,7 @@ def _selected_rows(text: str) -> list[str]:
     asked = {row.strip().upper() for row in text.split(",") if row.strip()}
     unknown = sorted(asked - set(ROWS) - {"5"})
     if unknown:
-        print(
-            f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7, K, S and KS", file=sys.stderr
-        )
+        print(f"bench: unknown row(s) {', '.join(unknown)}; rows: 1-7, K and S", file=sys.stderr)
         raise SystemExit(2)
     if "5" in asked:
         asked = (asked - {"5"}) | {"3"}

@@ -17,6 +17,7 @@ from sfsync.config.schema import KeyringSettings
 from sfsync.ports import unused_loopback_port
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
+from sfsync.tokens.record import SERVICE
 from sfsync_emulator import Emulator, OrgHandle
 from tests.fixtures.daemon_support import Daemon, launch
 from tests.fixtures.secret_service import BACKEND
@@ -79,12 +80,25 @@ class Workspace:
         return KeyringTokenStore(open_backend(self.keyring, self.env))
 
     def authorize_all(self) -> None:
-        """Store an authorization for every connector, as `sfsync authorize` leaves it."""
-        store = self.token_store()
+        """Store an authorization for every connector, as `sfsync authorize` leaves it: in one
+        rewrite of the file on the cryptfile (10,000 one-by-one writes would rewrite a growing
+        file 10,000 times), one entry at a time elsewhere.
+        """
         now = datetime.now(UTC).isoformat()
-        for connector, org in self.orgs.items():
-            stored = authorization(org, CLIENT_ID)
-            store.put(connector, dataclasses.replace(stored, issued_at=now, refreshed_at=now))
+        records = {
+            connector: dataclasses.replace(
+                authorization(org, CLIENT_ID), issued_at=now, refreshed_at=now
+            )
+            for connector, org in self.orgs.items()
+        }
+        backend = open_backend(self.keyring, self.env)
+        bulk = getattr(backend, "set_passwords", None)
+        if bulk is not None:
+            bulk(SERVICE, {connector: record.to_json() for connector, record in records.items()})
+            return
+        store = KeyringTokenStore(backend)
+        for connector, record in records.items():
+            store.put(connector, record)
 
     def sync(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run `sfsync sync` (one cycle) and return the finished process."""

@@ -220,6 +220,10 @@ class Backend:
         self.device_interval = device_interval
         self.lock = threading.RLock()
         self.orgs: list[Org] = []
+        # Lookups by name and by id stay constant-time: a bench serves 10,000 orgs, and a
+        # token refresh looks its org up by id.
+        self._by_name: dict[str, Org] = {}
+        self._by_id15: dict[str, Org] = {}
         self.apps: dict[str, ConnectedApp] = {}
         self.tokens = TokenBook()
         self.consent = "approve"
@@ -240,7 +244,7 @@ class Backend:
     ) -> Org:
         """Create an org with one default user named after it."""
         with self.lock:
-            if any(org.name == name for org in self.orgs):
+            if name in self._by_name:
                 raise ValueError(f"an org named {name!r} already exists in this emulator")
             org = Org(
                 name,
@@ -255,11 +259,13 @@ class Backend:
             org.namespace = namespace
             org.add_user(f"admin@{name}.example.com", display_name=f"Admin {name}")
             self.orgs.append(org)
+            self._by_name[name] = org
+            self._by_id15[org.org_id[:15]] = org
             return org
 
     def org_named(self, name: str) -> Org | None:
         """Return the org with this name, or None."""
-        return next((o for o in self.orgs if o.name == name), None)
+        return self._by_name.get(name)
 
     def register(self, app: ConnectedApp) -> None:
         """Add (or replace) an app.
@@ -281,7 +287,8 @@ class Backend:
 
     def org(self, org_id: str) -> Org | None:
         """Return the org with this 15- or 18-character id, or None."""
-        return next((o for o in self.orgs if org_id in (o.org_id, o.org_id[:15])), None)
+        org = self._by_id15.get(org_id[:15])
+        return org if org is not None and org_id in (org.org_id, org.org_id[:15]) else None
 
     def find_user(self, username: str) -> tuple[Org, User] | None:
         """Return the org and user with this username anywhere in the emulator, or None."""
@@ -304,6 +311,8 @@ class Backend:
                 self.advance(source)
             old_id = org.org_id
             org.org_id = ids.new_id("00D")
+            del self._by_id15[old_id[:15]]
+            self._by_id15[org.org_id[:15]] = org
             org.users = [dataclasses.replace(user, org_id=org.org_id) for user in org.users]
             self.tokens.forget_org(old_id)
             org.deploys = DeployQueue(org.deploys.deploy_seconds)  # running deploys die too

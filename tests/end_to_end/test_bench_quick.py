@@ -13,7 +13,7 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(660)]
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = {"1", "2", "3", "4", "5", "6", "7", "K", "S", "KS"}
+ROWS = {"1", "2", "3", "4", "5", "6", "7", "K", "S"}
 
 
 def test_quick_benchmark_measures_every_row(tmp_path: Path) -> None:

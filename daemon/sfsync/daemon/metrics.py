@@ -4,11 +4,12 @@ reloads never collide with another registry's names.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from sfsync.daemon.connector_series import ConnectorSeries
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.sync.result import Result
 
@@ -27,54 +28,12 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        self.sync_total = Counter(
-            "sfsync_sync",
-            "Connector sync outcomes.",
-            ["connector", "result"],
-            registry=self.registry,
-        )
-        self.push_seconds = Histogram(
-            "sfsync_push_seconds",
-            "Time to make a build live on a connector.",
-            ["connector"],
-            buckets=_PUSH_BUCKETS,
-            registry=self.registry,
-        )
-        self.package_bytes = Gauge(
-            "sfsync_package_bytes",
-            "Size of the build last pushed to a connector.",
-            ["connector"],
-            registry=self.registry,
-        )
-        self.last_success = Gauge(
-            "sfsync_last_success_timestamp_seconds",
-            "When a connector last pushed or confirmed its content (Unix time).",
-            ["connector"],
-            registry=self.registry,
-        )
-        self.authorized = Gauge(
-            "sfsync_connector_authorized",
-            "1 if the connector has a usable authorization.",
-            ["connector"],
-            registry=self.registry,
-        )
-        self.api_requests = Counter(
-            "sfsync_api_requests",
-            "HTTP requests sent to Salesforce.",
-            ["connector", "api"],
-            registry=self.registry,
-        )
-        self.api_usage = Gauge(
-            "sfsync_api_usage_ratio",
-            "Share of the org's daily API allowance spent.",
-            ["connector"],
-            registry=self.registry,
-        )
-        self.token_refresh = Counter(
-            "sfsync_token_refresh",
-            "Access-token refreshes.",
-            ["connector", "result"],
-            registry=self.registry,
+        # Every series labelled by connector, in one compact collector (registered here, so
+        # the exposition keeps the SPEC's order).
+        self._connectors = ConnectorSeries(
+            self.registry,
+            results=[result.value for result in SYNC_RESULTS],
+            push_buckets=_PUSH_BUCKETS,
         )
         self.source_checks = Counter(
             "sfsync_source_checks",
@@ -88,7 +47,7 @@ class Metrics:
         shows Prometheus no increase, so the first failure or refused package would not alert.
         """
         for result in SYNC_RESULTS:
-            self.sync_total.labels(connector, result.value)
+            self._connectors.count_result(connector, result.value, 0.0)
 
     def record_result(
         self,
@@ -100,36 +59,37 @@ class Metrics:
         now: float,
     ) -> None:
         """Record one connector's cycle result."""
+        series = self._connectors
         if outcome.counted:
-            self.sync_total.labels(connector, outcome.value).inc()
+            series.count_result(connector, outcome.value)
         if outcome is Result.PUSHED:
             if seconds is not None:
-                self.push_seconds.labels(connector).observe(seconds)
+                series.observe_push(connector, seconds)
             if size is not None:
-                self.package_bytes.labels(connector).set(size)
+                series.set_gauge(connector, "package_bytes", size)
         if outcome in {Result.PUSHED, Result.UNCHANGED}:
-            self.last_success.labels(connector).set(now)
+            series.set_gauge(connector, "last_success", now)
         if outcome is Result.NEEDS_AUTHORIZATION:
-            self.authorized.labels(connector).set(0)
+            series.set_gauge(connector, "authorized", 0)
 
     def record_request(self, connector: str, api: str, usage: ApiUsage | None) -> None:
         """Record one answer from Salesforce, and the org's API usage if it reported it."""
-        self.api_requests.labels(connector, api).inc()
+        self._connectors.count_request(connector, api)
         if usage is not None:
-            self.api_usage.labels(connector).set(usage.ratio)
+            self._connectors.set_gauge(connector, "api_usage", usage.ratio)
 
     def record_refresh(self, connector: str, result: str) -> None:
         """Record a token refresh: refreshed/rotated count as ok."""
         ok = result in {"refreshed", "rotated"}
-        self.token_refresh.labels(connector, "ok" if ok else "failed").inc()
+        self._connectors.count_refresh(connector, "ok" if ok else "failed")
         if ok:
-            self.authorized.labels(connector).set(1)
+            self._connectors.set_gauge(connector, "authorized", 1)
         elif result == "needs_authorization":
-            self.authorized.labels(connector).set(0)
+            self._connectors.set_gauge(connector, "authorized", 0)
 
     def set_authorized(self, connector: str, *, authorized: bool) -> None:
         """Record whether a connector has a usable authorization."""
-        self.authorized.labels(connector).set(1 if authorized else 0)
+        self._connectors.set_gauge(connector, "authorized", 1 if authorized else 0)
 
     def record_source_check(self, system: str, result: str) -> None:
         """Record one look at a system's source: new, same, waiting or failed."""

@@ -241,3 +241,29 @@ def test_a_tracked_connector_has_every_sync_result_at_zero(metrics: Metrics) -> 
         assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result=result) == 0.0
     record(metrics, "invalid")
     assert sample(metrics, "sfsync_sync_total", connector=CONNECTOR, result="invalid") == 1.0
+
+
+def test_a_request_under_an_unlisted_api_label_is_counted(metrics: Metrics) -> None:
+    """A request counted under an `api` label outside the usual five gets its own series."""
+    metrics.record_request(CONNECTOR, "bulk", None)
+    metrics.record_request(CONNECTOR, "bulk", None)
+    assert sample(metrics, "sfsync_api_requests_total", connector=CONNECTOR, api="bulk") == 2
+    assert sample(metrics, "sfsync_api_requests_created", connector=CONNECTOR, api="bulk")
+
+
+def test_counters_and_the_histogram_expose_created_and_cumulative_buckets(
+    metrics: Metrics,
+) -> None:
+    """As prometheus_client exposes them: `_created` per counter and histogram series, the
+    buckets cumulative up to +Inf, which counts a push longer than the largest bound.
+    """
+    record(metrics, "pushed", seconds=0.2)
+    record(metrics, "pushed", seconds=900.0)
+    bucket = "sfsync_push_seconds_bucket"
+    assert sample(metrics, bucket, connector=CONNECTOR, le="0.1") == 0.0
+    assert sample(metrics, bucket, connector=CONNECTOR, le="0.25") == 1.0
+    assert sample(metrics, bucket, connector=CONNECTOR, le="600.0") == 1.0
+    assert sample(metrics, bucket, connector=CONNECTOR, le="+Inf") == 2.0
+    assert sample(metrics, "sfsync_push_seconds_sum", connector=CONNECTOR) == 900.2
+    assert sample(metrics, "sfsync_push_seconds_created", connector=CONNECTOR)
+    assert sample(metrics, "sfsync_sync_created", connector=CONNECTOR, result="pushed")
