@@ -30,11 +30,13 @@ from sfsync.config.load import load_config
 from sfsync.config.schema import KeyringSettings
 from sfsync.locks import keyring_lock_path
 from sfsync.package.build import BuildOptions, build_prepared, prepare_package
+from sfsync.package.build_key import build_key
 from sfsync.package.limits import package_limits
 from sfsync.package.read import read_package
 from sfsync.package.version import source_version
 from sfsync.ports import unused_loopback_port
 from sfsync.sources.open import open_sources
+from sfsync.state.records import BuildKey
 from sfsync.state.store import StateStore
 from sfsync.tokens.backends import open_backend, open_cryptfile
 from sfsync.tokens.caching import cached
@@ -256,7 +258,8 @@ def _authorize(keyring: KeyringSettings, assigned: Mapping[str, OrgHandle]) -> N
 
 def _record_live(config: Path, assigned: Mapping[str, OrgHandle]) -> None:
     """Record in the state store that each connector's org (the one its token belongs to)
-    holds the build the next cycle makes from the published package.
+    holds the build the next cycle makes from the published package, and the key of that
+    build's inputs, as the cycle that pushed it would have.
     """
     loaded = load_config(config)
     connectors = loaded.connectors
@@ -267,19 +270,21 @@ def _record_live(config: Path, assigned: Mapping[str, OrgHandle]) -> None:
     prepared = prepare_package(published)
     store = StateStore.open(loaded.config.daemon.state_dir)
     now = datetime.now(UTC)
+    keys: dict[str, BuildKey] = {}
     try:
         for connector in connectors:
             store.note_org(connector.name, assigned[connector.name].org_id)
-            built = build_prepared(
-                prepared,
-                BuildOptions(
-                    connector=connector.name,
-                    overrides=connector.overrides,
-                    source_version=version,
-                    sfsync_version=__version__,
-                    settings_file=connector.settings_file,
-                    limits=limits,
-                ),
+            options = BuildOptions(
+                connector=connector.name,
+                overrides=connector.overrides,
+                source_version=version,
+                sfsync_version=__version__,
+                settings_file=connector.settings_file,
+                limits=limits,
+            )
+            built = build_prepared(prepared, options)
+            keys[connector.name] = BuildKey(
+                build_key(prepared.content_sha256, options), built.sha256, built.size
             )
             push = store.begin_push(
                 connector.name,
@@ -290,5 +295,6 @@ def _record_live(config: Path, assigned: Mapping[str, OrgHandle]) -> None:
                 now=now,
             )
             store.finish_push(push, resource_id=None, now=now)
+        store.record_build_keys(keys)
     finally:
         store.close()

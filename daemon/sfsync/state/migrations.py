@@ -77,6 +77,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE builds ADD COLUMN source_file TEXT
     """,
+    # 7: what the connector's build inputs (the published content, its settings, the builder)
+    # last built to, so that a cycle that finds the same inputs decides without building.
+    """
+    ALTER TABLE connectors ADD COLUMN build_key TEXT;
+    ALTER TABLE connectors ADD COLUMN build_sha256 TEXT;
+    ALTER TABLE connectors ADD COLUMN build_size INTEGER
+    """,
 )
 
 

@@ -9,6 +9,17 @@ from sfsync.salesforce.limits import ApiUsage
 
 
 @dataclass(frozen=True)
+class BuildKey:
+    """What one connector's build inputs (hashed into `key`) build to: deterministic, so the
+    same key always means the same ZIP.
+    """
+
+    key: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class ConnectorState:
     """What the store knows of one connector; a connector never seen has every field empty."""
 
@@ -29,6 +40,8 @@ class ConnectorState:
     # A write to the org may still land until then (its outcome is unknown): check the body.
     recheck_after: datetime | None = None
     org_id: str | None = None  # the org the rest of this state was learnt in
+    # What the inputs of the connector's last build made, under their key.
+    build: BuildKey | None = None
 
 
 @dataclass(frozen=True)

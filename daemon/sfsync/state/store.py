@@ -18,9 +18,12 @@ from sfsync.files import make_private_directories
 from sfsync.redact import redact_text
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.state.migrations import migrate
-from sfsync.state.records import BuildRecord, ConnectorState, PushRecord
+from sfsync.state.records import BuildKey, BuildRecord, ConnectorState, PushRecord
 
 DATABASE_NAME = "state.sqlite3"
+# Names bound per query when many connectors are read at once: well under SQLite's limit on
+# bound parameters (999 before 3.32).
+_NAMES_PER_QUERY = 500
 _FILE_MODE = 0o600
 # Pushes whose process died; a push waiting on a Metadata deploy is not one of them.
 _SELECT_UNFINISHED = (
@@ -172,6 +175,40 @@ class StateStore:
         """Given a connector name, return its state (empty if it was never seen)."""
         rows = self._query("SELECT * FROM connectors WHERE connector = ?", (connector,))
         return _connector_state(rows[0]) if rows else ConnectorState(connector=connector)
+
+    def connectors(self, connectors: Collection[str]) -> dict[str, ConnectorState]:
+        """Given connector names, return each one's state (empty if it was never seen), read
+        in one query per few hundred names instead of one per connector.
+        """
+        names = list(dict.fromkeys(connectors))
+        found: dict[str, ConnectorState] = {}
+        for start in range(0, len(names), _NAMES_PER_QUERY):
+            chunk = names[start : start + _NAMES_PER_QUERY]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(
+                f"SELECT * FROM connectors WHERE connector IN ({marks})",  # noqa: S608 - only placeholders  # nosec B608
+                tuple(chunk),
+            )
+            found.update((row["connector"], _connector_state(row)) for row in rows)
+        return {name: found.get(name) or ConnectorState(connector=name) for name in names}
+
+    def api_usages(self, connectors: Collection[str]) -> dict[str, tuple[ApiUsage, float]]:
+        """Given connector names, return the last API usage each one's org reported and when
+        (epoch seconds), for those that have one, in one query.
+        """
+        wanted = set(connectors)
+        rows = self._query(
+            "SELECT connector, api_used, api_allowed, api_usage_at FROM connectors "
+            "WHERE api_usage_at IS NOT NULL"
+        )
+        return {
+            row["connector"]: (
+                ApiUsage(used=row["api_used"], allowed=row["api_allowed"]),
+                row["api_usage_at"],
+            )
+            for row in rows
+            if row["connector"] in wanted
+        }
 
     def history(self, connector: str, limit: int = 20) -> list[PushRecord]:
         """Given a connector, return its most recent push attempts, newest first."""
@@ -440,6 +477,24 @@ class StateStore:
             (connector, sha256, content_sha256, source_version, size, now.isoformat(), source_file),
         )
 
+    def record_build_keys(self, builds: Mapping[str, BuildKey]) -> None:
+        """Given, per connector, the key of its build inputs and what they built to, remember
+        them all in one transaction (a cycle builds many connectors).
+        """
+        if not builds:
+            return
+        with self._transaction() as connection:
+            connection.executemany(
+                "INSERT INTO connectors (connector, build_key, build_sha256, build_size) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (connector) DO UPDATE SET "
+                "build_key = excluded.build_key, build_sha256 = excluded.build_sha256, "
+                "build_size = excluded.build_size",
+                [
+                    (connector, build.key, build.sha256, build.size)
+                    for connector, build in builds.items()
+                ],
+            )
+
     def forget_builds(self, connector: str, sha256s: Collection[str]) -> None:
         """Forget kept builds (their files are being removed), in one transaction."""
         with self._transaction() as connection:
@@ -516,6 +571,11 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
         last_error=row["last_error"],
         recheck_after=_time(row["recheck_after"]),
         org_id=row["org_id"],
+        build=(
+            BuildKey(row["build_key"], row["build_sha256"], row["build_size"])
+            if row["build_key"] is not None
+            else None
+        ),
     )
 
 

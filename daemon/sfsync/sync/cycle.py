@@ -1,5 +1,9 @@
 """One sync cycle: read each system's source once, build per connector as its push slot comes,
 decide, push what changed with bounded concurrency, and isolate every failure to its connector.
+
+A connector whose build inputs are those of a build already made (the same key, see
+`package.build_key`) is decided on that build's hash first, in the cycle's own thread; only
+when the decision needs the bytes (a push, a check of the org, a deploy to settle) is it built.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from sfsync.package.build import (
     build_prepared,
     prepare_package,
 )
+from sfsync.package.build_key import build_key
 from sfsync.package.cache import CompressionCache
 from sfsync.package.limits import PackageLimits, package_limits
 from sfsync.package.read import read_package
@@ -41,7 +46,7 @@ from sfsync.package.version import source_version
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.source import Look, Source
 from sfsync.state.packages import PackageArchive
-from sfsync.state.records import ConnectorState
+from sfsync.state.records import BuildKey, ConnectorState
 from sfsync.state.store import StateStore
 from sfsync.sync.plan import (
     Action,
@@ -50,10 +55,13 @@ from sfsync.sync.plan import (
     decide,
     fresh_usage,
     gate_of,
+    needs_build,
+    recorded_build,
 )
 from sfsync.sync.push import Pusher, PushOutcome
 from sfsync.sync.result import Result, worst_exit_status
 from sfsync.sync.usage import UsageBook
+from sfsync.tokens.record import StoredAuthorization
 from sfsync.tokens.snapshot import TokenSnapshot
 from sfsync.tokens.store import TokenStore
 
@@ -135,6 +143,8 @@ class _Source:
 class _Job:
     connector: Connector
     source: _Source
+    options: BuildOptions
+    key: str  # of the build's inputs (`build_key`)
 
 
 @dataclass(frozen=True)
@@ -194,32 +204,171 @@ def run_cycle(
         with contextlib.suppress(SfsyncError):
             tokens.read()
     for wave in _waves([job.connector for job in jobs.values()]):
-        batch = [jobs[connector.name] for connector in wave]
         if deps.interrupted is not None and deps.interrupted.is_set():
-            for job in batch:
+            for connector in wave:
                 report(
-                    ConnectorResult(job.connector.name, Result.INTERRUPTED, _NOT_STARTED),
-                    job.source.package,
+                    ConnectorResult(connector.name, Result.INTERRUPTED, _NOT_STARTED),
+                    jobs[connector.name].source.package,
                 )
             continue
-        concurrency = max(1, min(deps.loaded.config.daemon.concurrency, len(batch)))
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push")
-        try:
-            futures = [
-                (
-                    job.connector.name,
-                    pool.submit(_run_connector, deps, pusher, job, dry_run=dry_run, force=force),
-                )
-                for job in batch
-            ]
-            for name, future in futures:
-                report(_outcome_of(name, future, deps.interrupted), jobs[name].source.package)
-        finally:
-            # Interrupted: the caller exits without waiting for pushes in flight (the store
-            # marks them abandoned at the next start, as after a kill).
-            stopping = deps.interrupted is not None and deps.interrupted.is_set()
-            pool.shutdown(wait=not stopping, cancel_futures=True)
+        batch, states = _settle_unbuilt_wave(
+            deps, [jobs[c.name] for c in wave], report, dry_run=dry_run, force=force
+        )
+        if not batch:
+            continue
+        _run_wave(deps, pusher, batch, report, dry_run=dry_run, force=force)
+        if not dry_run:
+            _record_build_keys(deps, batch, results, states)
     return CycleReport(tuple(results[c.name] for c in selected if c.name in results))
+
+
+def _run_wave(
+    deps: CycleDeps,
+    pusher: Pusher,
+    batch: list[_Job],
+    report: Callable[[ConnectorResult, Path | None], None],
+    *,
+    dry_run: bool,
+    force: bool,
+) -> None:
+    """Given the jobs of one wave that need their build, build, decide and push them with
+    bounded concurrency, reporting each result in the batch's order.
+    """
+    jobs = {job.connector.name: job for job in batch}
+    concurrency = max(1, min(deps.loaded.config.daemon.concurrency, len(batch)))
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push")
+    try:
+        futures = [
+            (
+                job.connector.name,
+                pool.submit(_run_connector, deps, pusher, job, dry_run=dry_run, force=force),
+            )
+            for job in batch
+        ]
+        for name, future in futures:
+            report(_outcome_of(name, future, deps.interrupted), jobs[name].source.package)
+    finally:
+        # Interrupted: the caller exits without waiting for pushes in flight (the store
+        # marks them abandoned at the next start, as after a kill).
+        stopping = deps.interrupted is not None and deps.interrupted.is_set()
+        pool.shutdown(wait=not stopping, cancel_futures=True)
+
+
+def _names_to_read(wave: list[Connector]) -> list[str]:
+    """Given a wave's connectors, return the names whose states its decisions read: theirs
+    and their gates' required connectors'.
+    """
+    gates = [gate.requires for gate in map(gate_of, wave) if gate is not None]
+    return [connector.name for connector in wave] + gates
+
+
+def _settle_unbuilt_wave(
+    deps: CycleDeps,
+    wave: list[_Job],
+    report: Callable[[ConnectorResult, Path | None], None],
+    *,
+    dry_run: bool,
+    force: bool,
+) -> tuple[list[_Job], Mapping[str, ConnectorState]]:
+    """Given a wave's jobs, read their states and report each one `_settle_unbuilt` settles;
+    return the others, which must be built, and the states read (none if the read failed).
+
+    A state store or keyring that fails here leaves the connector to be built: its own reads
+    then report the failure on it, as they did before any was settled here.
+    """
+    try:
+        # Read after the waves before pushed: a gate's required connector is in one of them.
+        states = deps.store.connectors(_names_to_read([job.connector for job in wave]))
+    except SfsyncError:
+        return wave, {}
+    to_build: list[_Job] = []
+    for job in wave:
+        try:
+            settled = _settle_unbuilt(deps, job, states, dry_run=dry_run, force=force)
+        except SfsyncError:
+            settled = None
+        if settled is None:
+            to_build.append(job)
+        else:
+            report(settled, job.source.package)
+    return to_build, states
+
+
+def _settle_unbuilt(
+    deps: CycleDeps,
+    job: _Job,
+    states: Mapping[str, ConnectorState],
+    *,
+    dry_run: bool,
+    force: bool,
+) -> ConnectorResult | None:
+    """Given a connector's job and the states read for its wave, return its result when its
+    build inputs are those of a build already made and the decision on that build's hash is
+    the whole outcome (no bytes, no API call, no write); return None when it must be built.
+
+    Taken without the push lock: it changes nothing, and what it reports is the state as the
+    wave began, as the token snapshot is the keyring as the cycle began.
+    """
+    connector = job.connector
+    started = time.monotonic()
+    if deps.interrupted is not None and deps.interrupted.is_set():
+        return ConnectorResult(connector.name, Result.INTERRUPTED, _NOT_STARTED)
+    state = states[connector.name]
+    known = recorded_build(state, job.key)
+    # A token from another org makes the push path forget what was live there: a write.
+    if known is None or (
+        not dry_run and _org_to_note(deps.tokens.get(connector.name), state) is not None
+    ):
+        return None
+    gate = gate_of(connector)
+    decision = _decide(
+        deps,
+        connector,
+        sha256=known.sha256,
+        content_sha256=job.source.prepared.content_sha256,
+        state=state,
+        required_state=states.get(gate.requires) if gate is not None else None,
+        force=force,
+    )
+    if needs_build(decision.action):
+        return None
+    outcome = _planned(decision) if dry_run else _without_api(decision, state)
+    return ConnectorResult(
+        connector=connector.name,
+        outcome=outcome.outcome,
+        detail=outcome.detail,
+        sha256=known.sha256,
+        size=known.size,
+        seconds=time.monotonic() - started,
+        recheck_in=None if dry_run else _recheck_in(deps, outcome),
+    )
+
+
+def _record_build_keys(
+    deps: CycleDeps,
+    batch: list[_Job],
+    results: Mapping[str, ConnectorResult],
+    states: Mapping[str, ConnectorState],
+) -> None:
+    """Given a wave's built jobs, their results and the states read before, remember what each
+    connector's inputs built to where the store did not know it yet, in one transaction; a
+    failure only costs the next cycle those builds again.
+    """
+    fresh: dict[str, BuildKey] = {}
+    for job in batch:
+        name = job.connector.name
+        result = results.get(name)
+        # A result carries the hash and size of the build it made, if it made one.
+        if result is None or result.sha256 is None or result.size is None:
+            continue
+        build = BuildKey(job.key, result.sha256, result.size)
+        known = states.get(name)
+        if known is None or known.build != build:
+            fresh[name] = build
+    try:
+        deps.store.record_build_keys(fresh)
+    except SfsyncError as error:
+        log.warning("build keys not recorded; the next cycle builds again", error=str(error))
 
 
 _NOT_STARTED = "interrupted before it started; the next sync pushes it"
@@ -278,24 +427,24 @@ def _read_sources(
             continue
         source = _Source(prepared, version, limits, found.path)
         for connector in connectors:
-            jobs[connector.name] = _Job(connector, source)
+            options = BuildOptions(
+                connector=connector.name,
+                overrides=connector.overrides,
+                source_version=version,
+                sfsync_version=__version__,
+                settings_file=connector.settings_file,
+                limits=limits,
+            )
+            key = build_key(prepared.content_sha256, options)
+            jobs[connector.name] = _Job(connector, source, options, key)
     return jobs
 
 
 def _build(job: _Job) -> BuiltPackage:
     """Given a connector's job, return its package; raise PackageError if it is refused."""
-    connector = job.connector
-    options = BuildOptions(
-        connector=connector.name,
-        overrides=connector.overrides,
-        source_version=job.source.version,
-        sfsync_version=__version__,
-        settings_file=connector.settings_file,
-        limits=job.source.limits,
-    )
     # No cache for the connector's own entries: a few hundred bytes each, compressed in
     # microseconds, while putting them would write a pack per connector.
-    return build_prepared(job.source.prepared, options)
+    return build_prepared(job.source.prepared, job.options)
 
 
 def _result_of(error: SfsyncError) -> Result:
@@ -329,17 +478,40 @@ def _waves(connectors: list[Connector]) -> Iterable[list[Connector]]:
         remaining = [connector for connector in remaining if connector.name not in placed]
 
 
-def _decide(deps: CycleDeps, job: _Build, state: ConnectorState, *, force: bool) -> Decision:
+def _decide_built(deps: CycleDeps, job: _Build, state: ConnectorState, *, force: bool) -> Decision:
     """Given a connector's build and its state as read for this cycle, decide what to do."""
-    connector = job.connector
+    gate = gate_of(job.connector)
+    return _decide(
+        deps,
+        job.connector,
+        sha256=job.built.sha256,
+        content_sha256=job.built.content_sha256,
+        state=state,
+        required_state=deps.store.connector(gate.requires) if gate is not None else None,
+        force=force,
+    )
+
+
+def _decide(
+    deps: CycleDeps,
+    connector: Connector,
+    *,
+    sha256: str,
+    content_sha256: str,
+    state: ConnectorState,
+    required_state: ConnectorState | None,
+    force: bool,
+) -> Decision:
+    """Given a connector, the hashes of its build and of the published content, its state and
+    its gate's required connector's state, decide what to do.
+    """
     gate = gate_of(connector)
-    required_state = deps.store.connector(gate.requires) if gate is not None else None
     usage = fresh_usage(deps.usage.get(connector.name), deps.epoch())
     record = deps.tokens.get(connector.name)
     return decide(
         connector=connector.name,
-        built_sha256=job.built.sha256,
-        built_content_sha256=job.built.content_sha256,
+        built_sha256=sha256,
+        built_content_sha256=content_sha256,
         state=state,
         gate=gate,
         required_state=required_state,
@@ -463,7 +635,7 @@ def _decide_and_push(
     if not dry_run and _note_org(deps, connector, state):
         # What was known of the old org is forgotten: plan with what the store has now.
         state = deps.store.connector(connector.name)
-    decision = _decide(deps, job, state, force=force)
+    decision = _decide_built(deps, job, state, force=force)
     if dry_run:
         return _planned(decision)
     if decision.action == Action.DEPLOY_PENDING:
@@ -472,7 +644,7 @@ def _decide_and_push(
             return pending
         # The deploy's end was recorded (live build, or error): plan anew from that.
         state = deps.store.connector(connector.name)
-        decision = _decide(deps, job, state, force=force)
+        decision = _decide_built(deps, job, state, force=force)
     if decision.action == Action.RECHECK:
         return pusher.recheck(
             connector,
@@ -483,9 +655,7 @@ def _decide_and_push(
             source_file=job.source_file,
         )
     if decision.action != Action.PUSH:
-        return PushOutcome(
-            _AS_RESULT[decision.action], decision.reason, recheck_after=state.recheck_after
-        )
+        return _without_api(decision, state)
     return pusher.push(
         connector,
         job.built,
@@ -501,18 +671,33 @@ def _note_org(deps: CycleDeps, connector: Connector, state: ConnectorState) -> b
     to another org (a refreshed sandbox holds production's copy of the resource, not ours), so
     it is pushed again; return whether the state was forgotten.
     """
-    record = deps.tokens.get(connector.name)
-    if record is None or record.org_id is None or state.org_id == record.org_id:
-        return False
-    if not deps.store.note_org(connector.name, record.org_id):
+    org_id = _org_to_note(deps.tokens.get(connector.name), state)
+    if org_id is None or not deps.store.note_org(connector.name, org_id):
         return False
     log.warning(
         "org changed; pushing again",
         connector=connector.name,
-        org_id=record.org_id,
+        org_id=org_id,
         hint="a sandbox refresh gives the org a new id and production's resources",
     )
     return True
+
+
+def _org_to_note(record: StoredAuthorization | None, state: ConnectorState) -> str | None:
+    """Given a connector's authorization and state, return the authorization's org when the
+    state was not learnt in it (it is to be recorded, and what was live there forgotten), else
+    None.
+    """
+    if record is None or record.org_id is None or state.org_id == record.org_id:
+        return None
+    return record.org_id
+
+
+def _without_api(decision: Decision, state: ConnectorState) -> PushOutcome:
+    """The outcome of a decision that calls no API, with the doubt the state still holds."""
+    return PushOutcome(
+        _AS_RESULT[decision.action], decision.reason, recheck_after=state.recheck_after
+    )
 
 
 def _planned(decision: Decision) -> PushOutcome:

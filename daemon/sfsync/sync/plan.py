@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sfsync.config.names import authorize_arguments
 from sfsync.salesforce.limits import ApiUsage
-from sfsync.state.records import ConnectorState
+from sfsync.state.records import BuildKey, ConnectorState
 
 if TYPE_CHECKING:
     from sfsync.config import Connector
@@ -27,6 +27,27 @@ class Action(StrEnum):
     DEPLOY_PENDING = "deploy_pending"  # a Metadata deploy may still run: check it first
     DEFERRED = "deferred"  # API usage is above the ceiling
     RECHECK = "recheck"  # a write whose outcome was unknown may have landed: read the body
+
+
+# The actions whose doing needs the build's bytes: pushing it, comparing the org's body with
+# it, or settling a deploy after which it may be pushed. Every other action is the whole
+# outcome, decided on the build's hash alone.
+_NEEDS_BYTES = frozenset({Action.PUSH, Action.RECHECK, Action.DEPLOY_PENDING})
+
+
+def needs_build(action: Action) -> bool:
+    """Given a decided action, return whether doing it needs the build itself, not its hash."""
+    return action in _NEEDS_BYTES
+
+
+def recorded_build(state: ConnectorState, key: str) -> BuildKey | None:
+    """Given a connector's state and the key of its build inputs now, return what those
+    inputs built to when last built (the build is deterministic), or None if they changed
+    since (or it was never built): then only building tells.
+    """
+    if state.build is None or state.build.key != key:
+        return None
+    return state.build
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,7 @@ class UsageBook:
         self._seen: dict[str, tuple[ApiUsage, float]] = {}
         if store is not None:
             # Usage carries over from earlier processes through the store.
-            for connector in connectors:
-                known = store.connector(connector).api_usage
-                if known is not None:
-                    self._seen[connector] = known
+            self._seen.update(store.api_usages(list(connectors)))
 
     def get(self, connector: str) -> tuple[ApiUsage, float] | None:
         """Given a connector, return its last usage and when it was reported, or None."""

@@ -219,6 +219,23 @@ class FastCryptFileKeyring(AtomicCryptFileKeyring):
             {key: encodebytes(value).decode()[:-1] for key, value in fields.items()}
         ).encode()
 
+    def _check_file(self) -> bool:
+        """Return whether the file exists and holds a reference value with a usable scheme and
+        version (the stock check, which raises ValueError on another scheme), from the parse
+        unlocking then shares: the stock check parsed the file once more for itself.
+        """
+        if not Path(self.file_path).exists():
+            return False
+        self._migrate()
+        config = self._read_shared()
+        if not config.has_option(escape_for_ini(REFERENCE[0]), escape_for_ini(REFERENCE[1])):
+            return False
+        try:
+            self._check_scheme(config)
+        except AttributeError:  # a missing scheme is accepted
+            return True
+        return bool(self._check_version(config))
+
     def _unlock(self) -> None:
         """Check the passphrase against the file's reference value (raise ValueError if it
         does not open it), then write under that value's salt, whose key is now known.

@@ -12,7 +12,8 @@ import pytest
 
 from sfsync.errors import StateError
 from sfsync.salesforce.limits import ApiUsage
-from sfsync.state.migrations import MIGRATIONS, schema_version
+from sfsync.state.migrations import MIGRATIONS, migrate, schema_version
+from sfsync.state.records import BuildKey
 from sfsync.state.store import DATABASE_NAME, StateStore
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -367,3 +368,49 @@ def test_a_failed_deploy_is_forgotten_with_its_failure(store: StateStore) -> Non
     assert (state.pending_deploy_id, state.pending_deploy_push_id) == (None, None)
     assert state.last_error == "deploy 0Af1 Failed"
     assert store.history(CONNECTOR)[0].outcome == "failed"
+
+
+def test_a_store_before_build_keys_is_migrated_with_its_data(tmp_path: Path) -> None:
+    """A store at schema 6 keeps every connector's state and gains no build key (migration 7)."""
+    connection = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:6], start=1):
+        for statement in (part for part in script.split(";") if part.strip()):
+            connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {number}")
+    connection.execute(
+        "INSERT INTO connectors (connector, live_sha256) VALUES (?, ?)", (CONNECTOR, "a" * 64)
+    )
+    assert migrate(connection) == len(MIGRATIONS)
+    connection.close()
+    store = StateStore.open(tmp_path)
+    state = store.connector(CONNECTOR)
+    store.close()
+    assert (state.live_sha256, state.build) == ("a" * 64, None)
+
+
+def test_build_keys_are_recorded_and_read_back(store: StateStore) -> None:
+    """What a connector's inputs built to is read back, replaced by a newer one, and kept
+    apart from what is live.
+    """
+    store.finish_push(begin(store, "a" * 64), resource_id=None, now=T0)
+    store.record_build_keys({CONNECTOR: BuildKey("k" * 64, "b" * 64, 100)})
+    store.record_build_keys({CONNECTOR: BuildKey("j" * 64, "c" * 64, 200)})
+    state = store.connector(CONNECTOR)
+    assert state.build == BuildKey("j" * 64, "c" * 64, 200)
+    assert state.live_sha256 == "a" * 64
+
+
+def test_many_connectors_are_read_at_once(store: StateStore) -> None:
+    """Reading many connectors (more than one query's worth) gives each its own state, in the
+    order asked, and an empty one to each never seen.
+    """
+    names = [f"lightning/env{index:04}" for index in range(700)]
+    for index, name in enumerate(names[:650]):
+        store.set_resource_id(name, f"id{index}")
+    states = store.connectors([*reversed(names), CONNECTOR])
+    assert list(states) == [*reversed(names), CONNECTOR]
+    assert [states[name].resource_id for name in names[:650]] == [
+        f"id{index}" for index in range(650)
+    ]
+    assert states[names[-1]] == store.connector(names[-1])
+    assert states[CONNECTOR].resource_id is None

@@ -8,8 +8,16 @@ from typing import Any
 import pytest
 
 from sfsync.salesforce.limits import ApiUsage
-from sfsync.state.records import ConnectorState
-from sfsync.sync.plan import Action, Gate, authorization_usable, decide, fresh_usage
+from sfsync.state.records import BuildKey, ConnectorState
+from sfsync.sync.plan import (
+    Action,
+    Gate,
+    authorization_usable,
+    decide,
+    fresh_usage,
+    needs_build,
+    recorded_build,
+)
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 NEW, OLD, CONTENT = "n" * 64, "o" * 64, "c" * 64
@@ -206,3 +214,49 @@ def test_a_changed_build_in_doubt_is_pushed() -> None:
     """Doubt about the old build does not hold back a new one: the push goes ahead."""
     state = ConnectorState("x", live_sha256=OLD, recheck_after=NOW - timedelta(seconds=5))
     assert plan(state=state) == Action.PUSH
+
+
+def test_a_recorded_build_is_known_by_its_key() -> None:
+    """The build recorded under the current inputs' key is what those inputs build to."""
+    build = BuildKey("k" * 64, NEW, 1234)
+    state = ConnectorState("x", live_sha256=NEW, build=build)
+    assert recorded_build(state, "k" * 64) == build
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        ConnectorState("x", live_sha256=NEW, build=BuildKey("k" * 64, NEW, 1234)),
+        ConnectorState("x", live_sha256=NEW),
+    ],
+    ids=["other-key", "never-built"],
+)
+def test_changed_inputs_are_not_known(state: ConnectorState) -> None:
+    """Inputs with another key (or a connector never built) must be built to be known."""
+    assert recorded_build(state, "j" * 64) is None
+
+
+@pytest.mark.parametrize(
+    ("action", "needed"),
+    [
+        (Action.PUSH, True),
+        (Action.RECHECK, True),
+        (Action.DEPLOY_PENDING, True),
+        (Action.UNCHANGED, False),
+        (Action.GATED, False),
+        (Action.PAUSED, False),
+        (Action.NEEDS_AUTHORIZATION, False),
+        (Action.DEFERRED, False),
+    ],
+)
+def test_only_pushes_checks_and_deploys_need_the_build(action: Action, needed: bool) -> None:
+    """A push, a check of the org's body and a pending deploy need the bytes; no other does."""
+    assert needs_build(action) is needed
+
+
+def test_a_changed_recorded_build_decides_a_push() -> None:
+    """Deciding on a recorded build's hash pushes it when it is not what is live."""
+    state = ConnectorState("x", live_sha256=OLD, build=BuildKey("k" * 64, NEW, 1))
+    known = recorded_build(state, "k" * 64)
+    assert known is not None
+    assert plan(built_sha256=known.sha256, state=state) == Action.PUSH

@@ -48,3 +48,14 @@ def test_any_answer_updates_the_usage_in_memory_only(store: StateStore) -> None:
     book.observe(CONNECTOR, answer(None))
     assert book.get(CONNECTOR) == (ApiUsage(42, 5000), 300.0)
     assert UsageBook(store, [CONNECTOR]).get(CONNECTOR) is None
+
+
+def test_only_the_named_connectors_usage_is_read(store: StateStore) -> None:
+    """A book opened for some connectors holds their kept usage only, not other connectors'."""
+    store.record_api_usage(CONNECTOR, ApiUsage(18, 5000), 100.0)
+    store.record_api_usage("lightning/production", ApiUsage(40, 5000), 100.0)
+    store.set_resource_id("lightning/uat", "081000000000001AAA")
+    book = UsageBook(store, [CONNECTOR, "lightning/uat"], epoch=lambda: 200.0)
+    assert book.get(CONNECTOR) == (ApiUsage(18, 5000), 100.0)
+    assert book.get("lightning/production") is None
+    assert book.get("lightning/uat") is None
