@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -495,6 +495,25 @@ class StateStore:
                 ],
             )
 
+    def record_token_proofs(self, proofs: Mapping[str, datetime]) -> None:
+        """Given, per connector, when a token grant succeeded, remember each one that is newer
+        than the one recorded, all in one transaction (a cycle or `status` proves many).
+        """
+        if not proofs:
+            return
+        rows = [(connector, at.astimezone(UTC).isoformat()) for connector, at in proofs.items()]
+        try:
+            with self._transaction() as connection:
+                # Times in UTC ISO 8601 sort as text, so MAX keeps the later proof.
+                connection.executemany(
+                    "INSERT INTO connectors (connector, token_proven_at) VALUES (?, ?) "
+                    "ON CONFLICT (connector) DO UPDATE SET token_proven_at = "
+                    "MAX(COALESCE(token_proven_at, ''), excluded.token_proven_at)",
+                    rows,
+                )
+        except sqlite3.Error as error:
+            raise StateError(f"state store {self.path}: {error}") from None
+
     def forget_builds(self, connector: str, sha256s: Collection[str]) -> None:
         """Forget kept builds (their files are being removed), in one transaction."""
         with self._transaction() as connection:
@@ -576,6 +595,7 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
             if row["build_key"] is not None
             else None
         ),
+        token_proven_at=_time(row["token_proven_at"]),
     )
 
 
