@@ -130,6 +130,7 @@ def open_runtime(
             on_result=on_result,
             push_slots=push_slots,
             interrupted=interrupted,
+            proofs=auth.proofs,
         )
         yield SyncRuntime(deps=deps, pusher=pusher)
     finally:
