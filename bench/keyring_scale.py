@@ -25,7 +25,7 @@ from bench.keyring_cost import PASSPHRASE
 from bench.packages import package_bytes, publish
 from bench.workspace import CLIENT_ID, CODE, RESOURCE, Workspace, start_emulator
 from sfsync import __version__
-from sfsync.actions.status import CHECKS_AT_ONCE
+from sfsync.actions.status import CHECKS_AT_ONCE, LIVE_CHECKS_PER_RUN
 from sfsync.config.load import load_config
 from sfsync.config.schema import KeyringSettings
 from sfsync.locks import keyring_lock_path
@@ -108,10 +108,11 @@ def _measure_site(site: Workspace, size: int) -> list[Measurement]:
             status.seconds,
             COMMAND_TARGET,
             STATUS_PATIENCE,
-            note=f"CPU {status.cpu:.1f} s; a live token refresh per connector, "
-            f"{CHECKS_AT_ONCE} at a time, none written back (the site's refresh times are "
-            "recent); the emulator's server closes every connection, so each refresh also "
-            "pays a TLS handshake",
+            note=f"CPU {status.cpu:.1f} s; a live token refresh for each of the "
+            f"{LIVE_CHECKS_PER_RUN} least recently proven connectors (every one up to "
+            f"{LIVE_CHECKS_PER_RUN}), {CHECKS_AT_ONCE} at a time, none written to the keyring; "
+            "the emulator's server closes every connection, so each refresh also pays a TLS "
+            "handshake",
         ),
     ]
 
