@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,10 +95,13 @@ def status_report(rows: Sequence[StatusRow], error: str | None = None) -> dict[s
     """Given status rows (and the keyring's error, when it could not be read at all), return
     the `status --json` object.
     """
+    # Rows are flat, so a shallow dict is asdict's result without its deep copy (0.6 s of CPU
+    # at 10,000 rows).
+    names = [field.name for field in fields(StatusRow)]
     return {
         "schema_version": SCHEMA_VERSION,
         "error": error,
-        "connectors": [asdict(row) for row in rows],
+        "connectors": [{name: getattr(row, name) for name in names} for row in rows],
     }
 
 
@@ -316,10 +319,18 @@ def add_state_columns(
     filled = []
     store = StateStore.open(state_dir)
     try:
+        names = [connector.name for connector in connectors]
+        states = store.connectors(names)
+        latest = store.latest_pushes(names)
         for connector, row in zip(connectors, rows, strict=True):
-            history = store.history(connector.name, limit=_HISTORY_READ)
-            state = store.connector(connector.name)
-            stated = with_state_columns(row, state, history[0] if history else None)
+            state = states[connector.name]
+            stated = with_state_columns(row, state, latest.get(connector.name))
+            # Only a gate looks further back than the last push.
+            history = (
+                store.history(connector.name, limit=_HISTORY_READ)
+                if gate_of(connector) is not None
+                else []
+            )
             if stated.instance_url is not None:
                 stated = _with_content_url(stated, connector, stated.instance_url, state.live_since)
             refused = not authorization_usable(state, stated.authorized_at)

@@ -217,6 +217,23 @@ class StateStore:
         )
         return [_push_record(row) for row in rows]
 
+    def latest_pushes(self, connectors: Collection[str]) -> dict[str, PushRecord]:
+        """Given connector names, return each one's most recent push attempt (for those that
+        have one), in one query per few hundred names instead of one per connector.
+        """
+        names = list(dict.fromkeys(connectors))
+        found: dict[str, PushRecord] = {}
+        for start in range(0, len(names), _NAMES_PER_QUERY):
+            chunk = names[start : start + _NAMES_PER_QUERY]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(
+                "SELECT * FROM pushes WHERE id IN (SELECT MAX(id) FROM pushes "  # noqa: S608 - only placeholders  # nosec B608
+                f"WHERE connector IN ({marks}) GROUP BY connector)",
+                tuple(chunk),
+            )
+            found.update((row["connector"], _push_record(row)) for row in rows)
+        return found
+
     def builds(self, connector: str) -> list[BuildRecord]:
         """Given a connector, return the builds kept for it, newest first."""
         rows = self._query(

@@ -462,3 +462,24 @@ def test_token_proofs_are_written_in_one_transaction(tmp_path: Path) -> None:
         assert store.connector(CONNECTOR).token_proven_at == T0
     finally:
         store.close()
+
+
+def test_latest_pushes_are_read_at_once(store: StateStore) -> None:
+    """Each connector's latest push, read for many at once, is the first of its history; a
+    connector never pushed has none.
+    """
+    names = [f"lightning/env{index:04}" for index in range(600)]
+    for index, name in enumerate(names[:550]):
+        for attempt in range(2):
+            store.begin_push(
+                name,
+                sha256=f"{index:04}{attempt}".ljust(64, "a"),
+                content_sha256="c" * 64,
+                source_version="v1",
+                api="tooling",
+                now=T0 + timedelta(seconds=attempt),
+            )
+    latest = store.latest_pushes(names)
+    assert set(latest) == set(names[:550])
+    assert all(latest[name] == store.history(name, limit=1)[0] for name in names[:550])
+    assert latest[names[0]].sha256.startswith("00001")
