@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sfsync.state.store import StateStore
 from sfsync.sync.result import Result
 from tests.integration.sync.sync_site import Site, served_text, site_runtime
 
@@ -58,3 +59,21 @@ def test_a_cycle_writes_its_token_grants_to_the_store(site: Site) -> None:
         assert at is not None, name
         assert at >= started
     assert len(site.tokens.writes) == written
+
+
+def test_a_grant_outside_a_cycle_is_written_when_the_runtime_closes(site: Site) -> None:
+    """A token got outside any cycle (as rollback and verify get theirs) is proven in the state
+    store once the runtime closes.
+    """
+    started = datetime.now(UTC)
+    connector = site.loaded.connectors[0]
+    with site_runtime(site) as runtime:
+        assert runtime.deps.session_for(connector).access_token()
+        state_dir = site.loaded.config.daemon.state_dir
+    store = StateStore.open(state_dir)
+    try:
+        proven = store.connector(connector.name).token_proven_at
+    finally:
+        store.close()
+    assert proven is not None
+    assert proven >= started
