@@ -15,8 +15,8 @@ from sfsync.clock import utc_now
 from sfsync.config import Connector, LoadedConfig
 from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.locks import keyring_lock_path
-from sfsync.salesforce.keepalive import stamp_slack
 from sfsync.salesforce.session import ConnectorSession
+from sfsync.state.proofs import TokenProofs
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.caching import cached
 from sfsync.tokens.keyring_store import KeyringTokenStore
@@ -36,11 +36,12 @@ class AuthDeps:
     # Observers for the daemon's metrics: every answer a connector gets, every token refresh.
     on_response: Callable[[str, requests.Response], None] | None = None
     on_refresh: Callable[[str, str], None] | None = None
+    # Every successful token grant, until written to the state store (`state.proofs`).
+    proofs: TokenProofs = field(default_factory=TokenProofs)
 
     def session(self, connector: Connector) -> ConnectorSession:
-        """Return a session for one connector, its refreshes locked in `state_dir`, writing a
-        refresh that changed nothing but the time only once the stored time lags by the
-        keep-alive's slack.
+        """Return a session for one connector, its refreshes locked in `state_dir`, each
+        successful token grant noted in `proofs`.
         """
         config = self.loaded.config
         return ConnectorSession(
@@ -51,7 +52,7 @@ class AuthDeps:
             api_version=config.salesforce.api_version,
             clock=self.clock,
             on_refresh=self.on_refresh,
-            stamp_slack=stamp_slack(config.daemon.keepalive),
+            on_proof=self.proofs.note,
         )
 
     def _http_for(self, connector: str) -> requests.Session:

@@ -30,9 +30,10 @@ from sfsync.daemon.metrics import Metrics
 from sfsync.daemon.notify import Notifier
 from sfsync.daemon.observers import Observers
 from sfsync.daemon.watch import FolderWatcher
-from sfsync.errors import AuthorizationError, SfsyncError
+from sfsync.errors import AuthorizationError, SfsyncError, StateError
 from sfsync.salesforce.keepalive import keep_alive
 from sfsync.salesforce.retry import RetryPolicy
+from sfsync.sync.cycle import write_proofs
 from sfsync.sync.runtime import SyncRuntime, open_runtime
 from sfsync.tokens.snapshot import TokenSnapshot
 
@@ -273,11 +274,18 @@ class Service:
     def _keepalive(self) -> None:
         deps = self._started(self._runtime).deps
         keepalive = self.loaded.config.daemon.keepalive
+        try:
+            states = deps.store.connectors([c.name for c in self.loaded.connectors])
+        except StateError as error:
+            log.warning("keep-alive could not read the state store", error=str(error))
+            states = {}
         for connector in self.loaded.connectors:
             if self._stopping or not self.observers.is_authorized(connector.name):
                 continue
+            state = states.get(connector.name)
+            proven_at = state.token_proven_at if state is not None else None
             try:
-                if keep_alive(deps.session_for(connector), self._clock(), keepalive):
+                if keep_alive(deps.session_for(connector), self._clock(), keepalive, proven_at):
                     log.info("keep-alive refresh", connector=connector.name)
             except AuthorizationError as error:
                 session = deps.session_for(connector)
@@ -288,6 +296,7 @@ class Service:
                 log.warning("keep-alive refused", connector=connector.name, error=str(error))
             except SfsyncError as error:
                 log.warning("keep-alive failed", connector=connector.name, error=str(error))
+        write_proofs(deps)
 
     def _new_scheduler(self) -> BackgroundScheduler:
         workers = max(2, len(self._systems) + 1)

@@ -6,9 +6,9 @@ connector across threads (a lock) and processes (a file lock in `state_dir`), re
 keyring under the lock (another process may have rotated the refresh token), and writes a
 rotated refresh token to the keyring before the new access token is used: racing or lost
 rotations can get the whole token family revoked (SPEC section 7). A refresh that changed
-nothing but the time is written only once the stored time lags by `stamp_slack` (none: every
-refresh is written), the keep-alive's tolerance. JWT connectors mint a new assertion instead of
-refreshing.
+nothing but the time writes nothing to the keyring (a file keyring is rewritten whole): its time
+goes to `on_proof`, which the state store keeps (`state.proofs`). JWT connectors mint a new
+assertion instead of refreshing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +36,6 @@ from sfsync.errors import (
 )
 from sfsync.files import make_private_directories
 from sfsync.locks import refresh_lock_path
-from sfsync.salesforce.keepalive import refresh_worth_storing
 from sfsync.salesforce.key_file import read_private_key
 from sfsync.salesforce.oauth import (
     RefreshRequest,
@@ -81,7 +81,7 @@ class ConnectorSession:
         clock: Callable[[], datetime] = utc_now,
         read_key: Callable[[Path], bytes] = read_key_file,
         on_refresh: Callable[[str, str], None] | None = None,
-        stamp_slack: timedelta = timedelta(0),
+        on_proof: Callable[[str, datetime], None] | None = None,
     ) -> None:
         self.connector = connector
         self.api_version = api_version
@@ -92,7 +92,7 @@ class ConnectorSession:
         self._clock = clock
         self._read_key = read_key
         self._on_refresh = on_refresh
-        self._stamp_slack = stamp_slack
+        self._on_proof = on_proof
         self._thread_lock = threading.Lock()
         self._token: str | None = None
         self._record: StoredAuthorization | None = None
@@ -221,9 +221,8 @@ class ConnectorSession:
                     renewed = record.with_refresh(answer.refresh_token, answer.instance_url, now)
                     # Rotation: the new refresh token is kept before the new access token is
                     # used; if this write fails, the token is never used. A refresh that
-                    # changed nothing but the time is not written while the stored time is
-                    # recent enough for the keep-alive (a file keyring is rewritten whole).
-                    if refresh_worth_storing(record, renewed, now, self._stamp_slack):
+                    # changed nothing but the time is not written: `on_proof` keeps the time.
+                    if replace(renewed, refreshed_at=record.refreshed_at) != record:
                         self._store.put(self.connector, renewed)
                     if answer.refresh_token and answer.refresh_token != record.refresh_token:
                         self._rotate_siblings(record, answer)
@@ -236,6 +235,8 @@ class ConnectorSession:
                 raise
             self._record = renewed
             self._token = answer.access_token
+            if self._on_proof is not None:
+                self._on_proof(self.connector, now)
             self._report("rotated" if answer.refresh_token else "refreshed")
             return answer.access_token
 

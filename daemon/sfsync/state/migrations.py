@@ -84,6 +84,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE connectors ADD COLUMN build_sha256 TEXT;
     ALTER TABLE connectors ADD COLUMN build_size INTEGER
     """,
+    # 8: when a token grant for the connector last succeeded, in any process: the keep-alive
+    # and `status` read it, so that a refresh that changed nothing writes nothing to the keyring.
+    """
+    ALTER TABLE connectors ADD COLUMN token_proven_at TEXT
+    """,
 )
 
 

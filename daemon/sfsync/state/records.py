@@ -42,6 +42,8 @@ class ConnectorState:
     org_id: str | None = None  # the org the rest of this state was learnt in
     # What the inputs of the connector's last build made, under their key.
     build: BuildKey | None = None
+    # When a token grant for the connector last succeeded (`state.proofs`).
+    token_proven_at: datetime | None = None
 
 
 @dataclass(frozen=True)

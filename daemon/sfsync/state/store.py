@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +216,23 @@ class StateStore:
             "SELECT * FROM pushes WHERE connector = ? ORDER BY id DESC LIMIT ?", (connector, limit)
         )
         return [_push_record(row) for row in rows]
+
+    def latest_pushes(self, connectors: Collection[str]) -> dict[str, PushRecord]:
+        """Given connector names, return each one's most recent push attempt (for those that
+        have one), in one query per few hundred names instead of one per connector.
+        """
+        names = list(dict.fromkeys(connectors))
+        found: dict[str, PushRecord] = {}
+        for start in range(0, len(names), _NAMES_PER_QUERY):
+            chunk = names[start : start + _NAMES_PER_QUERY]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(
+                "SELECT * FROM pushes WHERE id IN (SELECT MAX(id) FROM pushes "  # noqa: S608 - only placeholders  # nosec B608
+                f"WHERE connector IN ({marks}) GROUP BY connector)",
+                tuple(chunk),
+            )
+            found.update((row["connector"], _push_record(row)) for row in rows)
+        return found
 
     def builds(self, connector: str) -> list[BuildRecord]:
         """Given a connector, return the builds kept for it, newest first."""
@@ -495,6 +512,25 @@ class StateStore:
                 ],
             )
 
+    def record_token_proofs(self, proofs: Mapping[str, datetime]) -> None:
+        """Given, per connector, when a token grant succeeded, remember each one that is newer
+        than the one recorded, all in one transaction (a cycle or `status` proves many).
+        """
+        if not proofs:
+            return
+        rows = [(connector, at.astimezone(UTC).isoformat()) for connector, at in proofs.items()]
+        try:
+            with self._transaction() as connection:
+                # Times in UTC ISO 8601 sort as text, so MAX keeps the later proof.
+                connection.executemany(
+                    "INSERT INTO connectors (connector, token_proven_at) VALUES (?, ?) "
+                    "ON CONFLICT (connector) DO UPDATE SET token_proven_at = "
+                    "MAX(COALESCE(token_proven_at, ''), excluded.token_proven_at)",
+                    rows,
+                )
+        except sqlite3.Error as error:
+            raise StateError(f"state store {self.path}: {error}") from None
+
     def forget_builds(self, connector: str, sha256s: Collection[str]) -> None:
         """Forget kept builds (their files are being removed), in one transaction."""
         with self._transaction() as connection:
@@ -576,6 +612,7 @@ def _connector_state(row: sqlite3.Row) -> ConnectorState:
             if row["build_key"] is not None
             else None
         ),
+        token_proven_at=_time(row["token_proven_at"]),
     )
 
 

@@ -28,6 +28,7 @@ from sfsync.errors import (
     NothingPublishedError,
     PackageError,
     SfsyncError,
+    StateError,
 )
 from sfsync.files import make_private_directories
 from sfsync.locks import push_lock_path
@@ -46,6 +47,7 @@ from sfsync.package.version import source_version
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.source import Look, Source
 from sfsync.state.packages import PackageArchive
+from sfsync.state.proofs import TokenProofs
 from sfsync.state.records import BuildKey, ConnectorState
 from sfsync.state.store import StateStore
 from sfsync.sync.plan import (
@@ -121,6 +123,8 @@ class CycleDeps:
     # How long to wait for another process's push to a connector before reporting it busy;
     # None: the `[salesforce] timeout`.
     busy_wait_seconds: float | None = None
+    # The sessions' successful token grants, written to the store when the cycle ends.
+    proofs: TokenProofs | None = None
 
 
 # The log event of each connector's result (the daemon's report; the CLI prints a table).
@@ -196,30 +200,46 @@ def run_cycle(
         if deps.on_result is not None:
             deps.on_result(result)
 
-    jobs = _read_sources(deps, selected, report, looks or {})
-    if jobs:
-        # Made by the first push thread instead, the pass competed with every other thread
-        # for the GIL while they all waited for it. A failure is left for each connector's
-        # decision to report.
-        with contextlib.suppress(SfsyncError):
-            tokens.read()
-    for wave in _waves([job.connector for job in jobs.values()]):
-        if deps.interrupted is not None and deps.interrupted.is_set():
-            for connector in wave:
-                report(
-                    ConnectorResult(connector.name, Result.INTERRUPTED, _NOT_STARTED),
-                    jobs[connector.name].source.package,
-                )
-            continue
-        batch, states = _settle_unbuilt_wave(
-            deps, [jobs[c.name] for c in wave], report, dry_run=dry_run, force=force
-        )
-        if not batch:
-            continue
-        _run_wave(deps, pusher, batch, report, dry_run=dry_run, force=force)
+    try:
+        jobs = _read_sources(deps, selected, report, looks or {})
+        if jobs:
+            # Made by the first push thread instead, the pass competed with every other thread
+            # for the GIL while they all waited for it. A failure is left for each connector's
+            # decision to report.
+            with contextlib.suppress(SfsyncError):
+                tokens.read()
+        for wave in _waves([job.connector for job in jobs.values()]):
+            if deps.interrupted is not None and deps.interrupted.is_set():
+                for connector in wave:
+                    report(
+                        ConnectorResult(connector.name, Result.INTERRUPTED, _NOT_STARTED),
+                        jobs[connector.name].source.package,
+                    )
+                continue
+            batch, states = _settle_unbuilt_wave(
+                deps, [jobs[c.name] for c in wave], report, dry_run=dry_run, force=force
+            )
+            if not batch:
+                continue
+            _run_wave(deps, pusher, batch, report, dry_run=dry_run, force=force)
+            if not dry_run:
+                _record_build_keys(deps, batch, results, states)
+    finally:
         if not dry_run:
-            _record_build_keys(deps, batch, results, states)
+            write_proofs(deps)
     return CycleReport(tuple(results[c.name] for c in selected if c.name in results))
+
+
+def write_proofs(deps: CycleDeps) -> None:
+    """Write the token grants the sessions noted to the state store, in one transaction; a
+    store that refuses loses them (logged): the keep-alive then refreshes early, harmlessly.
+    """
+    if deps.proofs is None:
+        return
+    try:
+        deps.proofs.write_to(deps.store)
+    except StateError as error:
+        log.warning("token proofs not written", error=str(error))
 
 
 def _run_wave(

@@ -22,7 +22,7 @@ from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.open import open_sources
 from sfsync.state.packages import PackageArchive
 from sfsync.state.store import StateStore
-from sfsync.sync.cycle import ConnectorResult, CycleDeps, CycleReport, run_cycle
+from sfsync.sync.cycle import ConnectorResult, CycleDeps, CycleReport, run_cycle, write_proofs
 from sfsync.sync.push import Pusher
 from sfsync.sync.usage import UsageBook
 from sfsync.tokens.caching import cached
@@ -70,7 +70,8 @@ def open_runtime(
     epoch: Callable[[], float] = epoch_seconds,
 ) -> Iterator[SyncRuntime]:
     """Given a loaded config, open the state store and the keyring and yield a runtime whose
-    sessions are kept per connector (access tokens live in memory for the runtime's life).
+    sessions are kept per connector (access tokens live in memory for the runtime's life); the
+    token grants not yet written by a cycle are written to the store when it closes.
 
     With `on_response`, every answer a connector's session gets also feeds the API usage
     (token refreshes included, not only the push's calls) before `on_response` sees it.
@@ -130,7 +131,12 @@ def open_runtime(
             on_result=on_result,
             push_slots=push_slots,
             interrupted=interrupted,
+            proofs=auth.proofs,
         )
-        yield SyncRuntime(deps=deps, pusher=pusher)
+        try:
+            yield SyncRuntime(deps=deps, pusher=pusher)
+        finally:
+            # What ran outside a cycle (rollback, verify, resume) got tokens too.
+            write_proofs(deps)
     finally:
         store.close()

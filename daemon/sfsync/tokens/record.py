@@ -21,7 +21,8 @@ class StoredAuthorization:
     subject, or the user who approved the web or device flow); `org_id`/`user_id` come from the
     token answer's identity URL; `client_secret` is kept when the app requires one;
     `shared_with` names every connector authorized in the same round trip, which share this
-    one refresh token (one approval); `refreshed_at` drives the keep-alive refresh.
+    one refresh token (one approval); `refreshed_at` is written with a rotation (a refresh that
+    changed nothing else is proven in the state store instead, `token_proven_at`).
     """
 
     flow: Flow

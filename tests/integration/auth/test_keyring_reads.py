@@ -18,8 +18,10 @@ from keyrings.cryptfile.cryptfile import CryptFileKeyring
 from sfsync.actions.status import status_rows
 from sfsync.auth_wiring import auth_deps
 from sfsync.config import LoadedConfig, parse_config
+from sfsync.locks import keyring_lock_path
 from sfsync.sync.runtime import open_runtime
 from sfsync.tokens.cryptfile import FastCryptFileKeyring
+from sfsync.tokens.rekey import reseal_cryptfile
 from tests.fixtures.in_process import drop_ca_bundle_env, emulator_for
 from tests.fixtures.site import authorization, config_head
 
@@ -106,8 +108,8 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoadedConf
 
 @pytest.mark.slow
 def test_status_reads_each_entry_once(site: LoadedConfig, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`status` with N authorized connectors (each refreshed, its record written back) reads
-    the keyring N times and derives at most N + 1 keys (the entries' and the reference's).
+    """`status` with N authorized connectors (each refreshed live) reads the keyring N times
+    and derives at most N + 1 keys (the entries' and the reference's).
     """
     counts = Counts(monkeypatch)
     deps = auth_deps(site, ENVIRON)
@@ -124,13 +126,19 @@ def test_status_reads_each_entry_once(site: LoadedConfig, monkeypatch: pytest.Mo
 def test_unchanged_sync_derives_one_key(
     site: LoadedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After a `sync` pushed to every connector (and wrote each entry back under the file's
-    reference salt), an unchanged `sync`, in a fresh backend as a new process has, reads each
-    entry at most once and derives one key: the reference's, which serves them all.
+    """After a `sync` pushed to every connector and `keyring reseal` put every entry under the
+    file's reference salt (a refresh that changed nothing no longer writes its entry back), an
+    unchanged `sync`, in a fresh backend as a new process has, reads each entry at most once and
+    derives one key: the reference's, which serves them all.
     """
     with open_runtime(site, auth=auth_deps(site, ENVIRON)) as runtime:
         first = runtime.cycle()
     assert {result.outcome for result in first.results} == {"pushed"}
+    keyring_file = site.config.keyring.cryptfile_path
+    assert keyring_file is not None
+    lock_path = keyring_lock_path(site.config.daemon.state_dir)
+    passphrase = ENVIRON["SFSYNC_KEYRING_PASSPHRASE"]
+    assert reseal_cryptfile(keyring_file, passphrase, lock_path) == CONNECTORS
     counts = Counts(monkeypatch)
     with open_runtime(site, auth=auth_deps(site, ENVIRON)) as runtime:
         again = runtime.cycle()

@@ -1,6 +1,6 @@
 """Which token refreshes write the cryptfile keyring, on the real backend against an emulated
-org: a rotation always, a refresh that changed nothing only once the stored time lags by the
-keep-alive's slack; the keep-alive still fires when due.
+org: a rotation always, a refresh that changed nothing never (its time goes to the state
+store); the keep-alive, after a restart, is due from the store's proof.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sfsync.auth_wiring import AuthDeps, auth_deps
 from sfsync.clock import utc_now
 from sfsync.config import Connector, LoadedConfig, parse_config
 from sfsync.config.schema import DaemonSettings
-from sfsync.salesforce.keepalive import keep_alive, stamp_slack
+from sfsync.salesforce.keepalive import keep_alive
+from sfsync.state.store import StateStore
 from sfsync.tokens import StoredAuthorization
 from sfsync_emulator import OrgHandle
 from tests.fixtures.in_process import drop_ca_bundle_env, emulator_for
@@ -26,7 +27,6 @@ from tests.fixtures.site import authorization, config_head
 CLIENT = "sfsync-refresh-writes"
 ENVIRON = {"SFSYNC_KEYRING_PASSPHRASE": "writes-passphrase"}
 KEEPALIVE = DaemonSettings().keepalive
-SLACK = stamp_slack(KEEPALIVE)
 
 
 @dataclass
@@ -107,13 +107,17 @@ def rotating_site(tmp_path: Path, cheap_argon2: None) -> Iterator[Site]:
 
 
 def test_refresh_that_changed_nothing_leaves_the_file_unchanged(site: Site) -> None:
-    """A refresh keeping the token, its stored time within the slack, rewrites nothing."""
-    stored = site.store_authorization(datetime.now(UTC) - SLACK + timedelta(minutes=5))
+    """A refresh keeping the token rewrites nothing, however old the stored time; the grant is
+    noted as a proof.
+    """
+    stored = site.store_authorization(datetime.now(UTC) - KEEPALIVE * 3)
     before = site.keyring_file.read_bytes()
-    session = site.deps().session(site.connector)
-    assert session.access_token()
+    deps = site.deps()
+    started = datetime.now(UTC)
+    assert deps.session(site.connector).access_token()
     assert site.keyring_file.read_bytes() == before
     assert site.stored() == stored
+    assert deps.proofs.pending()[site.connector.name] >= started
 
 
 def test_rotated_refresh_token_is_written(rotating_site: Site) -> None:
@@ -127,35 +131,30 @@ def test_rotated_refresh_token_is_written(rotating_site: Site) -> None:
     assert kept.refresh_token != stored.refresh_token
 
 
-def test_refresh_past_the_slack_is_written(site: Site) -> None:
-    """A refresh whose stored time lags by more than the slack writes the new time."""
-    lagging = datetime.now(UTC) - SLACK - timedelta(minutes=1)
-    stored = site.store_authorization(lagging)
-    before = site.keyring_file.read_bytes()
-    started = datetime.now(UTC)
-    site.deps().session(site.connector).access_token()
-    assert site.keyring_file.read_bytes() != before
-    kept = site.stored()
-    assert kept.refresh_token == stored.refresh_token
-    assert kept.refreshed_at is not None
-    assert datetime.fromisoformat(kept.refreshed_at) >= started
-
-
-def test_keep_alive_fires_when_due_after_unwritten_refreshes(site: Site) -> None:
-    """An unwritten refresh puts the keep-alive off in its process; a new process, reading the
-    stored time, refreshes at most the slack early, and that refresh is written.
+def test_keep_alive_is_due_from_the_stores_proof_after_a_restart(site: Site) -> None:
+    """A refresh proven in the state store puts a new process's keep-alive off until
+    `keepalive` after it, though the keyring still holds an older time; no step writes the
+    keyring.
     """
-    last_written = datetime.now(UTC) - SLACK + timedelta(minutes=5)
-    site.store_authorization(last_written)
-    session = site.deps().session(site.connector)
-    session.access_token()
-    refreshed = datetime.now(UTC)
-    assert not keep_alive(session, refreshed + KEEPALIVE - SLACK, KEEPALIVE)
-    due = last_written + KEEPALIVE
-    assert refreshed + KEEPALIVE - due <= SLACK
-    restarted = site.deps(clock=lambda: due).session(site.connector)
-    assert not keep_alive(restarted, due - timedelta(minutes=1), KEEPALIVE)
+    site.store_authorization(datetime.now(UTC) - KEEPALIVE * 2)
     before = site.keyring_file.read_bytes()
-    assert keep_alive(restarted, due, KEEPALIVE)
-    assert site.keyring_file.read_bytes() != before
-    assert site.stored().refreshed_at == due.isoformat()
+    proven = datetime.now(UTC).replace(microsecond=0)
+    deps = site.deps(clock=lambda: proven)
+    deps.session(site.connector).access_token()
+    state_dir = site.loaded.config.daemon.state_dir
+    store = StateStore.open(state_dir)
+    try:
+        deps.proofs.write_to(store)
+    finally:
+        store.close()
+    store = StateStore.open(state_dir)
+    try:
+        proven_at = store.connector(site.connector.name).token_proven_at
+    finally:
+        store.close()
+    assert proven_at == proven
+    due = proven + KEEPALIVE
+    restarted = site.deps(clock=lambda: due).session(site.connector)
+    assert not keep_alive(restarted, due - timedelta(minutes=1), KEEPALIVE, proven_at)
+    assert keep_alive(restarted, due, KEEPALIVE, proven_at)
+    assert site.keyring_file.read_bytes() == before

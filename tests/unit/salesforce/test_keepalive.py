@@ -1,26 +1,20 @@
-"""The keep-alive refresh: due after `keepalive`, with the time injected; which refreshes are
-written to the keyring.
+"""The keep-alive refresh: due after `keepalive` (from the record's times or the state store's
+proof), with the time injected; which refreshes are written to the keyring.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import responses
 
 from sfsync.http_session import HttpSettings, new_http_session
-from sfsync.salesforce.keepalive import (
-    keep_alive,
-    keepalive_due,
-    refresh_worth_storing,
-    stamp_slack,
-)
+from sfsync.salesforce.keepalive import keep_alive, keepalive_due
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
 from tests.unit.salesforce.sf_helpers import (
     CONNECTOR,
-    INSTANCE,
     NOW,
     TOKEN_URL,
     stored,
@@ -28,6 +22,7 @@ from tests.unit.salesforce.sf_helpers import (
 )
 
 WEEK = timedelta(days=7)
+MOVED = "https://acme2.my.salesforce.com"
 
 
 def test_due_only_after_the_period() -> None:
@@ -45,65 +40,82 @@ def test_falls_back_to_issued_at() -> None:
 
 
 @responses.activate
-def test_keep_alive_refreshes_and_records_the_time(
-    session: ConnectorSession, store: MemoryTokenStore
-) -> None:
-    """A due keep-alive refreshes once and records the refresh time in the keyring entry."""
+def test_keep_alive_refreshes_and_proves_the_token(store: MemoryTokenStore, tmp_path: Path) -> None:
+    """A due keep-alive refreshes once and notes the grant as a proof (the keyring entry is
+    left as it was: nothing but the time changed); the next one is not due a day later.
+    """
     store.records[CONNECTOR] = stored(issued_at=(NOW - WEEK).isoformat())
     responses.post(TOKEN_URL, json=token_answer())
+    proofs: dict[str, datetime] = {}
+    session = session_noting(store, tmp_path, proofs)
     assert keep_alive(session, NOW, WEEK)
-    record = store.get(CONNECTOR)
-    assert record is not None
-    assert record.refreshed_at == NOW.isoformat()
+    assert proofs == {CONNECTOR: NOW}
+    assert store.writes == []
     assert not keep_alive(session, NOW + timedelta(days=1), WEEK)
     assert len(responses.calls) == 1
 
 
-def test_stamp_slack_is_a_tenth_of_the_period() -> None:
-    """The stored refresh time may lag by a tenth of the keep-alive period."""
-    assert stamp_slack(WEEK) == WEEK / 10
-    assert stamp_slack(timedelta(hours=1)) == timedelta(minutes=6)
-
-
-def test_refresh_worth_storing_only_when_something_changed_or_the_time_lags() -> None:
-    """A rotation or a moved instance is stored at once; the time alone only once it lags by
-    the slack, is unknown or is in the future.
+def test_due_from_the_newest_of_the_record_and_the_stores_proof() -> None:
+    """A proof in the state store newer than the record's times puts the refresh off; an
+    older one does not bring it forward.
     """
-    slack = stamp_slack(WEEK)
-    recent = stored(refreshed_at=(NOW - slack + timedelta(seconds=1)).isoformat())
-    lagging = stored(refreshed_at=(NOW - slack).isoformat())
-    assert not refresh_worth_storing(recent, recent.with_refresh(None, INSTANCE, NOW), NOW, slack)
-    assert refresh_worth_storing(lagging, lagging.with_refresh(None, INSTANCE, NOW), NOW, slack)
-    rotated = recent.with_refresh("5Aep861" + "X" * 80, INSTANCE, NOW)
-    assert refresh_worth_storing(recent, rotated, NOW, slack)
-    moved = recent.with_refresh(None, "https://acme2.my.salesforce.com", NOW)
-    assert refresh_worth_storing(recent, moved, NOW, slack)
-    unknown = stored(issued_at="not a time")
-    assert refresh_worth_storing(unknown, unknown.with_refresh(None, INSTANCE, NOW), NOW, slack)
-    ahead = stored(refreshed_at=(NOW + timedelta(minutes=1)).isoformat())
-    assert refresh_worth_storing(ahead, ahead.with_refresh(None, INSTANCE, NOW), NOW, slack)
-    assert refresh_worth_storing(
-        recent, recent.with_refresh(None, INSTANCE, NOW), NOW, timedelta(0)
-    )
+    old = stored(refreshed_at=(NOW - WEEK * 2).isoformat())
+    assert not keepalive_due(old, NOW, WEEK, proven_at=NOW - timedelta(days=6))
+    assert keepalive_due(old, NOW, WEEK, proven_at=NOW - WEEK)
+    recent = stored(refreshed_at=(NOW - timedelta(days=1)).isoformat())
+    assert not keepalive_due(recent, NOW, WEEK, proven_at=NOW - WEEK * 3)
+    assert not keepalive_due(stored(issued_at="not a time"), NOW, WEEK, proven_at=NOW)
 
 
-@responses.activate
-def test_session_skips_writing_a_refresh_that_changed_nothing(
-    store: MemoryTokenStore, tmp_path: Path
-) -> None:
-    """A session with a slack refreshes without writing while the stored time is recent."""
-    store.records[CONNECTOR] = stored(refreshed_at=(NOW - timedelta(hours=1)).isoformat())
-    responses.post(TOKEN_URL, json=token_answer())
-    session = ConnectorSession(
+def session_noting(
+    store: MemoryTokenStore, tmp_path: Path, proofs: dict[str, datetime]
+) -> ConnectorSession:
+    """Return a session on `store` at NOW whose grants are noted in `proofs`."""
+    return ConnectorSession(
         CONNECTOR,
         store=store,
         http=new_http_session(HttpSettings(timeout=5)),
         state_dir=tmp_path / "state",
         api_version="64.0",
         clock=lambda: NOW,
-        stamp_slack=stamp_slack(WEEK),
+        on_proof=proofs.__setitem__,
     )
+
+
+@responses.activate
+def test_session_writes_nothing_for_a_refresh_that_changed_nothing(
+    store: MemoryTokenStore, tmp_path: Path
+) -> None:
+    """A refresh keeping the token and the instance writes nothing to the keyring, however old
+    the stored time; the grant is noted as a proof, and the keep-alive counts it in-process.
+    """
+    store.records[CONNECTOR] = stored(refreshed_at=(NOW - WEEK * 4).isoformat())
+    responses.post(TOKEN_URL, json=token_answer())
+    proofs: dict[str, datetime] = {}
+    session = session_noting(store, tmp_path, proofs)
     assert session.access_token()
     assert store.writes == []
+    assert proofs == {CONNECTOR: NOW}
     assert session.record.refreshed_at == NOW.isoformat()
     assert not keep_alive(session, NOW + WEEK - timedelta(seconds=1), WEEK)
+
+
+@responses.activate
+def test_session_writes_a_rotation_or_a_moved_instance(
+    store: MemoryTokenStore, tmp_path: Path
+) -> None:
+    """A rotated refresh token, or a new instance URL, is written to the keyring at once."""
+    store.records[CONNECTOR] = stored(refreshed_at=NOW.isoformat())
+    rotated = "5Aep861" + "X" * 80
+    responses.post(TOKEN_URL, json=token_answer(refresh=rotated))
+    proofs: dict[str, datetime] = {}
+    session_noting(store, tmp_path, proofs).access_token()
+    assert [record.refresh_token for _, record in store.writes if record] == [rotated]
+    responses.replace(responses.POST, TOKEN_URL, json={**token_answer(), "instance_url": MOVED})
+    moved = session_noting(store, tmp_path, proofs)
+    moved.access_token()
+    assert len(store.writes) == 2
+    kept = store.get(CONNECTOR)
+    assert kept is not None
+    assert kept.instance_url == MOVED
+    assert proofs == {CONNECTOR: NOW}

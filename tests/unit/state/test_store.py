@@ -414,3 +414,72 @@ def test_many_connectors_are_read_at_once(store: StateStore) -> None:
     ]
     assert states[names[-1]] == store.connector(names[-1])
     assert states[CONNECTOR].resource_id is None
+
+
+def test_a_store_before_token_proofs_is_migrated_with_its_data(tmp_path: Path) -> None:
+    """A store at schema 7 keeps every connector's state and has no proof yet (migration 8)."""
+    connection = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:7], start=1):
+        for statement in (part for part in script.split(";") if part.strip()):
+            connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {number}")
+    connection.execute(
+        "INSERT INTO connectors (connector, live_sha256) VALUES (?, ?)", (CONNECTOR, "a" * 64)
+    )
+    assert migrate(connection) == len(MIGRATIONS) == 8
+    connection.close()
+    store = StateStore.open(tmp_path)
+    state = store.connector(CONNECTOR)
+    store.close()
+    assert (state.live_sha256, state.token_proven_at) == ("a" * 64, None)
+
+
+def test_token_proofs_are_read_back_and_only_move_forward(store: StateStore) -> None:
+    """A recorded proof is read back (in UTC); an older one never replaces a newer one."""
+    other = "lightning/production"
+    store.record_token_proofs({CONNECTOR: T0, other: T0 - timedelta(hours=1)})
+    store.record_token_proofs({CONNECTOR: T0 - timedelta(minutes=1), other: T0})
+    states = store.connectors([CONNECTOR, other])
+    assert states[CONNECTOR].token_proven_at == T0
+    assert states[other].token_proven_at == T0
+
+
+def test_token_proofs_are_written_in_one_transaction(tmp_path: Path) -> None:
+    """When one connector's proof cannot be written, none of the others' is (StateError)."""
+    store = StateStore.open(tmp_path)
+    refuser = sqlite3.connect(tmp_path / DATABASE_NAME)
+    refuser.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON connectors WHEN NEW.connector = 'bad/env' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    refuser.commit()
+    refuser.close()
+    try:
+        with pytest.raises(StateError, match="refused"):
+            store.record_token_proofs({CONNECTOR: T0, "bad/env": T0})
+        assert store.connector(CONNECTOR).token_proven_at is None
+        store.record_token_proofs({CONNECTOR: T0})
+        assert store.connector(CONNECTOR).token_proven_at == T0
+    finally:
+        store.close()
+
+
+def test_latest_pushes_are_read_at_once(store: StateStore) -> None:
+    """Each connector's latest push, read for many at once, is the first of its history; a
+    connector never pushed has none.
+    """
+    names = [f"lightning/env{index:04}" for index in range(600)]
+    for index, name in enumerate(names[:550]):
+        for attempt in range(2):
+            store.begin_push(
+                name,
+                sha256=f"{index:04}{attempt}".ljust(64, "a"),
+                content_sha256="c" * 64,
+                source_version="v1",
+                api="tooling",
+                now=T0 + timedelta(seconds=attempt),
+            )
+    latest = store.latest_pushes(names)
+    assert set(latest) == set(names[:550])
+    assert all(latest[name] == store.history(name, limit=1)[0] for name in names[:550])
+    assert latest[names[0]].sha256.startswith("00001")
