@@ -32,7 +32,7 @@ from bench.fanout import wait_quiet
 from bench.keyring_cost import PASSPHRASE
 from bench.packages import package_bytes, publish
 from bench.workspace import Workspace, make_workspace, start_emulator
-from sfsync.actions.status import CHECKS_AT_ONCE
+from sfsync.actions.status import CHECKS_AT_ONCE, LIVE_CHECKS_PER_RUN
 from sfsync.config.schema import KeyringSettings
 from sfsync.locks import keyring_lock_path
 from sfsync.tokens.backends import open_backend
@@ -227,7 +227,8 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
             "publish": publish_note,
             "idle_rss": f"{ready_rss:.1f} MB at READY",
             "sync": _note(sync),
-            "status": f"{_note(status)}; a live token refresh per connector, "
+            "status": f"{_note(status)}; a live token refresh for at most "
+            f"{LIVE_CHECKS_PER_RUN} connectors (the least recently proven), "
             f"{CHECKS_AT_ONCE} at a time",
         },
     }

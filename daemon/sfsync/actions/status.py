@@ -31,10 +31,11 @@ from sfsync.tokens.record import Flow, StoredAuthorization
 # Pushes read per connector for the contents it has had live (see `gate_column`).
 _HISTORY_READ = 20
 # Connectors checked at once. A check is a token refresh: a round trip to the org (100 ms and
-# more) for about 7 ms of this process's CPU (measured on the former row KS site), so some 15 in flight keep busy the
-# one core the GIL lets it use; 32 cover round trips up to about 200 ms. More would only queue
-# on the GIL and the keyring's lock, and open more connections to one login host (the shared
-# pools keep at least this many per host: `http_session.CONNECTIONS_PER_HOST`).
+# more) for about 7 ms of this process's CPU (measured at 1,000 connectors), so some 15 in
+# flight keep busy the one core the GIL lets it use; 32 cover round trips up to about 200 ms.
+# More would only queue on the GIL and the keyring's lock, and open more connections to one
+# login host (the shared pools keep at least this many per host:
+# `http_session.CONNECTIONS_PER_HOST`).
 CHECKS_AT_ONCE = 32
 # Connectors checked live per run: with 250 or fewer, every one on every run; past that, a
 # rolling check (every token proven at least every N/250 runs) keeps a run within its time
