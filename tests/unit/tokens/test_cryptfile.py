@@ -156,12 +156,11 @@ def test_reads_see_another_writers_change(tmp_path: Path) -> None:
     assert reader.get_passwords("sfsync", ["a/e0", "a/e1"]) == {"a/e0": "second", "a/e1": "new"}
 
 
-def test_unlocking_parses_the_file_once_and_keeps_no_parse(
+def test_opening_and_reading_every_entry_parses_the_file_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Opening an existing file parses it once (shared by the file check, the passphrase check
-    and the reference's salt), and keeps no parse afterwards: the next read parses the file
-    again.
+    and the reference's salt), and the bulk read that follows uses that parse.
     """
     path = tmp_path / "k.cfg"
     opened(FastCryptFileKeyring(), path).set_password("sfsync", "a/e0", "value")
@@ -176,4 +175,4 @@ def test_unlocking_parses_the_file_once_and_keeps_no_parse(
     backend = opened(FastCryptFileKeyring(), path)
     assert len(parses) == 1
     assert backend.get_passwords("sfsync", ["a/e0"]) == {"a/e0": "value"}
-    assert len(parses) == 2
+    assert len(parses) == 1
