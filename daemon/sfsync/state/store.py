@@ -181,15 +181,8 @@ class StateStore:
         in one query per few hundred names instead of one per connector.
         """
         names = list(dict.fromkeys(connectors))
-        found: dict[str, ConnectorState] = {}
-        for start in range(0, len(names), _NAMES_PER_QUERY):
-            chunk = names[start : start + _NAMES_PER_QUERY]
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._query(
-                f"SELECT * FROM connectors WHERE connector IN ({marks})",  # noqa: S608 - only placeholders  # nosec B608
-                tuple(chunk),
-            )
-            found.update((row["connector"], _connector_state(row)) for row in rows)
+        rows = self._rows_for_names("SELECT * FROM connectors WHERE connector IN ({marks})", names)
+        found = {row["connector"]: _connector_state(row) for row in rows}
         return {name: found.get(name) or ConnectorState(connector=name) for name in names}
 
     def api_usages(self, connectors: Collection[str]) -> dict[str, tuple[ApiUsage, float]]:
@@ -221,18 +214,23 @@ class StateStore:
         """Given connector names, return each one's most recent push attempt (for those that
         have one), in one query per few hundred names instead of one per connector.
         """
-        names = list(dict.fromkeys(connectors))
-        found: dict[str, PushRecord] = {}
+        rows = self._rows_for_names(
+            "SELECT * FROM pushes WHERE id IN (SELECT MAX(id) FROM pushes "
+            "WHERE connector IN ({marks}) GROUP BY connector)",
+            list(dict.fromkeys(connectors)),
+        )
+        return {row["connector"]: _push_record(row) for row in rows}
+
+    def _rows_for_names(self, sql: str, names: list[str]) -> list[sqlite3.Row]:
+        """Given a query whose `{marks}` is a list of connector names and the names, return its
+        rows, one query per `_NAMES_PER_QUERY` names (SQLite caps a statement's parameters).
+        """
+        rows: list[sqlite3.Row] = []
         for start in range(0, len(names), _NAMES_PER_QUERY):
             chunk = names[start : start + _NAMES_PER_QUERY]
             marks = ", ".join("?" for _ in chunk)
-            rows = self._query(
-                "SELECT * FROM pushes WHERE id IN (SELECT MAX(id) FROM pushes "  # noqa: S608 - only placeholders  # nosec B608
-                f"WHERE connector IN ({marks}) GROUP BY connector)",
-                tuple(chunk),
-            )
-            found.update((row["connector"], _push_record(row)) for row in rows)
-        return found
+            rows += self._query(sql.format(marks=marks), tuple(chunk))
+        return rows
 
     def builds(self, connector: str) -> list[BuildRecord]:
         """Given a connector, return the builds kept for it, newest first."""
