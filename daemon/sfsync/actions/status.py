@@ -206,30 +206,37 @@ def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[Statu
     (`connectors_to_check`), `CHECKS_AT_ONCE` at a time; what the checks find is written to the
     state store if it exists (status never creates it).
     """
-    state_dir = deps.loaded.config.daemon.state_dir
-    names = [connector.name for connector in connectors]
-    states = _read_states(state_dir, names)
-    live = connectors_to_check(connectors, _records(deps, names), states, LIVE_CHECKS_PER_RUN)
-    refusals: dict[str, str | None] = {}
+    store = _open_existing(deps.loaded.config.daemon.state_dir)
+    try:
+        names = [connector.name for connector in connectors]
+        states = store.connectors(names) if store is not None else None
+        live = connectors_to_check(connectors, _records(deps, names), states, LIVE_CHECKS_PER_RUN)
+        refusals: dict[str, str | None] = {}
 
-    def check(connector: Connector) -> StatusRow:
-        return connector_status(
-            connector, deps, live=connector.name in live, on_refused=refusals.__setitem__
-        )
+        def check(connector: Connector) -> StatusRow:
+            return connector_status(
+                connector, deps, live=connector.name in live, on_refused=refusals.__setitem__
+            )
 
-    width = max(1, min(CHECKS_AT_ONCE, len(live)))
-    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="status") as pool:
-        rows = list(pool.map(check, connectors))
-    proven = deps.proofs.pending()
-    if states is not None:
-        _write_findings(state_dir, deps, refusals)
-    rows = [
-        replace(row, auth_checked_at=proven[row.connector].isoformat())
-        if row.connector in proven
-        else row
-        for row in rows
-    ]
-    return add_state_columns(connectors, rows, state_dir, deps.clock(), checked=live)
+        width = max(1, min(CHECKS_AT_ONCE, len(live)))
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="status") as pool:
+            rows = list(pool.map(check, connectors))
+        proven = deps.proofs.pending()
+        rows = [
+            replace(row, auth_checked_at=proven[row.connector].isoformat())
+            if row.connector in proven
+            else row
+            for row in rows
+        ]
+        if store is None or states is None:
+            return rows
+        _write_findings(store, deps, refusals)
+        # The states read before the checks serve the columns: what the checks changed since
+        # (proofs, refusals) is already in their rows.
+        return _fill_state_columns(connectors, rows, store, states, deps.clock(), checked=live)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def connectors_to_check(
@@ -265,28 +272,23 @@ def _records(deps: AuthDeps, names: list[str]) -> Mapping[str, StoredAuthorizati
         return None
 
 
-def _read_states(state_dir: Path, names: list[str]) -> dict[str, ConnectorState] | None:
+def _open_existing(state_dir: Path) -> StateStore | None:
+    """Return the state store in `state_dir` opened, or None if it does not exist (status never
+    creates it).
+    """
     if not (state_dir / DATABASE_NAME).exists():
         return None
-    store = StateStore.open(state_dir)
-    try:
-        return store.connectors(names)
-    finally:
-        store.close()
+    return StateStore.open(state_dir)
 
 
-def _write_findings(state_dir: Path, deps: AuthDeps, refusals: Mapping[str, str | None]) -> None:
+def _write_findings(store: StateStore, deps: AuthDeps, refusals: Mapping[str, str | None]) -> None:
     """Write what this run's live checks found to the state store: the token grants that
     succeeded (one transaction) and each authorization the org refused, as the pusher and the
     keep-alive do.
     """
-    store = StateStore.open(state_dir)
-    try:
-        deps.proofs.write_to(store)
-        for connector, issued_at in refusals.items():
-            store.set_needs_authorization(connector, needed=True, issued_at=issued_at)
-    finally:
-        store.close()
+    deps.proofs.write_to(store)
+    for connector, issued_at in refusals.items():
+        store.set_needs_authorization(connector, needed=True, issued_at=issued_at)
 
 
 def unknown_authorization_rows(
@@ -315,47 +317,61 @@ def add_state_columns(
     creates it). An unchecked row whose authorization the store records as refused needs
     authorization, as a live refusal would.
     """
-    if not (state_dir / DATABASE_NAME).exists():
+    store = _open_existing(state_dir)
+    if store is None:
         return rows
-    filled = []
-    store = StateStore.open(state_dir)
     try:
-        names = [connector.name for connector in connectors]
-        states = store.connectors(names)
-        latest = store.latest_pushes(names)
-        for connector, row in zip(connectors, rows, strict=True):
-            state = states[connector.name]
-            stated = with_state_columns(row, state, latest.get(connector.name))
-            # Only a gate looks further back than the last push.
-            history = (
-                store.history(connector.name, limit=_HISTORY_READ)
-                if gate_of(connector) is not None
-                else []
-            )
-            if stated.instance_url is not None:
-                stated = _with_content_url(stated, connector, stated.instance_url, state.live_since)
-            refused = not authorization_usable(state, stated.authorized_at)
-            stated = replace(
-                stated,
-                gated=gate_column(connector, state, history, store, now),
-                auth_checked_at=_newest(stated.auth_checked_at, state.token_proven_at),
-            )
-            if refused and stated.authorized and (checked is None or connector.name in checked):
-                if stated.auth_error is None:
-                    stated = replace(stated, auth_error="the last push was refused authorization")
-            elif refused and stated.authorized:
-                stated = replace(
-                    stated,
-                    authorized=False,
-                    needs_authorization=True,
-                    auth_error=(
-                        "Salesforce refused this authorization when it was last used; run "
-                        f"`sfsync authorize {authorize_arguments(connector.name)}`"
-                    ),
-                )
-            filled.append(stated)
+        states = store.connectors([connector.name for connector in connectors])
+        return _fill_state_columns(connectors, rows, store, states, now, checked=checked)
     finally:
         store.close()
+
+
+def _fill_state_columns(
+    connectors: tuple[Connector, ...],
+    rows: list[StatusRow],
+    store: StateStore,
+    states: Mapping[str, ConnectorState],
+    now: datetime,
+    *,
+    checked: Collection[str] | None,
+) -> list[StatusRow]:
+    """Given the connectors, their rows, the open store, their states and which were checked
+    live, return the rows with their state columns (see `add_state_columns`).
+    """
+    filled = []
+    latest = store.latest_pushes([connector.name for connector in connectors])
+    for connector, row in zip(connectors, rows, strict=True):
+        state = states[connector.name]
+        stated = with_state_columns(row, state, latest.get(connector.name))
+        # Only a gate looks further back than the last push.
+        history = (
+            store.history(connector.name, limit=_HISTORY_READ)
+            if gate_of(connector) is not None
+            else []
+        )
+        if stated.instance_url is not None:
+            stated = _with_content_url(stated, connector, stated.instance_url, state.live_since)
+        refused = not authorization_usable(state, stated.authorized_at)
+        stated = replace(
+            stated,
+            gated=gate_column(connector, state, history, store, now),
+            auth_checked_at=_newest(stated.auth_checked_at, state.token_proven_at),
+        )
+        if refused and stated.authorized and (checked is None or connector.name in checked):
+            if stated.auth_error is None:
+                stated = replace(stated, auth_error="the last push was refused authorization")
+        elif refused and stated.authorized:
+            stated = replace(
+                stated,
+                authorized=False,
+                needs_authorization=True,
+                auth_error=(
+                    "Salesforce refused this authorization when it was last used; run "
+                    f"`sfsync authorize {authorize_arguments(connector.name)}`"
+                ),
+            )
+        filled.append(stated)
     return filled
 
 
