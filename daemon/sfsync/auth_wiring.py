@@ -5,6 +5,7 @@ defaults: the keyring token store, the HTTP session and a connector's session.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ import requests
 
 from sfsync.clock import utc_now
 from sfsync.config import Connector, LoadedConfig
-from sfsync.http_session import HttpSettings, new_http_session
+from sfsync.http_session import HttpSettings, calling_connector, new_http_session
 from sfsync.locks import keyring_lock_path
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.state.proofs import TokenProofs
@@ -38,6 +39,8 @@ class AuthDeps:
     on_refresh: Callable[[str, str], None] | None = None
     # Every successful token grant, until written to the state store (`state.proofs`).
     proofs: TokenProofs = field(default_factory=TokenProofs)
+    _observed: requests.Session | None = field(default=None, init=False, repr=False)
+    _observed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def session(self, connector: Connector) -> ConnectorSession:
         """Return a session for one connector, its refreshes locked in `state_dir`, each
@@ -47,7 +50,7 @@ class AuthDeps:
         return ConnectorSession(
             connector.name,
             store=self.store,
-            http=self._http_for(connector.name),
+            http=self._http_for(),
             state_dir=config.daemon.state_dir,
             api_version=config.salesforce.api_version,
             clock=self.clock,
@@ -55,18 +58,27 @@ class AuthDeps:
             on_proof=self.proofs.note,
         )
 
-    def _http_for(self, connector: str) -> requests.Session:
-        observe = self.on_response
-        if observe is None:
+    def _http_for(self) -> requests.Session:
+        if self.on_response is None:
             return self.http
-        # simple-salesforce sends through the session it is given, so a session of the
-        # connector's own is the one place that sees all of that connector's answers. It sends
-        # through the shared session's connection pools and TLS context: a context per session
-        # cost almost 1 MB each, and pools per connector kept each one's connections.
+        with self._observed_lock:
+            if self._observed is None:
+                self._observed = self._observed_session()
+            return self._observed
+
+    def _observed_session(self) -> requests.Session:
+        """Return the one session whose hook sees every connector's answers, each named by
+        `http_session.calling`. simple-salesforce sends through the session it is given, so a
+        hook on it is the one place that sees them all. One session for every connector, sending
+        through the shared session's pools and TLS context: a session each cost about 3 KB per
+        connector kept (and a context each almost 1 MB).
+        """
         http = new_http_session(HttpSettings.from_config(self.loaded.config), pools=self.http)
 
         def hook(response: requests.Response, *_args: object, **_kwargs: object) -> None:
-            observe(connector, response)
+            connector = calling_connector()
+            if connector is not None and self.on_response is not None:
+                self.on_response(connector, response)
 
         http.hooks["response"].append(hook)
         return http

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +39,26 @@ KEPT_HOSTS = 64
 # closes a connection coming back to a full pool (10 by default), and the next request pays a
 # new TLS handshake.
 CONNECTIONS_PER_HOST = 64
+
+# The connector whose call this thread is making, so that one session shared by every connector
+# can tell whose answer it saw. A session's calls run in the thread that made them (urllib3 and
+# simple-salesforce answer in the calling thread), so a context variable is exact.
+_calling: ContextVar[str | None] = ContextVar("sfsync_calling_connector", default=None)
+
+
+@contextmanager
+def calling(connector: str) -> Iterator[None]:
+    """Mark the requests sent inside as `connector`'s (see `calling_connector`)."""
+    token = _calling.set(connector)
+    try:
+        yield
+    finally:
+        _calling.reset(token)
+
+
+def calling_connector() -> str | None:
+    """Return the connector whose request this thread is sending, or None outside `calling`."""
+    return _calling.get()
 
 
 @dataclass(frozen=True)

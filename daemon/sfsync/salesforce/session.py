@@ -35,6 +35,7 @@ from sfsync.errors import (
     StateError,
 )
 from sfsync.files import make_private_directories
+from sfsync.http_session import calling
 from sfsync.locks import refresh_lock_path
 from sfsync.salesforce.key_file import read_private_key
 from sfsync.salesforce.oauth import (
@@ -121,30 +122,32 @@ class ConnectorSession:
         retry. Raise AuthorizationError if the connector must be re-authorized,
         SalesforceUnreachableError if the org cannot be reached.
         """
-        token = self.access_token()
-        response = self._send(method, url_or_path, token, kwargs)
-        if response.status_code == UNAUTHORIZED:
-            token = self._renew(stale=token)
+        with calling(self.connector):
+            token = self.access_token()
             response = self._send(method, url_or_path, token, kwargs)
-        return response
+            if response.status_code == UNAUTHORIZED:
+                token = self._renew(stale=token)
+                response = self._send(method, url_or_path, token, kwargs)
+            return response
 
     def with_salesforce(self, call: Callable[[Salesforce], T]) -> T:
         """Run `call` with a simple-salesforce client on this session; on
         SalesforceExpiredSession, refresh and run it once more with a fresh client (the client
         caches the session id and its headers, FACTS 3c).
         """
-        token = self.access_token()
-        try:
-            return call(self._client(token))
-        except SalesforceExpiredSession:
-            token = self._renew(stale=token)
-        try:
-            return call(self._client(token))
-        except SalesforceExpiredSession:
-            raise ApiError(
-                f"{self.connector}: Salesforce refused a session it had just issued; check that "
-                "the app grants the 'api' scope"
-            ) from None
+        with calling(self.connector):
+            token = self.access_token()
+            try:
+                return call(self._client(token))
+            except SalesforceExpiredSession:
+                token = self._renew(stale=token)
+            try:
+                return call(self._client(token))
+            except SalesforceExpiredSession:
+                raise ApiError(
+                    f"{self.connector}: Salesforce refused a session it had just issued; check "
+                    "that the app grants the 'api' scope"
+                ) from None
 
     def require_api_version(self) -> None:
         """Raise UnsupportedApiVersionError if the org does not serve this session's API
@@ -152,7 +155,8 @@ class ConnectorSession:
         """
         if self._versions is None:
             self._versions = VersionCheck(self._http)
-        self._versions.require(self.api_version, self.record.instance_url)
+        with calling(self.connector):
+            self._versions.require(self.api_version, self.record.instance_url)
 
     def access_token(self) -> str:
         """Return a current access token, getting one first if the session has none."""
@@ -202,7 +206,7 @@ class ConnectorSession:
         return record
 
     def _renew(self, stale: str | None) -> str:
-        with self._thread_lock:
+        with self._thread_lock, calling(self.connector):
             if self._token is not None and self._token != stale:
                 return self._token  # another thread renewed while this one waited
             if self.needs_authorization:
