@@ -4,14 +4,17 @@ one by one gives, including a record written by another client meanwhile.
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import UTC, datetime
 
 import keyring.backends.SecretService
+from secretstorage.util import open_session
 
 from sfsync.config.schema import KeyringSettings
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.keyring_store import KeyringTokenStore
 from sfsync.tokens.record import StoredAuthorization
+from sfsync.tokens.secret_service import read_passwords
 
 
 def record(index: int) -> StoredAuthorization:
@@ -43,3 +46,26 @@ def test_get_many_matches_get_and_sees_new_writes(secret_service_env: dict[str, 
     assert many[names[4]] is None
     store.put(names[4], record(4))  # as `sfsync authorize` would, from another process
     assert store.get_many(names)[names[4]] == record(4)
+
+
+def test_one_pass_reads_every_length_and_the_first_duplicate(
+    secret_service_env: dict[str, str],
+) -> None:
+    """The pass's values come decrypted from one encrypted session, whatever their length
+    against the cipher's 16-byte blocks, non-ASCII included; of two items for one user name,
+    the first the search gives wins, as `get_password` picks it.
+    """
+    del secret_service_env
+    backend = keyring.backends.SecretService.Keyring()
+    values = {f"user{n}": "é" + "x" * n for n in (0, 13, 14, 15, 16, 31, 200)}
+    for username, value in values.items():
+        backend.set_password("sfsync-many", username, value)
+    collection = backend.get_preferred_collection()
+    with closing(collection.connection):
+        assert open_session(collection.connection).encrypted
+        # A second item for user0, as another client may leave one (replace=False).
+        attributes = {**backend._query("sfsync-many", "user0"), "extra": "second"}
+        collection.create_item("duplicate", attributes, b"second", replace=False)
+    read = read_passwords(backend, "sfsync-many", [*values, "absent"])
+    assert read == {username: backend.get_password("sfsync-many", username) for username in values}
+    assert read == values
