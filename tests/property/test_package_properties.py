@@ -19,6 +19,7 @@ from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import MANIFEST_NAME
 from sfsync.package.paths import collision_key, is_junk
 from sfsync.package.read import PublishedPackage, read_tree, read_zip_bytes
+from sfsync.package.zipwrite import MemberRun, ZipMember, write_zip, zip_size
 
 LIMITS = PackageLimits()
 SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.\u00e9", min_size=1, max_size=8)
@@ -168,3 +169,32 @@ def test_zip_structures_after_random_prefixes_raise_only_package_errors(prefix, 
     raw = prefix + signature + data.draw(st.binary(max_size=64)) + b"PK\x05\x06" + bytes(18)
     message = refusal(raw, "crafted")
     assert message is None or "\n" not in message
+
+
+MEMBER = st.builds(
+    ZipMember,
+    name=st.text(alphabet="abcé/._", min_size=1, max_size=12),
+    crc=st.integers(0, 2**32 - 1),
+    size=st.integers(0, 10_000),
+    compressed=st.binary(max_size=64),
+)
+
+
+@given(members=st.lists(MEMBER, max_size=12), data=st.data())
+def test_runs_of_members_write_the_bytes_members_do(members, data):
+    """However members are grouped into runs (a run anywhere, its offsets moved), the ZIP is
+    byte for byte the one written member by member, and `zip_size` says its length.
+    """
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(members)), max_size=4)))
+    parts: list[ZipMember | MemberRun] = []
+    start = 0
+    for cut in [*cuts, len(members)]:
+        group = members[start:cut]
+        if data.draw(st.booleans()) and group:
+            parts.append(MemberRun.of(group))
+        else:
+            parts.extend(group)
+        start = cut
+    written = write_zip(parts, "/p.zip")
+    assert written == write_zip(members, "/p.zip")
+    assert len(written) == zip_size(parts) == zip_size(members)

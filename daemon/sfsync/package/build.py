@@ -8,8 +8,9 @@ files are hashed, CRC'd and compressed once (`prepare_package`) and each connect
 from __future__ import annotations
 
 import hashlib
+import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -19,9 +20,9 @@ from sfsync.package.compress import DEFAULT_WORKERS, Compressor, compress_entrie
 from sfsync.package.errors import PackageTooLargeError, describe
 from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import content_hash_of_digests
-from sfsync.package.plan import ReservedCheck, manifest_clash, plan_contents
+from sfsync.package.plan import ReservedCheck, manifest_clash, plan_own_entries
 from sfsync.package.read import PublishedPackage
-from sfsync.package.zipwrite import ZipMember, write_zip, zip_size
+from sfsync.package.zipwrite import MemberRun, ZipMember, ZipPart, write_zip, zip_size
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,16 @@ class BuiltPackage:
 
 
 @dataclass(frozen=True)
+class ZipLayout:
+    """The order of one ZIP's entries and what fills it: a connector's own entry by path
+    (filled per connector) or a run of published members made once (`MemberRun`).
+    """
+
+    entries: tuple[str, ...]
+    slots: tuple[str | MemberRun, ...]
+
+
+@dataclass(frozen=True)
 class PreparedPackage:
     """A published package with every file's ZIP member made once, for all its connectors."""
 
@@ -55,6 +66,39 @@ class PreparedPackage:
     content_sha256: str
     members: Mapping[str, ZipMember]  # by path, for the files as published
     reserved: ReservedCheck | None = None  # a published path taken for the manifest, if looked
+    _layouts: dict[tuple[str, ...], ZipLayout] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    _layouts_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, compare=False, repr=False
+    )
+
+    def layout(self, own: Collection[str]) -> ZipLayout:
+        """Given the paths of a connector's own entries, return the ZIP's layout around them,
+        made once for every connector with the same own paths (usually all of a system's):
+        building each connector's ZIP member by member cost more CPU than the rest of its push.
+        """
+        key = tuple(sorted(own))
+        with self._layouts_lock:
+            layout = self._layouts.get(key)
+        if layout is not None:
+            return layout
+        entries = tuple(sorted(set(self.package.files) | set(key)))
+        slots: list[str | MemberRun] = []
+        run: list[ZipMember] = []
+        for path in entries:
+            if path in key:
+                if run:
+                    slots.append(MemberRun.of(run))
+                    run = []
+                slots.append(path)
+            else:
+                run.append(self.members[path])
+        if run:
+            slots.append(MemberRun.of(run))
+        layout = ZipLayout(entries, tuple(slots))
+        with self._layouts_lock:
+            return self._layouts.setdefault(key, layout)
 
 
 def prepare_package(
@@ -105,12 +149,12 @@ def build_prepared(
     published files' members as prepared, and only the connector's own entries (its settings,
     the manifest) made here.
 
-    Raise `SettingsError` or `ReservedEntryError` (see `plan.plan_contents`) and
+    Raise `SettingsError` or `ReservedEntryError` (see `plan.plan_own_entries`) and
     `PackageTooLargeError` if the ZIP would exceed limits.max_result_bytes; nothing is returned
     in part.
     """
     package = prepared.package
-    contents, content_sha256 = plan_contents(
+    own, content_sha256 = plan_own_entries(
         package.files,
         package.origin,
         connector=options.connector,
@@ -122,13 +166,6 @@ def build_prepared(
         content_sha256=prepared.content_sha256,
         reserved=prepared.reserved,
     )
-    # The plan hands the published contents through as the very objects it was given; any
-    # other object is the connector's own (merged settings, manifest).
-    own = {
-        path: content
-        for path, content in contents.items()
-        if package.files.get(path) is not content
-    }
     own_digests = {path: hashlib.sha256(content).hexdigest() for path, content in own.items()}
     compressed = compress_entries(
         MappingProxyType({own_digests[path]: content for path, content in own.items()}),
@@ -136,19 +173,19 @@ def build_prepared(
         compressor,
         workers=1,  # a few hundred bytes: threads would cost more than they save
     )
-    entries = tuple(sorted(contents))
-    members = [
+    layout = prepared.layout(own)
+    parts: list[ZipPart] = [
         ZipMember(
-            name=path,
-            crc=zlib.crc32(own[path]),
-            size=len(own[path]),
-            compressed=compressed[own_digests[path]],
+            name=slot,
+            crc=zlib.crc32(own[slot]),
+            size=len(own[slot]),
+            compressed=compressed[own_digests[slot]],
         )
-        if path in own
-        else prepared.members[path]
-        for path in entries
+        if isinstance(slot, str)
+        else slot
+        for slot in layout.slots
     ]
-    size = zip_size(members)
+    size = zip_size(parts)
     limit = options.limits.max_result_bytes
     if size > limit:
         raise PackageTooLargeError(
@@ -158,13 +195,13 @@ def build_prepared(
             f"its {sum(len(data) for data in package.files.values()):,} bytes of files must "
             f"compress to under {limit:,})"
         )
-    data = write_zip(members, package.origin, size)
+    data = write_zip(parts, package.origin, size)
     return BuiltPackage(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
         content_sha256=content_sha256,
-        entries=entries,
+        entries=layout.entries,
     )
 
 

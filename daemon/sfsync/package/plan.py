@@ -15,7 +15,7 @@ from sfsync.package.paths import collision_key, normalise_entry_name
 from sfsync.package.settings import deep_merge, parse_settings, render_settings
 
 
-def plan_contents(
+def plan_own_entries(
     files: Mapping[str, bytes],
     origin: str,
     *,
@@ -28,10 +28,11 @@ def plan_contents(
     content_sha256: str | None = None,
     reserved: ReservedCheck | None = None,
 ) -> tuple[dict[str, bytes], str]:
-    """Given a package's files and origin and one connector's build options, return the files
-    the built ZIP holds (path -> content) and the published content's hash. A caller that
-    looked for a manifest among the paths once for all connectors passes what it found as
-    `reserved`.
+    """Given a package's files and origin and one connector's build options, return the
+    connector's own entries (path -> content: the manifest, and the settings file when overrides
+    are merged into it), which the built ZIP holds beside or instead of the published files, and
+    the published content's hash. A caller that looked for a manifest among the paths once for
+    all connectors passes what it found as `reserved`.
 
     Raise `ReservedEntryError` if the package already holds a manifest, and `SettingsError` if
     the settings path is unusable, the settings file is not a JSON object, or overrides are
@@ -47,13 +48,13 @@ def plan_contents(
             "package published again?",
             entry=clash,
         )
-    planned = dict(files)
+    own: dict[str, bytes] = {}
     published_settings = files.get(settings_path)
     if published_settings is not None:
         settings = parse_settings(published_settings, settings_path, origin, max_settings_bytes)
         if overrides:
             merged = deep_merge(settings, overrides)
-            planned[settings_path] = render_settings(merged, settings_path, origin)
+            own[settings_path] = render_settings(merged, settings_path, origin)
     elif overrides:
         raise SettingsError(
             f"{describe(origin, settings_path)}: connector {connector!r} has overrides but the "
@@ -62,7 +63,7 @@ def plan_contents(
         )
     if content_sha256 is None:
         content_sha256 = content_hash(files)
-    planned[MANIFEST_NAME] = render_manifest(
+    own[MANIFEST_NAME] = render_manifest(
         content_sha256=content_sha256,
         source_version=source_version,
         connector=connector,
@@ -70,7 +71,7 @@ def plan_contents(
         settings_file=settings_path,
         entry_count=len(files),
     )
-    return planned, content_sha256
+    return own, content_sha256
 
 
 @dataclass(frozen=True)

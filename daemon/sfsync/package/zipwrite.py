@@ -77,35 +77,92 @@ class ZipMember:
         return len(local) + len(self.compressed) + len(central) + _OFFSET.size + len(name)
 
 
-def zip_size(members: Sequence[ZipMember]) -> int:
-    """Given the members, return how many bytes `write_zip` will produce for them."""
-    return _END.size + sum(member.footprint for member in members)
+@dataclass(frozen=True)
+class MemberRun:
+    """Consecutive members made into ZIP records once. A package's published files go into
+    every connector's ZIP in the same order, between the connector's own entries, so each run of
+    them between those is made once: its local records and data as parts to join (references,
+    not copies), its central records as one block whose offsets count from the run's start and
+    are moved when the run starts elsewhere in a ZIP.
+    """
+
+    local_parts: tuple[bytes, ...]
+    local_size: int
+    central: bytes
+    count: int
+    # (where each member's offset sits in `central`, that offset from the run's start)
+    offsets: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def of(cls, members: Sequence[ZipMember]) -> MemberRun:
+        """Given members in the order they are written, return them as one run."""
+        local_parts: list[bytes] = []
+        central_parts: list[bytes] = []
+        offsets: list[tuple[int, int]] = []
+        offset = position = 0
+        for member in members:
+            local, central, name = member.records
+            local_parts += (local, member.compressed)
+            central_parts += (central, _OFFSET.pack(offset), name)
+            offsets.append((position + len(central), offset))
+            position += len(central) + _OFFSET.size + len(name)
+            offset += len(local) + len(member.compressed)
+        return cls(
+            tuple(local_parts), offset, b"".join(central_parts), len(members), tuple(offsets)
+        )
+
+    @property
+    def footprint(self) -> int:
+        """Return the bytes the run takes in a ZIP: its local records, data, central records."""
+        return self.local_size + len(self.central)
+
+    def central_at(self, start: int) -> bytes:
+        """Return the run's central records for a run whose first local record is at `start`."""
+        if start == 0:
+            return self.central
+        moved = bytearray(self.central)
+        for position, offset in self.offsets:
+            _OFFSET.pack_into(moved, position, start + offset)
+        return bytes(moved)
 
 
-def write_zip(members: Sequence[ZipMember], origin: str, size: int | None = None) -> bytes:
-    """Given the members in the order to write them, the package origin and, if the caller
-    has it, what `zip_size` gave for them, return the ZIP.
+ZipPart = ZipMember | MemberRun
+
+
+def zip_size(parts: Sequence[ZipPart]) -> int:
+    """Given the members and runs, return how many bytes `write_zip` will produce for them."""
+    return _END.size + sum(part.footprint for part in parts)
+
+
+def write_zip(parts: Sequence[ZipPart], origin: str, size: int | None = None) -> bytes:
+    """Given the members and runs of members in the order to write them, the package origin
+    and, if the caller has it, what `zip_size` gave for them, return the ZIP.
 
     Raise `PackageTooLargeError` if it would need ZIP64 (more than 65,535 entries or 4 GiB).
     """
     if size is None:
-        size = zip_size(members)
-    if len(members) > _MAX_ENTRIES or size > _MAX_FIELD:
+        size = zip_size(parts)
+    count = sum(part.count if isinstance(part, MemberRun) else 1 for part in parts)
+    if count > _MAX_ENTRIES or size > _MAX_FIELD:
         raise PackageTooLargeError(
-            f"{describe(origin)}: {len(members):,} entries and {size:,} bytes "
+            f"{describe(origin)}: {count:,} entries and {size:,} bytes "
             "need ZIP64, which a Static Resource never should"
         )
     local_parts: list[bytes] = []
     central_parts: list[bytes] = []
     offset = 0
     pack_offset = _OFFSET.pack
-    for member in members:
-        local, central, name = member.records
-        local_parts += (local, member.compressed)
+    for part in parts:
+        if isinstance(part, MemberRun):
+            local_parts += part.local_parts
+            central_parts.append(part.central_at(offset))
+            offset += part.local_size
+            continue
+        local, central, name = part.records
+        local_parts += (local, part.compressed)
         central_parts += (central, pack_offset(offset), name)
-        offset += len(local) + len(member.compressed)
+        offset += len(local) + len(part.compressed)
     central_directory = b"".join(central_parts)
-    end = _END.pack(
-        b"PK\x05\x06", 0, 0, len(members), len(members), len(central_directory), offset, 0
-    )
-    return b"".join([*local_parts, central_directory, end])
+    end = _END.pack(b"PK\x05\x06", 0, 0, count, count, len(central_directory), offset, 0)
+    local_parts += (central_directory, end)
+    return b"".join(local_parts)

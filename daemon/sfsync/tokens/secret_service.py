@@ -3,7 +3,8 @@
 keyring's Secret Service backend opens a D-Bus connection and negotiates an encrypted session (a
 Diffie-Hellman exchange) for every value it reads; with 200 connectors, a daemon cycle spent a
 third of its CPU there. Here one connection and one session serve every read of a pass, with the
-same attributes, the same unlocking and the same first-item-wins rule as `get_password`.
+same attributes, the same unlocking and the same rule as `get_password` for a user name with
+several items: the first the search gives wins (the service orders its answers as it likes).
 
 secretstorage's items cost four D-Bus calls each (their label on creation, attributes, locked
 state, secret). Here each item costs one (its attributes); the secrets of all of them come in one

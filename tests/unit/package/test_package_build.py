@@ -12,7 +12,7 @@ import zipfile
 import zlib
 from typing import Any
 
-from sfsync.package.build import BuildOptions, build_package
+from sfsync.package.build import BuildOptions, build_package, build_prepared, prepare_package
 from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import MANIFEST_NAME, content_hash
 from sfsync.package.read import PublishedPackage, read_zip_bytes
@@ -183,3 +183,27 @@ def test_info_zip_accepts_the_result(tmp_path):
     path.write_bytes(build_package(package(), options()).data)
     result = subprocess.run(["unzip", "-t", str(path)], capture_output=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_builds_keep_the_bytes_of_earlier_versions():
+    """A prepared package's builds, its published runs made once and shared (one run before
+    the connector's entries, one after settings.json whose offsets move with the settings'
+    size), have the bytes earlier versions built: a change would push every connector again
+    after an upgrade.
+    """
+    files = {**FILES, "zz/after-settings.txt": b"late" * 50, "a/first.txt": b"first"}
+    prepared = prepare_package(PublishedPackage(files=files, origin="/srv/p.zip"))
+    builds = [
+        options(),
+        options(overrides={"power": {"fingers": 5}}),
+        options(connector="lightning/production", overrides={"goals": {"rule": "b" * 35}}),
+    ]
+    assert [hashlib.sha256(build_prepared(prepared, each).data).hexdigest() for each in builds] == [
+        "e43b3330a309d4ebff519fa21e424bd2c0d33330740973c724305833cfff6d26",
+        "6ef9f3aa1c61881679d00063268ba55f17b84925193b5d3c7a4f408e865a0c99",
+        "5eb8de109578f653c0dda42e4c9025b34ba44147cc6a78cacf239164da326fc9",
+    ]
+    # Built alone, without the prepared package's kept runs, each is the same.
+    assert (
+        build_package(prepared.package, builds[2]).data == build_prepared(prepared, builds[2]).data
+    )
