@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sfsync.tokens import secret_env
 from tests.fixtures.alone import turn
 from tests.fixtures.site import stop_started
 
@@ -41,6 +42,15 @@ def _isolated_home(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_taken_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start every test with no secret variable taken, as a new process does: the CLI keeps the
+    keyring passphrase it took out of the environment for the rest of the process, so an
+    in-process command of one test found the passphrase another test had given.
+    """
+    monkeypatch.setattr(secret_env, "_taken", {})
 
 
 @pytest.fixture(autouse=True)

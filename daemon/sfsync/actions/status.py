@@ -214,13 +214,22 @@ def status_rows(connectors: tuple[Connector, ...], deps: AuthDeps) -> list[Statu
         refusals: dict[str, str | None] = {}
 
         def check(connector: Connector) -> StatusRow:
-            return connector_status(
-                connector, deps, live=connector.name in live, on_refused=refusals.__setitem__
-            )
+            return connector_status(connector, deps, on_refused=refusals.__setitem__)
 
         width = max(1, min(CHECKS_AT_ONCE, len(live)))
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="status") as pool:
-            rows = list(pool.map(check, connectors))
+            checking = {c.name: pool.submit(check, c) for c in connectors if c.name in live}
+            # The rows not checked live need no network: made here while the checks run, not
+            # handed to the pool one by one (at 10,000 connectors, a quarter second of CPU).
+            unchecked = {
+                c.name: connector_status(c, deps, live=False)
+                for c in connectors
+                if c.name not in live
+            }
+            rows = [
+                checking[c.name].result() if c.name in checking else unchecked[c.name]
+                for c in connectors
+            ]
         proven = deps.proofs.pending()
         rows = [
             replace(row, auth_checked_at=proven[row.connector].isoformat())
