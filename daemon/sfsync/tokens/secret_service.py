@@ -9,7 +9,8 @@ several items: the first the search gives wins (the service orders its answers a
 secretstorage's items cost four D-Bus calls each (their label on creation, attributes, locked
 state, secret). Here each item costs one (its attributes); the secrets of all of them come in one
 `GetSecrets` call, which the Secret Service specification provides for this. An item whose
-secret that call does not return (a locked one) is read as keyring reads it, unlocking first.
+secret that call does not return (a locked one), or every item if a service refuses the call,
+is read as keyring reads it, unlocking first.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from contextlib import closing
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from jeepney.wrappers import DBusErrorResponse  # type: ignore[import-untyped]
 from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 from keyring.errors import KeyringError
 from secretstorage.defines import SS_PATH, SS_PREFIX
 from secretstorage.dhcrypto import Session
-from secretstorage.exceptions import SecretStorageException
+from secretstorage.exceptions import ItemNotFoundException, SecretStorageException
 from secretstorage.item import Item
 from secretstorage.util import DBusAddressWrapper, open_session
 
@@ -59,7 +61,12 @@ def read_passwords(
                     chosen[path] = username
                     wanted.discard(username)
             service = DBusAddressWrapper(SS_PATH, SS_PREFIX + "Service", connection)
-            (secrets,) = service.call("GetSecrets", "aoo", list(chosen), session.object_path)
+            try:
+                (secrets,) = service.call("GetSecrets", "aoo", list(chosen), session.object_path)
+            except (DBusErrorResponse, ItemNotFoundException):
+                # A service without the call (an unknown method comes as ItemNotFoundException)
+                # or refusing it whole: each item is read on its own.
+                secrets = {}
             found: dict[str, str] = {}
             for path, username in chosen.items():
                 secret = secrets.get(path)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from contextlib import closing
 from datetime import UTC, datetime
+from typing import Any
 
 import keyring.backends.SecretService
-from secretstorage.util import open_session
+import pytest
+from secretstorage.exceptions import ItemNotFoundException
+from secretstorage.util import DBusAddressWrapper, open_session
 
 from sfsync.config.schema import KeyringSettings
 from sfsync.tokens.backends import open_backend
@@ -71,3 +74,25 @@ def test_one_pass_reads_every_length_and_the_first_duplicate(
     assert read.pop("user0") in {values.pop("user0"), "second"}
     assert read == values
     assert read == {username: backend.get_password("sfsync-many", username) for username in values}
+
+
+def test_a_service_without_get_secrets_is_read_item_by_item(
+    secret_service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Secret Service that does not know `GetSecrets` (an unknown method) still gives every
+    value, each item read as keyring reads it.
+    """
+    del secret_service_env
+    backend = keyring.backends.SecretService.Keyring()
+    values = {f"user{n}": f"value-{n}" for n in range(3)}
+    for username, value in values.items():
+        backend.set_password("sfsync-many", username, value)
+    calls = DBusAddressWrapper.call
+
+    def without_get_secrets(self: DBusAddressWrapper, method: str, *args: Any) -> Any:
+        if method == "GetSecrets":
+            raise ItemNotFoundException("org.freedesktop.DBus.Error.UnknownMethod")
+        return calls(self, method, *args)
+
+    monkeypatch.setattr(DBusAddressWrapper, "call", without_get_secrets)
+    assert read_passwords(backend, "sfsync-many", values) == values
