@@ -65,7 +65,7 @@ def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
             for _ in range(repeats):
                 time.sleep(1.0)
                 fan_outs.append(_fan_out(workspace, daemon, next(versions), timeout=300))
-            idle = _idle(workspace, daemon, idle_seconds)
+            idle = idle_cost(workspace, daemon, idle_seconds)
             peak_rss = memory_mb(daemon.process.pid)[1]
         finally:
             daemon.close()
@@ -159,7 +159,7 @@ def _fan_out(
     }
 
 
-def _idle(workspace: Workspace, daemon: Daemon, seconds: float) -> dict[str, float]:
+def idle_cost(workspace: Workspace, daemon: Daemon, seconds: float) -> dict[str, float]:
     """Let the daemon sit with nothing to do; return its CPU use and largest RSS meanwhile."""
     wait_quiet(daemon)
     calls = workspace.api_calls()

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.common import Measurement, Mode, cpu_seconds, memory_mb
-from bench.fanout import wait_quiet
+from bench.fanout import idle_cost
 from bench.keyring_cost import PASSPHRASE
 from bench.packages import package_bytes, publish
 from bench.workspace import Workspace, make_workspace, start_emulator
@@ -196,14 +196,8 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
                 },
             }
         _progress(count, f"every org holds the publish after {spread:.1f} s")
-        wait_quiet(daemon)
-        cpu = cpu_seconds(daemon.process.pid)
-        rss = 0.0
-        deadline = time.monotonic() + idle_seconds
-        while time.monotonic() < deadline:
-            rss = max(rss, memory_mb(daemon.process.pid)[0])
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        idle_cpu = 100 * (cpu_seconds(daemon.process.pid) - cpu) / idle_seconds
+        idle = idle_cost(workspace, daemon, idle_seconds)
+        idle_cpu, rss = idle["cpu_percent"], idle["rss_max"]
     finally:
         daemon.stop()
     sync = _timed(workspace, ("sync",), CLI_LIMIT)

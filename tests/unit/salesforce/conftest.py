@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
-from tests.unit.salesforce.sf_helpers import CONNECTOR, NOW, stored
+from tests.unit.salesforce.sf_helpers import CONNECTOR, connector_session, stored
 
 
 @pytest.fixture
@@ -21,11 +20,4 @@ def store() -> MemoryTokenStore:
 @pytest.fixture
 def session(store: MemoryTokenStore, tmp_path: Path) -> ConnectorSession:
     """A session for the test connector over a real requests session (mocked by responses)."""
-    return ConnectorSession(
-        CONNECTOR,
-        store=store,
-        http=new_http_session(HttpSettings(timeout=5)),
-        state_dir=tmp_path / "state",
-        api_version="64.0",
-        clock=lambda: NOW,
-    )
+    return connector_session(store, tmp_path)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
-from sfsync.tokens import StoredAuthorization
+from sfsync.http_session import HttpSettings, new_http_session
+from sfsync.salesforce.session import ConnectorSession
+from sfsync.tokens import MemoryTokenStore, StoredAuthorization
 
 INSTANCE = "https://acme.my.salesforce.com"
 TOKEN_URL = INSTANCE + "/services/oauth2/token"
@@ -52,3 +56,18 @@ def form_of(body: bytes | str | None) -> dict[str, list[str]]:
     """Given a sent request's body, return its urlencoded form fields; fail if it had none."""
     assert body is not None, "the request had no body"
     return parse_qs(body if isinstance(body, str) else body.decode())
+
+
+def connector_session(store: MemoryTokenStore, tmp_path: Path, **seams: Any) -> ConnectorSession:
+    """Return a session for the test connector at NOW over a real requests session (mocked by
+    responses), with any other of ConnectorSession's seams given.
+    """
+    return ConnectorSession(
+        CONNECTOR,
+        store=store,
+        http=new_http_session(HttpSettings(timeout=5)),
+        state_dir=tmp_path / "state",
+        api_version="64.0",
+        clock=lambda: NOW,
+        **seams,
+    )

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import responses
 
-from sfsync.http_session import HttpSettings, new_http_session
 from sfsync.salesforce.keepalive import keep_alive, keepalive_due
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.tokens import MemoryTokenStore
@@ -17,6 +16,7 @@ from tests.unit.salesforce.sf_helpers import (
     CONNECTOR,
     NOW,
     TOKEN_URL,
+    connector_session,
     stored,
     token_answer,
 )
@@ -71,15 +71,7 @@ def session_noting(
     store: MemoryTokenStore, tmp_path: Path, proofs: dict[str, datetime]
 ) -> ConnectorSession:
     """Return a session on `store` at NOW whose grants are noted in `proofs`."""
-    return ConnectorSession(
-        CONNECTOR,
-        store=store,
-        http=new_http_session(HttpSettings(timeout=5)),
-        state_dir=tmp_path / "state",
-        api_version="64.0",
-        clock=lambda: NOW,
-        on_proof=proofs.__setitem__,
-    )
+    return connector_session(store, tmp_path, on_proof=proofs.__setitem__)
 
 
 @responses.activate
