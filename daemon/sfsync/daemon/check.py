@@ -75,6 +75,8 @@ class SystemChecks:
         for connector in loaded.connectors:
             systems.setdefault(connector.system, []).append(connector)
         self.systems = {name: SystemWork(tuple(items)) for name, items in systems.items()}
+        self._cycles_running = 0
+        self._cycles_lock = threading.Lock()
 
     def check(self, system: str) -> None:
         """Given a system, check it now; if a check of it is running, make that one look again
@@ -134,17 +136,35 @@ class SystemChecks:
             return
         # One keyring pass for the cycle and the authorized gauges after it.
         tokens = TokenSnapshot(runtime.deps.tokens, chosen)
-        report = run_cycle(
-            runtime.deps, runtime.pusher, only=set(chosen), looks={system: look}, tokens=tokens
-        )
-        # The packages the push threads held are freed now, and the compression cache's
-        # entries are on disk; give the pages back while idle.
-        if runtime.deps.cache is not None:
-            runtime.deps.cache.unload()
-        self._release_memory()
+        with self._cycles_lock:
+            self._cycles_running += 1
+        try:
+            report = run_cycle(
+                runtime.deps, runtime.pusher, only=set(chosen), looks={system: look}, tokens=tokens
+            )
+        finally:
+            self._after_cycle()
         work.signature = look.signature
         work.look_again = False
         self._follow_up(system, work, chosen, report, tokens)
+
+    def _after_cycle(self) -> None:
+        """When no other system's cycle is running, let go of what only a cycle needs.
+
+        The connections to the orgs are closed: the next cycle comes with the next publish,
+        minutes or hours away, by when the orgs' servers will have closed them anyway, and
+        each kept one holds its TLS state (about 55 KB per org). The packages the push threads
+        held are freed now and the compression cache's entries are on disk; the pages go back
+        to the OS while idle.
+        """
+        with self._cycles_lock:
+            self._cycles_running -= 1
+            if self._cycles_running:
+                return
+            self._runtime.close_connections()
+            if self._runtime.deps.cache is not None:
+                self._runtime.deps.cache.unload()
+            self._release_memory()
 
     def _follow_up(
         self,

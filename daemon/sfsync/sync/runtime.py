@@ -48,6 +48,8 @@ class SyncRuntime:
 
     deps: CycleDeps
     pusher: Pusher
+    # Closes the connections kept open to the orgs (they are opened again when needed).
+    close_connections: Callable[[], None] = lambda: None
 
     def cycle(
         self, *, only: set[str] | None = None, dry_run: bool = False, force: bool = False
@@ -134,7 +136,7 @@ def open_runtime(
             proofs=auth.proofs,
         )
         try:
-            yield SyncRuntime(deps=deps, pusher=pusher)
+            yield SyncRuntime(deps=deps, pusher=pusher, close_connections=auth.http.close)
         finally:
             # What ran outside a cycle (rollback, verify, resume) got tokens too.
             write_proofs(deps)

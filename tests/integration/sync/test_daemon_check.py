@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import requests
+from requests.adapters import HTTPAdapter
+
 from sfsync.sync.cycle import ConnectorResult
 from sfsync.sync.result import Result
 from sfsync_emulator import Emulator
@@ -77,3 +80,37 @@ def test_a_settling_publish_is_waited_for(tmp_path: Path, emu: Emulator) -> None
         site.clock.advance(20)
         assert {result.outcome for result in daemon.check()} == {Result.PUSHED}
     assert [served_text(org) for org in site.orgs.values()] == ["release 2", "release 2"]
+
+
+def open_connections(session: requests.Session) -> int:
+    """Given a session, return how many connections its pools keep open."""
+    return sum(
+        1
+        for adapter in session.adapters.values()
+        if isinstance(adapter, HTTPAdapter)
+        # The pools' container cannot be iterated; its keys() is a copy.
+        for key in adapter.poolmanager.pools.keys()  # noqa: SIM118
+        for conn in list(adapter.poolmanager.pools[key].pool.queue)
+        if conn is not None and conn.sock is not None
+    )
+
+
+def test_a_check_closes_the_connections_its_cycle_opened(site: Site, daemon: Daemon) -> None:
+    """Once its cycle is over, a check keeps no connection to the orgs open (the next publish
+    may be hours away); the next cycle opens them again and pushes.
+    """
+    connector = site.loaded.connectors[0]
+    http = daemon.runtime.deps.session_for(connector)._http
+    site.publish("walkme-1.zip", "release 1")
+    assert outcomes(daemon.check()) == {
+        "lightning/one": Result.PUSHED,
+        "lightning/two": Result.PUSHED,
+    }
+    assert open_connections(http) == 0
+    # What was closed is what a request keeps: one to an org is kept open and counted.
+    http.get(site.orgs[connector.name].instance_url + "/services/data/", timeout=10)
+    assert open_connections(http) == 1
+    site.publish("walkme-2.zip", "release 2")
+    assert {result.outcome for result in daemon.check()} == {Result.PUSHED}
+    assert [served_text(org) for org in site.orgs.values()] == ["release 2", "release 2"]
+    assert open_connections(http) == 0
