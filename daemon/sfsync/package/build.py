@@ -79,15 +79,20 @@ class PreparedPackage:
         building each connector's ZIP member by member cost more CPU than the rest of its push.
         """
         key = tuple(sorted(own))
+        # Made under the lock: a cycle's push threads all ask at once, and each made its own
+        # copy while none was kept yet (about 30 of them, half a second of CPU, per publish).
         with self._layouts_lock:
             layout = self._layouts.get(key)
-        if layout is not None:
+            if layout is None:
+                layout = self._layouts[key] = self._make_layout(key)
             return layout
-        entries = tuple(sorted(set(self.package.files) | set(key)))
+
+    def _make_layout(self, own: tuple[str, ...]) -> ZipLayout:
+        entries = tuple(sorted(set(self.package.files) | set(own)))
         slots: list[str | MemberRun] = []
         run: list[ZipMember] = []
         for path in entries:
-            if path in key:
+            if path in own:
                 if run:
                     slots.append(MemberRun.of(run))
                     run = []
@@ -96,9 +101,7 @@ class PreparedPackage:
                 run.append(self.members[path])
         if run:
             slots.append(MemberRun.of(run))
-        layout = ZipLayout(entries, tuple(slots))
-        with self._layouts_lock:
-            return self._layouts.setdefault(key, layout)
+        return ZipLayout(entries, tuple(slots))
 
 
 def prepare_package(

@@ -8,14 +8,24 @@ import hashlib
 import io
 import json
 import subprocess
+import threading
+import time
 import zipfile
 import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sfsync.package.build import BuildOptions, build_package, build_prepared, prepare_package
+from sfsync.package.build import (
+    BuildOptions,
+    build_package,
+    build_prepared,
+    prepare_package,
+)
 from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import MANIFEST_NAME, content_hash
 from sfsync.package.read import PublishedPackage, read_zip_bytes
+from sfsync.package.zipwrite import MemberRun, ZipMember
 
 SETTINGS = b'{"goals": {"rule": "a"},\n  "power": {"fingers": 3, "hold": 2}, "active": true}'
 FILES = {
@@ -207,3 +217,33 @@ def test_builds_keep_the_bytes_of_earlier_versions():
     assert (
         build_package(prepared.package, builds[2]).data == build_prepared(prepared, builds[2]).data
     )
+
+
+def test_connectors_building_at_once_share_one_layout(monkeypatch):
+    """Push threads that build from one prepared package at the same moment make its layout
+    (here one run of published members, before settings.json) once between them, and every
+    build has the bytes of one built alone.
+    """
+    prepared = prepare_package(package())
+    runs: list[int] = []
+    make_run = MemberRun.of
+    started = threading.Barrier(8)
+
+    def counted(_cls: type[MemberRun], members: Sequence[ZipMember]) -> MemberRun:
+        runs.append(len(members))
+        time.sleep(0.05)  # long enough for every other thread to ask meanwhile
+        return make_run(members)
+
+    def build(index: int) -> bytes:
+        started.wait()
+        return build_prepared(prepared, options(overrides={"power": {"fingers": index}})).data
+
+    monkeypatch.setattr(MemberRun, "of", classmethod(counted))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        built = list(pool.map(build, range(8)))
+    assert runs == [4]
+    monkeypatch.undo()
+    assert built == [
+        build_package(package(), options(overrides={"power": {"fingers": index}})).data
+        for index in range(8)
+    ]
