@@ -200,14 +200,12 @@ def run_cycle(
         if deps.on_result is not None:
             deps.on_result(result)
 
+    # The daemon looked at the sources before it asked for this cycle, so there is work: the
+    # keyring pass (mostly waiting on the keyring's process) runs while the package is read.
+    early = _read_tokens_meanwhile(tokens) if looks is not None else None
     try:
         jobs = _read_sources(deps, selected, report, looks or {})
-        if jobs:
-            # Made by the first push thread instead, the pass competed with every other thread
-            # for the GIL while they all waited for it. A failure is left for each connector's
-            # decision to report.
-            with contextlib.suppress(SfsyncError):
-                tokens.read()
+        _finish_token_pass(tokens, early, needed=bool(jobs))
         for wave in _waves([job.connector for job in jobs.values()]):
             if deps.interrupted is not None and deps.interrupted.is_set():
                 for connector in wave:
@@ -228,6 +226,36 @@ def run_cycle(
         if not dry_run:
             write_proofs(deps)
     return CycleReport(tuple(results[c.name] for c in selected if c.name in results))
+
+
+def _read_tokens_meanwhile(tokens: TokenSnapshot) -> threading.Thread:
+    """Start the snapshot's keyring pass in a thread of its own; return the thread. A failure
+    is left to the pass the cycle makes again (and reports) when it needs the tokens.
+    """
+
+    def read() -> None:
+        # Whatever went wrong happens again in the cycle's own pass, which reports it.
+        with contextlib.suppress(Exception):
+            tokens.read()
+
+    thread = threading.Thread(target=read, name="tokens", daemon=True)
+    thread.start()
+    return thread
+
+
+def _finish_token_pass(
+    tokens: TokenSnapshot, early: threading.Thread | None, *, needed: bool
+) -> None:
+    """Wait for the early keyring pass, if one was started; when the cycle has work, make the
+    pass now if it is not made yet. Made by the first push thread instead, the pass competed
+    with every other thread for the GIL while they all waited for it. A failure is left for
+    each connector's decision to report.
+    """
+    if early is not None:
+        early.join()
+    if needed:
+        with contextlib.suppress(SfsyncError):
+            tokens.read()
 
 
 def write_proofs(deps: CycleDeps) -> None:

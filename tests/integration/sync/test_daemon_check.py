@@ -4,13 +4,18 @@ run the cycle for what is due, and schedule the next check (against two emulated
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
+import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from sfsync.errors import TokenStoreError
 from sfsync.sync.cycle import ConnectorResult
 from sfsync.sync.result import Result
+from sfsync.tokens.record import StoredAuthorization
 from sfsync_emulator import Emulator
 from tests.integration.sync.sync_site import Daemon, Site, daemon_checks, served_text, write_site
 
@@ -114,3 +119,28 @@ def test_a_check_closes_the_connections_its_cycle_opened(site: Site, daemon: Dae
     assert {result.outcome for result in daemon.check()} == {Result.PUSHED}
     assert [served_text(org) for org in site.orgs.values()] == ["release 2", "release 2"]
     assert open_connections(http) == 0
+
+
+def test_the_keyring_pass_runs_while_the_package_is_read(
+    site: Site, daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that found a new package starts the keyring pass in a thread of its own while
+    the package is read; a pass that fails there is made again by the cycle, which pushes.
+    """
+    store = daemon.runtime.deps.tokens
+    read = store.get_many
+    passes: list[str] = []
+
+    def flaky(connectors: Collection[str]) -> Mapping[str, StoredAuthorization | None]:
+        passes.append(threading.current_thread().name)
+        if len(passes) == 1:
+            raise TokenStoreError("keyring busy")
+        return read(connectors)
+
+    monkeypatch.setattr(store, "get_many", flaky)
+    site.publish("walkme-1.zip", "release 1")
+    assert outcomes(daemon.check()) == {
+        "lightning/one": Result.PUSHED,
+        "lightning/two": Result.PUSHED,
+    }
+    assert passes == ["tokens", threading.current_thread().name]
