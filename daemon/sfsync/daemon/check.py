@@ -152,10 +152,11 @@ class SystemChecks:
         """When no other system's cycle is running, let go of what only a cycle needs.
 
         The connections to the orgs are closed: the next cycle comes with the next publish,
-        minutes or hours away, by when the orgs' servers will have closed them anyway, and
-        each kept one holds its TLS state (about 55 KB per org). The packages the push threads
-        held are freed now and the compression cache's entries are on disk; the pages go back
-        to the OS while idle.
+        usually minutes or hours away, and a kept connection would serve it only if neither
+        the org nor a proxy on the way had closed it meanwhile; each holds its TLS state
+        (about 55 KB per org). The next cycle pays a handshake per org instead. The packages
+        the push threads held are freed now and the compression cache's entries are on disk;
+        the pages go back to the OS while idle.
         """
         with self._cycles_lock:
             self._cycles_running -= 1
