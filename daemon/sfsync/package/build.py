@@ -80,7 +80,7 @@ class PreparedPackage:
         """
         key = tuple(sorted(own))
         # Made under the lock: a cycle's push threads all ask at once, and each made its own
-        # copy while none was kept yet (about 30 a publish: a tenth of the daemon's samples).
+        # copy while none was kept yet (up to one a push thread: a tenth of the daemon's samples).
         with self._layouts_lock:
             layout = self._layouts.get(key)
             if layout is None:
