@@ -178,7 +178,7 @@ def build(
     source_path = package.path
     built = build_for_connector(connector, package, package_limits(loaded.config))
     try:
-        write_atomically(output, built.data)
+        write_atomically(output, built.pieces)
     except OSError as error:
         raise PathError(describe_os_error(output, error, "write the ZIP")) from None
     click.echo(

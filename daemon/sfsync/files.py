@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 # Opening a file another user can write (a drop folder, a package, the cache): O_NOFOLLOW
@@ -42,9 +43,10 @@ def file_kind(mode: int) -> str:
     return SPECIAL_FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
 
 
-def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Given a destination, bytes and an optional mode, write them to a temp file beside the
-    destination, flush it to disk and rename it into place.
+def write_atomically(path: Path, data: bytes | Sequence[bytes], mode: int | None = None) -> None:
+    """Given a destination, bytes (or pieces to write one after another) and an optional mode,
+    write them to a temp file beside the destination, flush it to disk and rename it into
+    place.
 
     Raise OSError if the disk refuses; no temp file is left behind either way.
     """
@@ -52,7 +54,10 @@ def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
+            if isinstance(data, bytes):
+                stream.write(data)
+            else:
+                stream.writelines(data)
             stream.flush()
             os.fsync(stream.fileno())
         if mode is not None:

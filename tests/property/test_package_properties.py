@@ -19,7 +19,7 @@ from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import MANIFEST_NAME
 from sfsync.package.paths import collision_key, is_junk
 from sfsync.package.read import PublishedPackage, read_tree, read_zip_bytes
-from sfsync.package.zipwrite import MemberRun, ZipMember, write_zip, zip_size
+from sfsync.package.zipwrite import MemberRun, ZipMember, write_zip, zip_pieces, zip_size
 
 LIMITS = PackageLimits()
 SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.\u00e9", min_size=1, max_size=8)
@@ -198,3 +198,9 @@ def test_runs_of_members_write_the_bytes_members_do(members, data):
     written = write_zip(parts, "/p.zip")
     assert written == write_zip(members, "/p.zip")
     assert len(written) == zip_size(parts) == zip_size(members)
+    # The pieces a push sends join into that ZIP, and each run's block is the run's own bytes
+    # (shared by every ZIP the run goes into), not a copy.
+    pieces = zip_pieces(parts, "/p.zip")
+    assert b"".join(pieces) == written
+    runs = [part for part in parts if isinstance(part, MemberRun)]
+    assert all(any(piece is run.local for piece in pieces) for run in runs)

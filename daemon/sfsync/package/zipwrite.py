@@ -81,13 +81,16 @@ class ZipMember:
 class MemberRun:
     """Consecutive members made into ZIP records once. A package's published files go into
     every connector's ZIP in the same order, between the connector's own entries, so each run of
-    them between those is made once: its local records and data as parts to join (references,
-    not copies), its central records as one block whose offsets count from the run's start and
-    are moved when the run starts elsewhere in a ZIP.
+    them between those is made once: its local records and data as one block, its central
+    records as another whose offsets count from the run's start and are moved when the run
+    starts elsewhere in a ZIP.
+
+    The local block is one copy of the members' records and data for every connector, made
+    once per publish, so that a connector's ZIP is a handful of pieces (see `zip_pieces`)
+    rather than thousands to join into a new buffer of the package's size on every push.
     """
 
-    local_parts: tuple[bytes, ...]
-    local_size: int
+    local: bytes
     central: bytes
     count: int
     # (where each member's offset sits in `central`, that offset from the run's start)
@@ -107,14 +110,12 @@ class MemberRun:
             offsets.append((position + len(central), offset))
             position += len(central) + _OFFSET.size + len(name)
             offset += len(local) + len(member.compressed)
-        return cls(
-            tuple(local_parts), offset, b"".join(central_parts), len(members), tuple(offsets)
-        )
+        return cls(b"".join(local_parts), b"".join(central_parts), len(members), tuple(offsets))
 
     @property
     def footprint(self) -> int:
         """Return the bytes the run takes in a ZIP: its local records, data, central records."""
-        return self.local_size + len(self.central)
+        return len(self.local) + len(self.central)
 
     def central_at(self, start: int) -> bytes:
         """Return the run's central records for a run whose first local record is at `start`."""
@@ -140,6 +141,14 @@ def write_zip(parts: Sequence[ZipPart], origin: str, size: int | None = None) ->
 
     Raise `PackageTooLargeError` if it would need ZIP64 (more than 65,535 entries or 4 GiB).
     """
+    return b"".join(zip_pieces(parts, origin, size))
+
+
+def zip_pieces(parts: Sequence[ZipPart], origin: str, size: int | None = None) -> tuple[bytes, ...]:
+    """Given what `write_zip` takes, return the ZIP as pieces to be written one after another:
+    each run's local block as it is (shared, not copied), each own member's records, then the
+    central directory and the end record. Raise as `write_zip` does.
+    """
     if size is None:
         size = zip_size(parts)
     count = sum(part.count if isinstance(part, MemberRun) else 1 for part in parts)
@@ -148,21 +157,21 @@ def write_zip(parts: Sequence[ZipPart], origin: str, size: int | None = None) ->
             f"{describe(origin)}: {count:,} entries and {size:,} bytes "
             "need ZIP64, which a Static Resource never should"
         )
-    local_parts: list[bytes] = []
+    pieces: list[bytes] = []
     central_parts: list[bytes] = []
     offset = 0
     pack_offset = _OFFSET.pack
     for part in parts:
         if isinstance(part, MemberRun):
-            local_parts += part.local_parts
+            pieces.append(part.local)
             central_parts.append(part.central_at(offset))
-            offset += part.local_size
+            offset += len(part.local)
             continue
         local, central, name = part.records
-        local_parts += (local, part.compressed)
+        pieces += (local, part.compressed)
         central_parts += (central, pack_offset(offset), name)
         offset += len(local) + len(part.compressed)
     central_directory = b"".join(central_parts)
     end = _END.pack(b"PK\x05\x06", 0, 0, count, count, len(central_directory), offset, 0)
-    local_parts += (central_directory, end)
-    return b"".join(local_parts)
+    pieces += (central_directory, end)
+    return tuple(pieces)

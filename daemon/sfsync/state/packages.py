@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from sfsync.errors import StateError, UsageError
@@ -26,8 +26,9 @@ class PackageArchive:
         """Given a connector and a build's hash, return where that build is kept."""
         return self._folder(connector) / f"{sha256}.zip"
 
-    def save(self, connector: str, sha256: str, data: bytes) -> Path:
-        """Given a connector, a build's hash and its bytes, keep them (atomically, 0600).
+    def save(self, connector: str, sha256: str, data: bytes | Sequence[bytes]) -> Path:
+        """Given a connector, a build's hash and its bytes (or the pieces they join from), keep
+        them (atomically, 0600).
 
         Raise StateError naming the path if the disk refuses.
         """

@@ -56,7 +56,7 @@ def load_kept_build(
     record = next((build for build in store.builds(connector) if build.sha256 == sha256), None)
     data = archive.load(connector, sha256)
     built = BuiltPackage(
-        data=data,
+        pieces=(data,),
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
         content_sha256=record.content_sha256 if record else "",

@@ -91,7 +91,7 @@ class ToolingPush:
                 created = self.writing(
                     lambda: self.client.create_resource(
                         name,
-                        built.data,
+                        built.pieces,
                         cache_control=self.connector.cache_control,
                         description=description,
                     )
@@ -112,7 +112,7 @@ class ToolingPush:
         self.writing(
             lambda: self.client.update_body(
                 resource_id,
-                built.data,
+                built.pieces,
                 cache_control=self.connector.cache_control,
                 description=description,
             )

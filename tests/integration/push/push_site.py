@@ -43,7 +43,7 @@ def build(version: int) -> BuiltPackage:
         archive.writestr(entry, f"<p>version {version}</p>")
     data = buffer.getvalue()
     return BuiltPackage(
-        data=data,
+        pieces=(data,),
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
         content_sha256=hashlib.sha256(f"content {version}".encode()).hexdigest(),

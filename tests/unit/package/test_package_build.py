@@ -219,6 +219,25 @@ def test_builds_keep_the_bytes_of_earlier_versions():
     )
 
 
+def test_connectors_builds_share_the_published_members_bytes():
+    """Two connectors' builds hold the published members' records as the same objects (one
+    copy for every connector, not one a push); each build's hash and size are those of its
+    pieces joined.
+    """
+    files = {**FILES, "zz/after-settings.txt": b"late" * 50, "a/first.txt": b"first"}
+    prepared = prepare_package(PublishedPackage(files=files, origin="/srv/p.zip"))
+    one = build_prepared(prepared, options())
+    other = build_prepared(prepared, options(connector="lightning/production"))
+    for built in (one, other):
+        assert built.sha256 == hashlib.sha256(b"".join(built.pieces)).hexdigest()
+        assert built.size == len(built.data) == sum(len(piece) for piece in built.pieces)
+    shared = [piece for piece in one.pieces if any(piece is mine for mine in other.pieces)]
+    assert len(shared) == 2  # the runs before and after the connector's settings.json
+    assert all(piece.startswith(b"PK\x03\x04") for piece in shared)  # local records
+    published = b"".join(shared)
+    assert all(path.encode() in published for path in files if path != "settings.json")
+
+
 def test_connectors_building_at_once_share_one_layout(monkeypatch):
     """Push threads that build from one prepared package at the same moment make its layout
     (here one run of published members, before settings.json) once between them, and every

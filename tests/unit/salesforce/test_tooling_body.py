@@ -9,9 +9,16 @@ import json
 
 import pytest
 import responses
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sfsync.salesforce.session import ConnectorSession
-from sfsync.salesforce.tooling import DuplicateResourceError, ResourceBody, ToolingClient
+from sfsync.salesforce.tooling import (
+    DuplicateResourceError,
+    ResourceBody,
+    ToolingClient,
+    aligned_chunks,
+)
 from tests.unit.salesforce.sf_helpers import (
     ACCESS_NEW,
     ACCESS_OLD,
@@ -47,6 +54,34 @@ def test_resource_body_is_the_json_of_the_fields_and_the_base64_body() -> None:
         assert bytes(body) == whole
         assert json.loads(whole) == {**fields, "Body": base64.b64encode(data).decode("ascii")}
     assert json.loads(bytes(ResourceBody({}, b"ab"))) == {"Body": "YWI="}
+
+
+def test_a_body_from_pieces_is_the_body_of_their_join() -> None:
+    """A build's pieces (small ones, and large ones not ending on a multiple of 3) give the
+    same body, byte for byte and in declared length, as the joined ZIP does.
+    """
+    pieces = (b"PK", ZIP[:-1], b"", b"abcd", ZIP, b"e", ZIP[:-2], b"end")
+    fields = {"Name": "Guide"}
+    joined = ResourceBody(fields, b"".join(pieces))
+    split = ResourceBody(fields, pieces)
+    assert len(split) == len(joined)
+    assert b"".join(split) == b"".join(joined)
+
+
+@given(
+    pieces=st.lists(st.binary(max_size=40), max_size=12),
+    size=st.integers(1, 6).map(lambda n: 3 * n),
+)
+def test_aligned_chunks_encode_to_the_base64_of_the_whole(pieces: list[bytes], size: int) -> None:
+    """However the bytes are cut, the chunks hold them in order, none over `size`, all but the
+    last a multiple of 3, so their base64 joined is the base64 of the whole.
+    """
+    chunks = [bytes(chunk) for chunk in aligned_chunks(pieces, size)]
+    assert b"".join(chunks) == b"".join(pieces)
+    assert all(0 < len(chunk) <= size for chunk in chunks)
+    assert all(len(chunk) % 3 == 0 for chunk in chunks[:-1])
+    encoded = b"".join(base64.b64encode(chunk) for chunk in chunks)
+    assert encoded == base64.b64encode(b"".join(pieces))
 
 
 @responses.activate

@@ -24,6 +24,14 @@ def test_saved_build_is_private_and_loadable(tmp_path: Path) -> None:
     assert [item.name for item in path.parent.iterdir()] == [path.name], "no temp file left"
 
 
+def test_a_build_saved_from_pieces_is_kept_as_their_join(tmp_path: Path) -> None:
+    """A build handed over as pieces (as a push hands it) is kept as the ZIP they join into."""
+    archive = PackageArchive(tmp_path)
+    pieces = (b"PK\x03\x04", b"", b"member " * 1000, b"central", b"end")
+    archive.save(CONNECTOR, "cd" * 32, pieces)
+    assert archive.load(CONNECTOR, "cd" * 32) == b"".join(pieces)
+
+
 def test_prefix_resolution(tmp_path: Path) -> None:
     """A hash prefix finds exactly one kept build, or says why not."""
     archive = PackageArchive(tmp_path)
