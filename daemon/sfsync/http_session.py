@@ -87,14 +87,18 @@ def system_trust() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class _ExtraTrustAdapter(HTTPAdapter):
-    """Trusts the system's CAs plus the bundle given as `verify`, instead of that bundle only:
-    `ca_bundle` names an extra CA (a TLS-intercepting proxy's), not a replacement.
+class _BundleOnceAdapter(HTTPAdapter):
+    """Trusts what its context holds plus a CA bundle loaded into it once, at the first
+    connection: requests names the bundle to urllib3 for every new connection, which parses
+    the PEM into a TLS context again each time. For requests' own bundle (certifi's or the
+    system's, about 150 CAs) that cost 42-60 ms of CPU per connection on the bench box, and the
+    daemon opens a connection to every org at every publish: at 10,000 orgs, minutes of CPU.
 
-    The bundle is loaded into the context once, at the first connection: requests would name
-    it to urllib3 for every connection, which parses the PEM into the shared context again
-    each time (about a millisecond of CPU per connection). A bundle that does not load is left
-    to urllib3, which fails each connection on it as before.
+    Two uses: with `verify = True`, an empty context and requests' default bundle (the same
+    trust as requests', loaded once); with `ca_bundle`, the system's CAs plus that bundle, which
+    names an extra CA (a TLS-intercepting proxy's), not a replacement. A bundle that does not
+    load is left to urllib3, which fails each connection on it as before; a bundle named by
+    REQUESTS_CA_BUNDLE instead is left to urllib3 too.
     """
 
     def __init__(self, context: ssl.SSLContext, bundle: str) -> None:
@@ -170,8 +174,13 @@ class SalesforceHttpSession(requests.Session):
             for prefix, adapter in pools.adapters.items():
                 self.mount(prefix, adapter)
         elif isinstance(settings.verify, Path):
-            extra = _ExtraTrustAdapter(trust or system_trust(), str(settings.verify))
+            extra = _BundleOnceAdapter(trust or system_trust(), str(settings.verify))
             self.mount("https://", extra)
+        elif settings.verify is True:
+            empty = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, trusts nothing yet
+            self.mount(
+                "https://", _BundleOnceAdapter(empty, requests.adapters.DEFAULT_CA_BUNDLE_PATH)
+            )
         else:
             self.mount(
                 "https://",
