@@ -23,7 +23,14 @@ from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import content_hash_of_digests
 from sfsync.package.plan import ReservedCheck, manifest_clash, plan_own_entries
 from sfsync.package.read import PublishedPackage
-from sfsync.package.zipwrite import MemberRun, ZipMember, ZipPart, zip_pieces, zip_size
+from sfsync.package.zipwrite import (
+    MemberRun,
+    ZipMember,
+    ZipPart,
+    shared_pieces,
+    zip_pieces,
+    zip_size,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class BuiltPackage:
     size: int
     content_sha256: str  # the published content's hash, the same for every connector of a system
     entries: tuple[str, ...]  # paths in the ZIP, in order
+    # (index in `pieces`, SHA-256 hex) of each piece every connector of the publish shares: a
+    # run of published members, kept once on disk however many connectors keep the build
+    shared: tuple[tuple[int, str], ...] = ()
 
     @cached_property
     def data(self) -> bytes:
@@ -211,8 +221,15 @@ def build_prepared(
             f"compress to under {limit:,})"
         )
     pieces = zip_pieces(parts, package.origin, size)
-    digest = hashlib.sha256()
-    for piece in pieces:
+    first = layout.slots[0] if layout.slots else None
+    if isinstance(first, MemberRun):
+        # The ZIP starts with a run every connector shares: hash it once, not once a push.
+        digest = first.local_hash.copy()
+        rest = pieces[1:]
+    else:
+        digest = hashlib.sha256()
+        rest = pieces
+    for piece in rest:
         digest.update(piece)
     return BuiltPackage(
         pieces=pieces,
@@ -220,6 +237,7 @@ def build_prepared(
         size=sum(len(piece) for piece in pieces),
         content_sha256=content_sha256,
         entries=layout.entries,
+        shared=shared_pieces(parts),
     )
 
 

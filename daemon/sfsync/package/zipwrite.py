@@ -7,6 +7,7 @@ descriptors. Only the UTF-8 flag varies, and only with the name.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,6 +118,18 @@ class MemberRun:
         """Return the bytes the run takes in a ZIP: its local records, data, central records."""
         return len(self.local) + len(self.central)
 
+    @cached_property
+    def local_hash(self) -> hashlib._Hash:
+        """Return a SHA-256 object fed with the local block, made once: a ZIP that starts with
+        this run copies it and hashes only the rest (the block is most of the ZIP).
+        """
+        return hashlib.sha256(self.local)
+
+    @cached_property
+    def local_sha256(self) -> str:
+        """Return the hex SHA-256 of the local block: its name where kept builds share it."""
+        return self.local_hash.hexdigest()
+
     def central_at(self, start: int) -> bytes:
         """Return the run's central records for a run whose first local record is at `start`."""
         if start == 0:
@@ -175,3 +188,18 @@ def zip_pieces(parts: Sequence[ZipPart], origin: str, size: int | None = None) -
     end = _END.pack(b"PK\x05\x06", 0, 0, count, count, len(central_directory), offset, 0)
     pieces += (central_directory, end)
     return tuple(pieces)
+
+
+def shared_pieces(parts: Sequence[ZipPart]) -> tuple[tuple[int, str], ...]:
+    """Given what `zip_pieces` takes, return where each run's local block sits among the pieces
+    it returns, with the block's SHA-256 hex.
+    """
+    shared: list[tuple[int, str]] = []
+    index = 0
+    for part in parts:
+        if isinstance(part, MemberRun):
+            shared.append((index, part.local_sha256))
+            index += 1
+        else:
+            index += 2  # its local record, then its data
+    return tuple(shared)

@@ -236,6 +236,13 @@ def test_connectors_builds_share_the_published_members_bytes():
     assert all(piece.startswith(b"PK\x03\x04") for piece in shared)  # local records
     published = b"".join(shared)
     assert all(path.encode() in published for path in files if path != "settings.json")
+    # The build says which pieces are shared, by their hashes (the ZIP starts with one, whose
+    # hash the build's own continues from).
+    for built in (one, other):
+        assert [built.pieces[index] for index, _ in built.shared] == shared
+        assert [sha for _, sha in built.shared] == [
+            hashlib.sha256(piece).hexdigest() for piece in shared
+        ]
 
 
 def test_connectors_building_at_once_share_one_layout(monkeypatch):

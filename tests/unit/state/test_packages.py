@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
 from sfsync.errors import StateError, UsageError
+from sfsync.state.kept_layout import decode_layout, encode_layout, plan_parts
 from sfsync.state.packages import PackageArchive
 
 CONNECTOR = "lightning/sandbox"
@@ -58,3 +63,168 @@ def test_missing_build_is_a_state_error(tmp_path: Path) -> None:
     """Loading a build that is not kept names its path."""
     with pytest.raises(StateError, match="cannot be read"):
         PackageArchive(tmp_path).load(CONNECTOR, "f" * 64)
+
+
+def _shared_build(own: bytes, block: bytes) -> tuple[str, tuple[bytes, ...], dict[int, str]]:
+    pieces = (b"PK\x03\x04" + own, block, b"central " + own, b"end")
+    sha = hashlib.sha256(b"".join(pieces)).hexdigest()
+    return sha, pieces, {1: hashlib.sha256(block).hexdigest()}
+
+
+BLOCK = bytes(range(256)) * 400  # 100 KiB: a run of published members
+
+
+def test_builds_sharing_a_block_keep_it_once(tmp_path: Path) -> None:
+    """Two connectors' builds of one publish keep the block they share as one file, linked
+    from each; each reads back byte for byte; pruning lets the block go with its last build.
+    """
+    archive = PackageArchive(tmp_path)
+    one = _shared_build(b"one", BLOCK)
+    other = _shared_build(b"other", BLOCK)
+    first = archive.save(CONNECTOR, one[0], one[1], one[2])
+    second = archive.save("lightning/production", other[0], other[1], other[2])
+    assert first.name == f"{one[0]}.build"
+    assert second.name == f"{other[0]}.build"
+    blocks = list((tmp_path / "packages" / "blocks").iterdir())
+    assert [block.name for block in blocks] == [one[2][1]]
+    assert blocks[0].stat().st_nlink == 3  # its own name and one link per kept build
+    assert (first / one[2][1]).stat().st_ino == blocks[0].stat().st_ino
+    assert stat.S_IMODE(blocks[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE((first / "layout").stat().st_mode) == 0o600
+    assert (first / "layout").stat().st_size < 200  # the build's own bytes, not the block
+    assert archive.load(CONNECTOR, one[0]) == b"".join(one[1])
+    assert archive.load("lightning/production", other[0]) == b"".join(other[1])
+    assert archive.kept(CONNECTOR) == [one[0]]
+    assert archive.path(CONNECTOR, one[0]) == first
+    assert archive.save(CONNECTOR, one[0], one[1], one[2]) == first  # kept already
+
+    assert archive.prune(CONNECTOR, keep=set()) == [one[0]]
+    assert blocks[0].stat().st_nlink == 2
+    assert archive.load("lightning/production", other[0]) == b"".join(other[1])
+    assert archive.prune("lightning/production", keep=set()) == [other[0]]
+    assert list((tmp_path / "packages" / "blocks").iterdir()) == []
+    assert list(first.parent.iterdir()) == []
+    assert list(second.parent.iterdir()) == []
+
+
+def test_a_damaged_kept_build_is_refused(tmp_path: Path) -> None:
+    """A block changed on disk after it was kept fails the build's hash: never pushed back."""
+    archive = PackageArchive(tmp_path)
+    sha, pieces, shared = _shared_build(b"one", BLOCK)
+    archive.save(CONNECTOR, sha, pieces, shared)
+    block = tmp_path / "packages" / "blocks" / shared[1]
+    with block.open("r+b") as stream:  # in place: the kept build's link sees it too
+        stream.write(b"X")
+    with pytest.raises(StateError, match="is damaged: its bytes no longer hash to its name"):
+        archive.load(CONNECTOR, sha)
+    (archive.path(CONNECTOR, sha) / "layout").write_bytes(b"garbage")
+    with pytest.raises(StateError, match="is damaged: not a kept-build layout"):
+        archive.load(CONNECTOR, sha)
+
+
+def test_without_hard_links_a_build_is_kept_as_a_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a file system that refuses hard links the build is kept whole, and nothing of the
+    attempt is left behind.
+    """
+
+    def refuse(*_args: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+    archive = PackageArchive(tmp_path)
+    sha, pieces, shared = _shared_build(b"one", BLOCK)
+    path = archive.save(CONNECTOR, sha, pieces, shared)
+    assert path.name == f"{sha}.zip"
+    assert archive.load(CONNECTOR, sha) == b"".join(pieces)
+    assert [item.name for item in path.parent.iterdir()] == [path.name]
+
+
+def test_a_block_removed_meanwhile_is_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block whose last other build is pruned between the check and the link (another
+    thread or process) is written again, and the build is whole.
+    """
+    archive = PackageArchive(tmp_path)
+    sha, pieces, shared = _shared_build(b"one", BLOCK)
+    block = tmp_path / "packages" / "blocks" / shared[1]
+    link = os.link
+    calls = []
+
+    def racing(source: Path, target: Path) -> None:
+        calls.append(target)
+        if len(calls) == 1:
+            Path(source).unlink()  # the other build's prune wins the race
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", racing)
+    archive.save(CONNECTOR, sha, pieces, shared)
+    assert len(calls) == 2
+    assert block.stat().st_nlink == 2
+    assert archive.load(CONNECTOR, sha) == b"".join(pieces)
+
+
+def test_small_shared_pieces_stay_in_a_zip(tmp_path: Path) -> None:
+    """A shared run too small to be worth a file of its own leaves the build a plain ZIP."""
+    archive = PackageArchive(tmp_path)
+    sha, pieces, shared = _shared_build(b"one", b"PK\x03\x04 small run")
+    assert archive.save(CONNECTOR, sha, pieces, shared).name == f"{sha}.zip"
+    assert not (tmp_path / "packages" / "blocks").exists()
+
+
+def test_leftovers_of_a_crash_are_swept_once_old(tmp_path: Path) -> None:
+    """What a save or prune cut short left (a staging folder, a half-emptied build, a block no
+    build links) is removed by a later prune once an hour old, and not before.
+    """
+    archive = PackageArchive(tmp_path)
+    sha, pieces, shared = _shared_build(b"one", BLOCK)
+    kept = archive.save(CONNECTOR, sha, pieces, shared)
+    folder = kept.parent
+    blocks = tmp_path / "packages" / "blocks"
+    staging = folder / f".{'e' * 64}.build.x.tmp"
+    staging.mkdir()
+    (staging / "layout").write_bytes(b"half")
+    orphan = blocks / ("f" * 64)
+    orphan.write_bytes(b"no build links me")
+    dropping = folder / f".{'d' * 64}.build.1.2.drop"
+    dropping.mkdir()
+    os.link(blocks / shared[1], dropping / shared[1])
+    young = blocks / ("9" * 64)
+    young.write_bytes(b"a save is about to link me")
+    old = time.time() - 2 * 3600
+    for path in (staging, orphan, dropping):
+        os.utime(path, (old, old))
+
+    archive.prune(CONNECTOR, keep={sha})
+    assert sorted(item.name for item in folder.iterdir()) == [kept.name]
+    assert sorted(item.name for item in blocks.iterdir()) == sorted([shared[1], young.name])
+    assert (blocks / shared[1]).stat().st_nlink == 2  # the kept build's link only
+    assert archive.load(CONNECTOR, sha) == b"".join(pieces)
+
+
+def test_layout_round_trip_and_refusals() -> None:
+    """A layout reads back as the parts it was written from; a cut or altered one is refused."""
+    pieces = (b"own-1", BLOCK, b"own-2", b"own-3", BLOCK[:70000], b"")
+    parts = plan_parts(pieces, {1: "a" * 64, 4: "b" * 64})
+    assert [(part.block, part.size) for part in parts] == [
+        (None, 5),
+        ("a" * 64, len(BLOCK)),
+        (None, 10),
+        ("b" * 64, 70000),
+    ]
+    data = b"".join(encode_layout(parts))
+    decoded, own = decode_layout(data)
+    assert [(part.block, part.size) for part in decoded] == [
+        (part.block, part.size) for part in parts
+    ]
+    assert own == b"own-1own-2own-3"
+    for damaged, reason in (
+        (data[:-1], "14 bytes of its own where the parts say 15"),
+        (data.replace(b"own 5", b"own x"), "unreadable part line"),
+        (b"PK\x03\x04", "not a kept-build layout"),
+        (data[: data.index(b"\n\n")], "part list does not end"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            decode_layout(damaged)
