@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 
 import structlog
-from filelock import FileLock, Timeout
 
 from sfsync import __version__
 from sfsync.clock import epoch_seconds, utc_now
@@ -61,6 +60,7 @@ from sfsync.sync.plan import (
     recorded_build,
 )
 from sfsync.sync.push import Pusher, PushOutcome
+from sfsync.sync.push_lock import PushLock, PushLockBusy
 from sfsync.sync.result import Result, worst_exit_status
 from sfsync.sync.usage import UsageBook
 from sfsync.tokens.record import StoredAuthorization
@@ -582,11 +582,7 @@ def _run_connector(
     connector = job.connector
     if deps.interrupted is not None and deps.interrupted.is_set():
         return ConnectorResult(connector.name, Result.INTERRUPTED, _NOT_STARTED)
-    lock = FileLock(
-        str(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name)),
-        timeout=0,
-        mode=0o600,
-    )
+    lock = PushLock(_push_lock_path(deps.loaded.config.daemon.state_dir, connector.name))
     started = time.monotonic()
     patience = (
         deps.busy_wait_seconds
@@ -612,7 +608,7 @@ def _run_connector(
                             force=force,
                         )
                 break
-            except Timeout:
+            except PushLockBusy:
                 # Another process (a cron sync, the daemon) is pushing here: wait for it, out
                 # of the push slot, then decide again: what it pushed is likely ours too.
                 if not _wait_until_free(deps, lock, connector, started + patience):
@@ -641,7 +637,7 @@ def _run_connector(
 
 
 def _wait_until_free(
-    deps: CycleDeps, lock: FileLock, connector: Connector, deadline: float
+    deps: CycleDeps, lock: PushLock, connector: Connector, deadline: float
 ) -> bool:
     """Given a connector's push lock held by another process, wait until it is free or the
     deadline (monotonic) passes; return whether it came free. Give up early if interrupted.
@@ -654,7 +650,7 @@ def _wait_until_free(
         try:
             with lock.acquire(timeout=min(remaining, _INTERRUPT_POLL_SECONDS * 10)):
                 return True
-        except Timeout:
+        except PushLockBusy:
             continue
 
 
