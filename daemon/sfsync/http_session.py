@@ -144,6 +144,16 @@ class _BundleOnceAdapter(HTTPAdapter):
             return self._bundle_loaded
 
 
+class _NoNetrc(requests.auth.AuthBase):
+    """A session-wide auth that adds nothing: with one set, requests no longer looks in
+    ~/.netrc for every request (its own rule), so a `default` or matching entry there can never
+    replace the Bearer token with Basic credentials or send them to Salesforce.
+    """
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        return request
+
+
 class SalesforceHttpSession(requests.Session):
     """A requests.Session whose own `verify` beats the environment and whose requests time
     out after `default_timeout` unless told otherwise.
@@ -163,6 +173,7 @@ class SalesforceHttpSession(requests.Session):
             # carry a token or a secret to wherever it points. simple-salesforce sends through
             # this session too, so the rule is the session's, not each call's.
             self.max_redirects = 0
+            self.auth = _NoNetrc()  # the auth of a Salesforce call is its own header, never netrc
         self.verify = str(settings.verify) if isinstance(settings.verify, Path) else settings.verify
         self.default_timeout = settings.timeout
         self._environment: dict[tuple[str, str, bool | str], _Settings] = {}

@@ -96,3 +96,23 @@ def test_sessions_given_pools_send_through_the_same_adapters(tmp_path: Path) -> 
     assert one.get_adapter(url) is shared.get_adapter(url)
     assert other.get_adapter(url) is shared.get_adapter(url)
     assert one.verify == str(bundle)
+
+
+@responses.activate
+def test_netrc_never_replaces_a_salesforce_calls_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ~/.netrc entry for the org (or a `default` one) is not sent to Salesforce: the call
+    goes with its own Bearer header. An http source's session still honours netrc.
+    """
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine x.my.salesforce.com login admin password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    responses.get("https://x.my.salesforce.com/services/data/", json=[])
+    http = new_http_session(HttpSettings())
+    http.get("https://x.my.salesforce.com/services/data/", headers={"Authorization": "Bearer t"})
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer t"
+    source = new_http_session(HttpSettings(), follow_redirects=True)
+    source.get("https://x.my.salesforce.com/services/data/")
+    assert responses.calls[1].request.headers["Authorization"].startswith("Basic ")
