@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from sfsync.package.errors import UnsafePathError, describe
 
@@ -21,6 +22,10 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 # paragraph separators (U+2028, U+2029): each makes a name display as something it is not,
 # in a log line, a terminal or a review of the package.
 _DISGUISING_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
+# The only ASCII characters in any category refused below (all "Cc"): an ASCII name, nearly
+# every name, is checked with this instead of three category lookups per character (1,616
+# names of the bench's package: 5.3 ms instead of 11.7, at every publish).
+ASCII_REFUSED = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def normalise_entry_name(name: str, origin: str) -> str:
@@ -35,17 +40,11 @@ def normalise_entry_name(name: str, origin: str) -> str:
     def refuse(reason: str) -> UnsafePathError:
         return UnsafePathError(f"{describe(origin, name)}: {reason}", entry=name)
 
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise refuse("control character in the name")
-    if any(unicodedata.category(char) == "Cs" for char in name):
-        raise refuse("name is not valid UTF-8")
-    disguising = [char for char in name if unicodedata.category(char) in _DISGUISING_CATEGORIES]
-    if disguising:
-        char = disguising[0]
-        raise refuse(
-            f"invisible formatting or line-separator character U+{ord(char):04X} "
-            f"({unicodedata.name(char, 'unnamed')}) in the name"
-        )
+    if name.isascii():
+        if ASCII_REFUSED.search(name):
+            raise refuse("control character in the name")
+    else:
+        _refuse_disguised(name, refuse)
     if "\\" in name:
         # A backslash is a separator to Windows tools and a plain character to Salesforce, so
         # 'a\..\b' would mean different things to whoever unpacks the package.
@@ -58,6 +57,21 @@ def normalise_entry_name(name: str, origin: str) -> str:
     if ".." in segments:
         raise refuse("path escapes the package root ('..' segment)")
     return "/".join(segments)
+
+
+def _refuse_disguised(name: str, refuse: Callable[[str], UnsafePathError]) -> None:
+    """Given a non-ASCII name, raise what `refuse` makes if a character in it is refused."""
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise refuse("control character in the name")
+    if any(unicodedata.category(char) == "Cs" for char in name):
+        raise refuse("name is not valid UTF-8")
+    disguising = [char for char in name if unicodedata.category(char) in _DISGUISING_CATEGORIES]
+    if disguising:
+        char = disguising[0]
+        raise refuse(
+            f"invisible formatting or line-separator character U+{ord(char):04X} "
+            f"({unicodedata.name(char, 'unnamed')}) in the name"
+        )
 
 
 def is_junk(path: str) -> bool:

@@ -12,7 +12,7 @@ import pytest
 
 from sfsync.package.errors import UnsafePathError
 from sfsync.package.limits import PackageLimits
-from sfsync.package.paths import normalise_entry_name
+from sfsync.package.paths import ASCII_REFUSED, normalise_entry_name
 from sfsync.package.read import read_tree, read_zip_bytes
 from tests.fixtures.zip_craft import RawEntry, craft_zip
 
@@ -67,3 +67,18 @@ def test_disguised_tree_entry_is_refused(tmp_path: Path, name: str) -> None:
 def test_ordinary_unicode_names_are_kept(name: str) -> None:
     """Accents, CJK, spaces and right-to-left letters themselves are ordinary names."""
     assert normalise_entry_name(name, ORIGIN) == name
+
+
+def test_the_ascii_check_refuses_exactly_the_refused_ascii_characters() -> None:
+    """The shortcut for ASCII names matches exactly the ASCII characters the category checks
+    refuse, so a name is refused or kept the same either way.
+    """
+    refused_categories = {"Cc", "Cs", "Cf", "Zl", "Zp"}
+    by_category = {
+        chr(code) for code in range(128) if unicodedata.category(chr(code)) in refused_categories
+    }
+    by_pattern = {chr(code) for code in range(128) if ASCII_REFUSED.search(chr(code))}
+    assert by_pattern == by_category
+    assert len(by_category) == 33  # U+0000-U+001F and U+007F
+    with pytest.raises(UnsafePathError, match="control character"):
+        normalise_entry_name("lib/a\x7fb.js", ORIGIN)
