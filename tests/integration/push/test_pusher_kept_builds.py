@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
+from sfsync.package.build import BuildOptions, build_prepared, prepare_package
+from sfsync.package.read import PublishedPackage
 from sfsync.state.packages import PackageArchive
 from sfsync.sync.result import Result
 from tests.fixtures.sync_support import STATIC_RESOURCE
@@ -61,3 +64,36 @@ def test_a_rollback_pushes_a_kept_build_again(make_site: Callable[..., PushSite]
     )
     assert outcome.outcome is Result.PUSHED, outcome.detail
     assert site.served() == build(1).sha256 == site.state().live_sha256
+
+
+def test_a_build_sharing_published_runs_is_kept_linked_and_pushes_back(
+    make_site: Callable[..., PushSite],
+) -> None:
+    """A real build whose published files are large is kept as its own bytes plus a link to
+    the shared block; loaded back for a rollback it is the same bytes, and the org serves them.
+    """
+    site = make_site(keep_packages=3)
+    files = {
+        "lib/app.js": random.Random(7).randbytes(200_000),  # noqa: S311 - test bytes
+        "zz/late.txt": b"late",
+    }
+    prepared = prepare_package(PublishedPackage(files=files, origin="/srv/pub/p.zip"))
+    options = BuildOptions(
+        connector=site.connector.name, overrides={}, source_version="v9", sfsync_version="test"
+    )
+    first = build_prepared(prepared, options)
+    assert first.shared  # the run holding lib/app.js
+    pushed = site.pusher.push(site.connector, first, "v9", site.session, state=site.state())
+    assert pushed.outcome is Result.PUSHED, pushed.detail
+    kept_at = PackageArchive(site.state_dir).path(site.connector.name, first.sha256)
+    assert kept_at.suffix == ".build"
+    assert (kept_at / "layout").stat().st_size < 10_000  # the block is linked, not copied
+    site.clock.advance(60)
+    site.push(2)
+    back = site.pusher.kept_build(site.connector, first.sha256)
+    assert back.built.data == first.data
+    again = site.pusher.push(
+        site.connector, back.built, back.source_version, site.session, state=site.state()
+    )
+    assert again.outcome is Result.PUSHED, again.detail
+    assert site.served() == first.sha256 == site.state().live_sha256
