@@ -9,6 +9,7 @@ configured, the environment's bundle still applies, as operators expect.
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 from collections.abc import Iterator
@@ -79,6 +80,18 @@ class HttpSettings:
         )
 
 
+def _requests_bundle() -> str:
+    """Return the CA bundle requests verifies with when a request says only `verify=True`:
+    REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else its default (requests' own order). A bank's
+    TLS-inspecting proxy is often trusted through the first.
+    """
+    return (
+        os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or requests.adapters.DEFAULT_CA_BUNDLE_PATH
+    )
+
+
 def system_trust() -> ssl.SSLContext:
     """Return a new TLS context trusting the system's CAs, to share between sessions: each
     context holds its own copy of the CA store (almost 1 MB), and the daemon keeps a session
@@ -96,9 +109,10 @@ class _BundleOnceAdapter(HTTPAdapter):
 
     Two uses: with `verify = True`, an empty context and requests' default bundle (the same
     trust as requests', loaded once); with `ca_bundle`, the system's CAs plus that bundle, which
-    names an extra CA (a TLS-intercepting proxy's), not a replacement. A bundle that does not
-    load is left to urllib3, which fails each connection on it as before; a bundle named by
-    REQUESTS_CA_BUNDLE instead is left to urllib3 too.
+    names an extra CA (a TLS-intercepting proxy's), not a replacement. With `verify = True`
+    the bundle is the one requests picks then, REQUESTS_CA_BUNDLE's first (`_requests_bundle`).
+    A bundle that does not load, or another than the one named here, is left to urllib3, which
+    parses it for each connection as before.
     """
 
     def __init__(self, context: ssl.SSLContext, bundle: str) -> None:
@@ -189,9 +203,7 @@ class SalesforceHttpSession(requests.Session):
             self.mount("https://", extra)
         elif settings.verify is True:
             empty = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, trusts nothing yet
-            self.mount(
-                "https://", _BundleOnceAdapter(empty, requests.adapters.DEFAULT_CA_BUNDLE_PATH)
-            )
+            self.mount("https://", _BundleOnceAdapter(empty, _requests_bundle()))
         else:
             self.mount(
                 "https://",

@@ -200,15 +200,22 @@ class PackageArchive:
     def prune(self, connector: str, keep: Collection[str]) -> list[str]:
         """Given a connector and the hashes to keep, delete its other kept builds, and the
         blocks no kept build links any more; return the hashes deleted.
+
+        Raise StateError naming the folder if the disk refuses.
         """
         removed = []
         folder = self._folder(connector)
-        for sha256 in self.kept(connector):
-            if sha256 not in keep:
-                (folder / f"{sha256}{_ZIP}").unlink(missing_ok=True)
-                self._drop_parts(folder / f"{sha256}{_PARTS}")
-                removed.append(sha256)
-        self._sweep(folder)
+        try:
+            for sha256 in self.kept(connector):
+                if sha256 not in keep:
+                    (folder / f"{sha256}{_ZIP}").unlink(missing_ok=True)
+                    self._drop_parts(folder / f"{sha256}{_PARTS}")
+                    removed.append(sha256)
+            self._sweep(folder)
+        except OSError as error:
+            raise StateError(
+                f"cannot prune the kept builds in {folder}: {error.strerror}"
+            ) from None
         return removed
 
     def _drop_parts(self, build: Path) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import random
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
 
 from sfsync.package.build import BuildOptions, build_prepared, prepare_package
 from sfsync.package.read import PublishedPackage
@@ -97,3 +102,29 @@ def test_a_build_sharing_published_runs_is_kept_linked_and_pushes_back(
     )
     assert again.outcome is Result.PUSHED, again.detail
     assert site.served() == first.sha256 == site.state().live_sha256
+
+
+def test_a_prune_the_disk_refuses_leaves_the_push_pushed(
+    make_site: Callable[..., PushSite], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push whose clean-up of old builds fails (a disk error) is still reported pushed, with
+    a warning naming the folder; the next push prunes what was left.
+    """
+    site = make_site(keep_packages=1)
+    site.push(1)
+    site.clock.advance(60)
+
+    def failing(_archive: PackageArchive, _folder: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    with monkeypatch.context() as patched, capture_logs() as logs:
+        patched.setattr(PackageArchive, "_sweep", failing)
+        assert site.push(2).outcome is Result.PUSHED
+    warning = next(entry for entry in logs if entry["event"] == "kept builds not pruned")
+    assert warning["log_level"] == "warning"
+    assert "Input/output error" in warning["error"]
+    assert str(site.state_dir / "packages" / "lightning") in warning["error"]
+    assert len(kept(site)[1]) == 2  # the rows wait for a prune that went through
+    site.clock.advance(60)
+    assert site.push(3).outcome is Result.PUSHED
+    assert kept(site) == ([build(3).sha256], [build(3).sha256])
