@@ -60,7 +60,6 @@ from sfsync.state.packages import PackageArchive
 from sfsync.sync.cycle import RESULT_EVENT, CycleReport
 from sfsync.sync.result import worst_exit_status
 from sfsync.sync.runtime import open_runtime
-from sfsync.terminal import history_table, print_results, print_status, print_table, sync_progress
 from sfsync.tokens.backends import open_backend, read_passphrase
 from sfsync.tokens.rekey import rekey_cryptfile, reseal_cryptfile
 
@@ -104,6 +103,8 @@ def config_group() -> None:
 @click.pass_obj
 def config_check(state: CliContext) -> None:
     """Validate the config (every problem in one run) and print the resolved connectors."""
+    from sfsync.terminal import print_table  # noqa: PLC0415 - rich, not for `run`
+
     loaded = load_config(find_config_path(state.config_option), refuse_placeholders=True)
     daemon = loaded.config.daemon
     for name, system in loaded.config.systems.items():
@@ -388,6 +389,8 @@ def status_command(state: CliContext, as_json: bool) -> int:
     """Show each connector: authorization, what is live, the last push, pause, gate, doubt and
     last error. Exits 3 if any needs authorization.
     """
+    from sfsync.terminal import print_status  # noqa: PLC0415 - rich, not for `run`
+
     loaded = state.loaded
     keyring_error = None
     try:
@@ -437,6 +440,8 @@ def sync_command(
     state: CliContext, connector_names: tuple[str, ...], dry_run: bool, force: bool
 ) -> int:
     """One cycle: check sources, build, push what changed, exit."""
+    from sfsync.terminal import print_results, sync_progress  # noqa: PLC0415 - rich, not for `run`
+
     only = _selected(state, connector_names)
     total = len(only) if only else len(state.loaded.connectors)
     interrupted = threading.Event()
@@ -494,6 +499,8 @@ def _exit_interrupted() -> NoReturn:
 @click.pass_obj
 def rollback_command(state: CliContext, connector_name: str, sha_prefix: str | None) -> int:
     """Re-push an earlier build and pause automatic pushes for that connector."""
+    from sfsync.terminal import history_table, print_results  # noqa: PLC0415 - rich, not for `run`
+
     connector = select_connector(state.loaded.connectors, connector_name)
     if sha_prefix is not None:
         # Checked before the keyring is opened: a mistyped prefix costs nothing, and the
@@ -524,6 +531,8 @@ def history_command(state: CliContext, connector_name: str, as_json: bool) -> No
     """List the kept builds of a connector (what `rollback --to` picks from), newest first:
     hash, source file, when built, pushed and live, and the last result.
     """
+    from sfsync.terminal import history_table  # noqa: PLC0415 - rich, not for `run`
+
     connector = select_connector(state.loaded.connectors, connector_name)
     rows = history_rows(state.loaded.config.daemon.state_dir, connector.name)
     if as_json:
@@ -551,6 +560,8 @@ def resume_command(state: CliContext, connector_name: str) -> None:
 @click.pass_obj
 def verify_command(state: CliContext, connector_names: tuple[str, ...]) -> int:
     """Download each live resource and compare it with what was pushed."""
+    from sfsync.terminal import print_results  # noqa: PLC0415 - rich, not for `run`
+
     only = _selected(state, connector_names)
     connectors = [c for c in state.loaded.connectors if only is None or c.name in only]
     with open_runtime(state.loaded) as runtime:
