@@ -44,7 +44,6 @@ class PackageArchive:
     def __init__(self, state_dir: Path) -> None:
         self.root = state_dir / "packages"
         self.blocks = self.root / "blocks"
-        self._made: set[Path] = set()  # folders made (or found) already by this archive
         self._swept_at: float | None = None
 
     def _folder(self, connector: str) -> Path:
@@ -52,12 +51,14 @@ class PackageArchive:
         return self.root / system / environment
 
     def _make_folders(self, *folders: Path) -> None:
+        # One look when the folder is there (every push but a connector's first): making and
+        # tightening the whole chain each time cost three stats and three chmods a push, and
+        # remembering the folders made cost memory for every connector.
         for folder in folders:
-            if folder not in self._made:
+            if not folder.is_dir():
                 relative = folder.relative_to(self.root)
                 for directory in (*reversed(relative.parents), relative):
                     make_state_directory(self.root / directory)
-                self._made.add(folder)
 
     def path(self, connector: str, sha256: str) -> Path:
         """Given a connector and a build's hash, return where that build is kept (its folder
@@ -79,27 +80,35 @@ class PackageArchive:
 
         Raise StateError naming the path if the disk refuses.
         """
-        folder = self._folder(connector)
-        target = folder / f"{sha256}{_PARTS}"
         pieces = (data,) if isinstance(data, bytes) else tuple(data)
         parts = plan_parts(pieces, shared or {})
         try:
-            self._make_folders(folder)
-            if target.is_dir() or target.with_suffix(_ZIP).exists():
-                return self.path(connector, sha256)
-            if any(part.block is not None for part in parts):
-                self._make_folders(self.blocks)
-                try:
-                    self._save_parts(target, parts)
-                except OSError as error:
-                    if error.errno not in _NO_LINKS:
-                        raise
-                else:
-                    return target
-            target = target.with_suffix(_ZIP)
-            write_atomically(target, pieces, _FILE_MODE)
+            return self._save(connector, sha256, pieces, parts)
         except OSError as error:
-            raise StateError(f"cannot keep the build at {target}: {error.strerror}") from None
+            where = error.filename or self._folder(connector)
+            raise StateError(
+                f"cannot keep build {sha256[:12]} of {connector} ({where}): {error.strerror}"
+            ) from None
+
+    def _save(
+        self, connector: str, sha256: str, pieces: Sequence[bytes], parts: Sequence[KeptPart]
+    ) -> Path:
+        folder = self._folder(connector)
+        target = folder / f"{sha256}{_PARTS}"
+        self._make_folders(folder)
+        if target.is_dir() or target.with_suffix(_ZIP).exists():
+            return self.path(connector, sha256)
+        if any(part.block is not None for part in parts):
+            self._make_folders(self.blocks)
+            try:
+                self._save_parts(target, parts)
+            except OSError as error:
+                if error.errno not in _NO_LINKS:
+                    raise
+            else:
+                return target
+        target = target.with_suffix(_ZIP)
+        write_atomically(target, pieces, _FILE_MODE)
         return target
 
     def _save_parts(self, target: Path, parts: Sequence[KeptPart]) -> None:

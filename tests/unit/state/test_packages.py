@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sfsync.errors import StateError, UsageError
+from sfsync.state import packages
 from sfsync.state.kept_layout import decode_layout, encode_layout, plan_parts
 from sfsync.state.packages import PackageArchive
 
@@ -228,3 +230,36 @@ def test_layout_round_trip_and_refusals() -> None:
     ):
         with pytest.raises(ValueError, match=reason):
             decode_layout(damaged)
+
+
+def test_a_cleared_archive_folder_is_made_again(tmp_path: Path) -> None:
+    """An archive whose folders were removed while it ran (an operator clearing packages/)
+    keeps the next build anyway, in 0700 folders.
+    """
+    archive = PackageArchive(tmp_path)
+    sha, pieces, shared = _shared_build(b"one", BLOCK)
+    archive.save(CONNECTOR, sha, pieces, shared)
+    shutil.rmtree(tmp_path / "packages")
+    other = _shared_build(b"two", BLOCK)
+    path = archive.save(CONNECTOR, other[0], other[1], other[2])
+    assert archive.load(CONNECTOR, other[0]) == b"".join(other[1])
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "packages" / "blocks").stat().st_mode) == 0o700
+
+
+def test_a_disk_that_refuses_is_a_state_error_naming_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while keeping a build is one StateError naming the build and the file."""
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.tmp"))
+
+    monkeypatch.setattr(packages, "write_atomically", full)
+    archive = PackageArchive(tmp_path)
+    with pytest.raises(StateError) as caught:
+        archive.save(CONNECTOR, "ab" * 32, b"zip bytes")
+    assert str(caught.value) == (
+        f"cannot keep build abababababab of {CONNECTOR} ({tmp_path / 'x.tmp'}): "
+        "No space left on device"
+    )
