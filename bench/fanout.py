@@ -36,6 +36,7 @@ SPEEDUP_TARGET = 15.0
 PUSH_CPU_TARGET = 1.5  # the daemon's CPU per push over the floor's
 IDLE_CPU_TARGET = 1.0  # percent of one core
 IDLE_RSS_TARGET = 80.0  # MB
+IDLE_GROWTH_TARGET = 5.0  # MB over READY
 QUIET_CPU_SECONDS = 0.02
 
 
@@ -137,6 +138,15 @@ def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
             idle["rss_max"] < IDLE_RSS_TARGET,
             note=f"after the pushes; {rss_before_push:.1f} MB at READY, before any push "
             f"(READY after {ready:.1f} s)",
+        ),
+        Measurement(
+            "5",
+            f"idle peak RSS over READY, {connectors} connectors",
+            idle["rss_max"] - rss_before_push,
+            "MB",
+            f"<= {IDLE_GROWTH_TARGET:g} MB",
+            idle["rss_max"] - rss_before_push <= IDLE_GROWTH_TARGET,
+            note="what the pushes left: nothing per connector kept that is not needed (issue 17)",
         ),
     ]
 

@@ -3,7 +3,7 @@
 A build is kept as `packages/<system>/<environment>/<sha256>.build/`: a `layout` file with the
 build's own bytes (its settings, manifest and central directory) and a hard link to each block
 it shares with other builds, the runs of published files every connector of a publish has in
-common, kept once under `packages/blocks/<sha256>`. A block's link count is its reference
+common, kept once under `packages/_blocks/<sha256>`. A block's link count is its reference
 count: the last kept build to let go of it removes it. Keeping a whole ZIP per connector wrote
 the package's size to disk and flushed it for every push (2.6 ms of CPU a 2 MB push), and
 kept keep_packages + 1 copies of it per connector (220 GB for 10,000 connectors of a 2 MB
@@ -43,7 +43,7 @@ class PackageArchive:
 
     def __init__(self, state_dir: Path) -> None:
         self.root = state_dir / "packages"
-        self.blocks = self.root / "blocks"
+        self.blocks = self.root / "_blocks"  # no system name starts with "_"
         self._swept_at: float | None = None
 
     def _folder(self, connector: str) -> Path:

@@ -87,7 +87,7 @@ def test_builds_sharing_a_block_keep_it_once(tmp_path: Path) -> None:
     second = archive.save("lightning/production", other[0], other[1], other[2])
     assert first.name == f"{one[0]}.build"
     assert second.name == f"{other[0]}.build"
-    blocks = list((tmp_path / "packages" / "blocks").iterdir())
+    blocks = list((tmp_path / "packages" / "_blocks").iterdir())
     assert [block.name for block in blocks] == [one[2][1]]
     assert blocks[0].stat().st_nlink == 3  # its own name and one link per kept build
     assert (first / one[2][1]).stat().st_ino == blocks[0].stat().st_ino
@@ -104,7 +104,7 @@ def test_builds_sharing_a_block_keep_it_once(tmp_path: Path) -> None:
     assert blocks[0].stat().st_nlink == 2
     assert archive.load("lightning/production", other[0]) == b"".join(other[1])
     assert archive.prune("lightning/production", keep=set()) == [other[0]]
-    assert list((tmp_path / "packages" / "blocks").iterdir()) == []
+    assert list((tmp_path / "packages" / "_blocks").iterdir()) == []
     assert list(first.parent.iterdir()) == []
     assert list(second.parent.iterdir()) == []
 
@@ -114,7 +114,7 @@ def test_a_damaged_kept_build_is_refused(tmp_path: Path) -> None:
     archive = PackageArchive(tmp_path)
     sha, pieces, shared = _shared_build(b"one", BLOCK)
     archive.save(CONNECTOR, sha, pieces, shared)
-    block = tmp_path / "packages" / "blocks" / shared[1]
+    block = tmp_path / "packages" / "_blocks" / shared[1]
     with block.open("r+b") as stream:  # in place: the kept build's link sees it too
         stream.write(b"X")
     with pytest.raises(StateError, match="is damaged: its bytes no longer hash to its name"):
@@ -151,7 +151,7 @@ def test_a_block_removed_meanwhile_is_written_again(
     """
     archive = PackageArchive(tmp_path)
     sha, pieces, shared = _shared_build(b"one", BLOCK)
-    block = tmp_path / "packages" / "blocks" / shared[1]
+    block = tmp_path / "packages" / "_blocks" / shared[1]
     link = os.link
     calls = []
 
@@ -173,7 +173,7 @@ def test_small_shared_pieces_stay_in_a_zip(tmp_path: Path) -> None:
     archive = PackageArchive(tmp_path)
     sha, pieces, shared = _shared_build(b"one", b"PK\x03\x04 small run")
     assert archive.save(CONNECTOR, sha, pieces, shared).name == f"{sha}.zip"
-    assert not (tmp_path / "packages" / "blocks").exists()
+    assert not (tmp_path / "packages" / "_blocks").exists()
 
 
 def test_leftovers_of_a_crash_are_swept_once_old(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_leftovers_of_a_crash_are_swept_once_old(tmp_path: Path) -> None:
     sha, pieces, shared = _shared_build(b"one", BLOCK)
     kept = archive.save(CONNECTOR, sha, pieces, shared)
     folder = kept.parent
-    blocks = tmp_path / "packages" / "blocks"
+    blocks = tmp_path / "packages" / "_blocks"
     staging = folder / f".{'e' * 64}.build.x.tmp"
     staging.mkdir()
     (staging / "layout").write_bytes(b"half")
@@ -244,7 +244,7 @@ def test_a_cleared_archive_folder_is_made_again(tmp_path: Path) -> None:
     path = archive.save(CONNECTOR, other[0], other[1], other[2])
     assert archive.load(CONNECTOR, other[0]) == b"".join(other[1])
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert stat.S_IMODE((tmp_path / "packages" / "blocks").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "packages" / "_blocks").stat().st_mode) == 0o700
 
 
 def test_a_disk_that_refuses_is_a_state_error_naming_the_path(
@@ -263,3 +263,17 @@ def test_a_disk_that_refuses_is_a_state_error_naming_the_path(
         f"cannot keep build abababababab of {CONNECTOR} ({tmp_path / 'x.tmp'}): "
         "No space left on device"
     )
+
+
+def test_a_system_named_blocks_keeps_its_builds_apart_from_the_blocks(tmp_path: Path) -> None:
+    """The shared blocks' folder is a name no system can have, so a system called "blocks"
+    keeps and prunes its builds like any other.
+    """
+    archive = PackageArchive(tmp_path)
+    mine = _shared_build(b"one", BLOCK)
+    theirs = _shared_build(b"two", BLOCK)
+    archive.save("blocks/sandbox", mine[0], mine[1], mine[2])
+    archive.save(CONNECTOR, theirs[0], theirs[1], theirs[2])
+    assert archive.kept("blocks/sandbox") == [mine[0]]
+    assert archive.prune("blocks/sandbox", keep=set()) == [mine[0]]
+    assert archive.load(CONNECTOR, theirs[0]) == b"".join(theirs[1])
