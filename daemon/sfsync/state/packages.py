@@ -6,8 +6,8 @@ it shares with other builds, the runs of published files every connector of a pu
 common, kept once under `packages/_blocks/<sha256>`. A block's link count is its reference
 count: the last kept build to let go of it removes it. Keeping a whole ZIP per connector wrote
 the package's size to disk and flushed it for every push (2.6 ms of CPU a 2 MB push), and
-kept keep_packages + 1 copies of it per connector (220 GB for 10,000 connectors of a 2 MB
-package). A build with nothing shared, one kept by an earlier version, or one on a file system
+kept keep_packages + 1 copies of it per connector (227 GB for 10,000 connectors of a 2 MB
+package, est.). A build with nothing shared, one kept by an earlier version, or one on a file system
 without hard links is a plain `<sha256>.zip`.
 """
 
@@ -179,17 +179,7 @@ class PackageArchive:
 
     def kept(self, connector: str) -> list[str]:
         """Given a connector, return the hashes of its kept builds."""
-        folder = self._folder(connector)
-        if not folder.is_dir():
-            return []
-        return sorted(
-            {
-                entry.name[: -len(suffix)]
-                for entry in os.scandir(folder)
-                for suffix in (_PARTS, _ZIP)
-                if entry.name.endswith(suffix) and not entry.name.startswith(".")
-            }
-        )
+        return _kept_in(_listing(self._folder(connector)))
 
     def resolve_prefix(self, connector: str, prefix: str) -> str:
         """Given a connector and the start of a build's hash, return the full hash.
@@ -215,12 +205,13 @@ class PackageArchive:
         removed = []
         folder = self._folder(connector)
         try:
-            for sha256 in self.kept(connector):
+            entries = _listing(folder)  # one look at the folder a push, for both jobs
+            for sha256 in _kept_in(entries):
                 if sha256 not in keep:
                     (folder / f"{sha256}{_ZIP}").unlink(missing_ok=True)
                     self._drop_parts(folder / f"{sha256}{_PARTS}")
                     removed.append(sha256)
-            self._sweep(folder)
+            self._sweep([entry for entry in entries if entry.name.startswith(".")])
         except OSError as error:
             raise StateError(
                 f"cannot prune the kept builds in {folder}: {error.strerror}"
@@ -250,13 +241,17 @@ class PackageArchive:
         except FileNotFoundError:
             pass
 
-    def _sweep(self, folder: Path) -> None:
-        """Remove what saves and prunes cut short left behind: in the connector's folder, and
-        at most once an hour, blocks no build links.
+    def _sweep(self, leftovers: Sequence[os.DirEntry[str]]) -> None:
+        """Given the dot-entries of a connector's folder, remove those a save or prune cut
+        short left behind; at most once an hour, also the blocks no build links.
         """
         cutoff = time.time() - _LEFTOVER_SECONDS
-        for entry in os.scandir(folder) if folder.is_dir() else ():
-            if entry.name.startswith(".") and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+        for entry in leftovers:
+            try:
+                old = entry.stat(follow_symlinks=False).st_mtime < cutoff
+            except FileNotFoundError:
+                continue  # finished or removed since the folder was read
+            if old:
                 if entry.name.endswith(".drop") and entry.is_dir(follow_symlinks=False):
                     self._empty(Path(entry.path))
                 elif entry.is_dir(follow_symlinks=False):
@@ -271,6 +266,27 @@ class PackageArchive:
             info = entry.stat(follow_symlinks=False)
             if info.st_mtime < cutoff and (entry.name.startswith(".") or info.st_nlink == 1):
                 Path(entry.path).unlink(missing_ok=True)
+
+
+def _listing(folder: Path) -> list[os.DirEntry[str]]:
+    """Given a connector's folder, return its entries (none if it is not there yet)."""
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except FileNotFoundError:
+        return []
+
+
+def _kept_in(entries: Sequence[os.DirEntry[str]]) -> list[str]:
+    """Given a connector folder's entries, return the hashes of its kept builds, sorted."""
+    return sorted(
+        {
+            entry.name[: -len(suffix)]
+            for entry in entries
+            for suffix in (_PARTS, _ZIP)
+            if entry.name.endswith(suffix) and not entry.name.startswith(".")
+        }
+    )
 
 
 def _write_new(path: Path, pieces: Sequence[bytes]) -> None:
