@@ -4,6 +4,7 @@ it was published, and no byte string read as a ZIP escapes as anything but a Pac
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tempfile
@@ -19,7 +20,15 @@ from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import MANIFEST_NAME
 from sfsync.package.paths import collision_key, is_junk
 from sfsync.package.read import PublishedPackage, read_tree, read_zip_bytes
-from sfsync.package.zipwrite import MemberRun, ZipMember, write_zip, zip_pieces, zip_size
+from sfsync.package.zipwrite import (
+    MemberRun,
+    ZipMember,
+    move_central,
+    write_zip,
+    zip_pieces,
+    zip_pieces_shared,
+    zip_size,
+)
 
 LIMITS = PackageLimits()
 SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.\u00e9", min_size=1, max_size=8)
@@ -200,7 +209,18 @@ def test_runs_of_members_write_the_bytes_members_do(members, data):
     assert len(written) == zip_size(parts) == zip_size(members)
     # The pieces a push sends join into that ZIP, and each run's block is the run's own bytes
     # (shared by every ZIP the run goes into), not a copy.
-    pieces = zip_pieces(parts, "/p.zip")
+    pieces, shared = zip_pieces_shared(parts, "/p.zip")
+    assert pieces == zip_pieces(parts, "/p.zip")
     assert b"".join(pieces) == written
     runs = [part for part in parts if isinstance(part, MemberRun)]
     assert all(any(piece is run.local for piece in pieces) for run in runs)
+    # Each run gives two pieces made from shared bytes, its local block and its central
+    # records: the bytes themselves, or (a run after the first byte) the records moved by
+    # where the run starts. A kept build keeps the bytes once and moves them back on load.
+    assert len(shared) == 2 * len(runs)
+    for piece in shared:
+        assert piece.sha256 == hashlib.sha256(piece.base).hexdigest()
+        if piece.shift:
+            assert move_central(piece.base, piece.shift) == pieces[piece.index]
+        else:
+            assert piece.base is pieces[piece.index]

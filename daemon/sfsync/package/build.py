@@ -25,10 +25,10 @@ from sfsync.package.plan import ReservedCheck, manifest_clash, plan_own_entries
 from sfsync.package.read import PublishedPackage
 from sfsync.package.zipwrite import (
     MemberRun,
+    SharedPiece,
     ZipMember,
     ZipPart,
-    shared_pieces,
-    zip_pieces,
+    zip_pieces_shared,
     zip_size,
 )
 
@@ -60,9 +60,9 @@ class BuiltPackage:
     size: int
     content_sha256: str  # the published content's hash, the same for every connector of a system
     entries: tuple[str, ...]  # paths in the ZIP, in order
-    # (index in `pieces`, SHA-256 hex) of each piece every connector of the publish shares: a
-    # run of published members, kept once on disk however many connectors keep the build
-    shared: tuple[tuple[int, str], ...] = ()
+    # The pieces made from bytes every connector of the publish shares (a run of published
+    # members, its central records): kept once on disk however many connectors keep the build
+    shared: tuple[SharedPiece, ...] = ()
 
     @cached_property
     def data(self) -> bytes:
@@ -220,7 +220,7 @@ def build_prepared(
             f"its {sum(len(data) for data in package.files.values()):,} bytes of files must "
             f"compress to under {limit:,})"
         )
-    pieces = zip_pieces(parts, package.origin, size)
+    pieces, shared = zip_pieces_shared(parts, package.origin, size)
     first = layout.slots[0] if layout.slots else None
     if isinstance(first, MemberRun):
         # The ZIP starts with a run every connector shares: hash it once, not once a push.
@@ -237,7 +237,7 @@ def build_prepared(
         size=sum(len(piece) for piece in pieces),
         content_sha256=content_sha256,
         entries=layout.entries,
-        shared=shared_pieces(parts),
+        shared=shared,
     )
 
 

@@ -20,6 +20,10 @@ _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 # the members before it: everything else is made once per member, whatever ZIP it goes in.
 _CENTRAL_HEAD = struct.Struct("<4sHHHHHHIIIHHHHHI")
 _OFFSET = struct.Struct("<I")
+# Where a central record's name, extra field and comment lengths sit, and its member's offset.
+_CENTRAL_LENGTHS = struct.Struct("<HHH")
+_CENTRAL_LENGTHS_AT = 28
+_CENTRAL_OFFSET_AT = 42
 _END = struct.Struct("<4sHHHHIIH")
 _VERSION = 20  # 2.0: deflate, the oldest version every reader handles
 _MADE_ON_UNIX = 3 << 8
@@ -130,6 +134,13 @@ class MemberRun:
         """Return the hex SHA-256 of the local block: its name where kept builds share it."""
         return self.local_hash.hexdigest()
 
+    @cached_property
+    def central_sha256(self) -> str:
+        """Return the hex SHA-256 of the central records as made (offsets from the run's
+        start): their name where kept builds share them, moved or not.
+        """
+        return hashlib.sha256(self.central).hexdigest()
+
     def central_at(self, start: int) -> bytes:
         """Return the run's central records for a run whose first local record is at `start`."""
         if start == 0:
@@ -141,6 +152,44 @@ class MemberRun:
 
 
 ZipPart = ZipMember | MemberRun
+
+
+@dataclass(frozen=True)
+class SharedPiece:
+    """A piece of a connector's ZIP made from bytes every connector of the publish shares:
+    `base` itself (a run's local block, or its central records when the run starts the ZIP),
+    or `base`'s central records with each member's offset moved by `shift` (a run further in,
+    behind the connector's own entries). Kept builds keep `base` once, by its hash.
+    """
+
+    index: int  # in the pieces `zip_pieces` returns
+    sha256: str  # of `base`
+    base: bytes
+    shift: int = 0
+
+
+def move_central(records: bytes, shift: int) -> bytes:
+    """Given central directory records and a shift, return them with each member's offset
+    moved by `shift`, as `MemberRun.central_at` makes them.
+
+    Raise ValueError saying where if they are not whole central records or an offset would
+    leave the 32-bit field.
+    """
+    moved = bytearray(records)
+    position = 0
+    while position < len(moved):
+        if moved[position : position + 4] != b"PK\x01\x02" or position + 46 > len(moved):
+            raise ValueError(f"no central record at byte {position:,}")
+        name, extra, comment = _CENTRAL_LENGTHS.unpack_from(moved, position + _CENTRAL_LENGTHS_AT)
+        (offset,) = _OFFSET.unpack_from(moved, position + _CENTRAL_OFFSET_AT)
+        if not 0 <= offset + shift <= _MAX_FIELD:
+            raise ValueError(f"the central record at byte {position:,} cannot move by {shift:,}")
+        _OFFSET.pack_into(moved, position + _CENTRAL_OFFSET_AT, offset + shift)
+        position += _CENTRAL_HEAD.size + _OFFSET.size + name + extra + comment
+    if position != len(moved):
+        overrun = position - len(moved)
+        raise ValueError(f"the last central record runs {overrun:,} bytes past the end")
+    return bytes(moved)
 
 
 def zip_size(parts: Sequence[ZipPart]) -> int:
@@ -160,7 +209,18 @@ def write_zip(parts: Sequence[ZipPart], origin: str, size: int | None = None) ->
 def zip_pieces(parts: Sequence[ZipPart], origin: str, size: int | None = None) -> tuple[bytes, ...]:
     """Given what `write_zip` takes, return the ZIP as pieces to be written one after another:
     each run's local block as it is (shared, not copied), each own member's records, then the
-    central directory and the end record. Raise as `write_zip` does.
+    central directory (each run's records a piece of their own) and the end record. Raise as
+    `write_zip` does.
+    """
+    return zip_pieces_shared(parts, origin, size)[0]
+
+
+def zip_pieces_shared(
+    parts: Sequence[ZipPart], origin: str, size: int | None = None
+) -> tuple[tuple[bytes, ...], tuple[SharedPiece, ...]]:
+    """Given what `write_zip` takes, return `zip_pieces`' pieces and which of them are made
+    from bytes every ZIP of the runs shares: each run's local block, and each run's central
+    records (moved to where the run starts). Raise as `write_zip` does.
     """
     if size is None:
         size = zip_size(parts)
@@ -171,35 +231,37 @@ def zip_pieces(parts: Sequence[ZipPart], origin: str, size: int | None = None) -
             "need ZIP64, which a Static Resource never should"
         )
     pieces: list[bytes] = []
-    central_parts: list[bytes] = []
+    shared: list[SharedPiece] = []
+    # The central directory, as runs (with where each starts) and own records in between.
+    central: list[tuple[MemberRun, int] | bytes] = []
     offset = 0
     pack_offset = _OFFSET.pack
     for part in parts:
         if isinstance(part, MemberRun):
+            shared.append(SharedPiece(len(pieces), part.local_sha256, part.local))
             pieces.append(part.local)
-            central_parts.append(part.central_at(offset))
+            central.append((part, offset))
             offset += len(part.local)
             continue
-        local, central, name = part.records
+        local, records, name = part.records
         pieces += (local, part.compressed)
-        central_parts += (central, pack_offset(offset), name)
+        central += (records, pack_offset(offset), name)
         offset += len(local) + len(part.compressed)
-    central_directory = b"".join(central_parts)
-    end = _END.pack(b"PK\x05\x06", 0, 0, count, count, len(central_directory), offset, 0)
-    pieces += (central_directory, end)
-    return tuple(pieces)
-
-
-def shared_pieces(parts: Sequence[ZipPart]) -> tuple[tuple[int, str], ...]:
-    """Given what `zip_pieces` takes, return where each run's local block sits among the pieces
-    it returns, with the block's SHA-256 hex.
-    """
-    shared: list[tuple[int, str]] = []
-    index = 0
-    for part in parts:
-        if isinstance(part, MemberRun):
-            shared.append((index, part.local_sha256))
-            index += 1
-        else:
-            index += 2  # its local record, then its data
-    return tuple(shared)
+    directory_size = 0
+    own: list[bytes] = []
+    for item in [*central, None]:
+        if isinstance(item, bytes):
+            own.append(item)
+            continue
+        if own:  # the own records since the last run, as one piece
+            pieces.append(b"".join(own))
+            directory_size += len(pieces[-1])
+            own.clear()
+        if item is not None:
+            run, start = item
+            shared.append(SharedPiece(len(pieces), run.central_sha256, run.central, start))
+            pieces.append(run.central_at(start))
+            directory_size += len(run.central)
+    end = _END.pack(b"PK\x05\x06", 0, 0, count, count, directory_size, offset, 0)
+    pieces.append(end)
+    return tuple(pieces), tuple(shared)

@@ -1,14 +1,15 @@
 """Built packages kept on disk by hash, per connector, for rollback and verify (SPEC section 9).
 
 A build is kept as `packages/<system>/<environment>/<sha256>.build/`: a `layout` file with the
-build's own bytes (its settings, manifest and central directory) and a hard link to each block
-it shares with other builds, the runs of published files every connector of a publish has in
-common, kept once under `packages/_blocks/<sha256>`. A block's link count is its reference
-count: the last kept build to let go of it removes it. Keeping a whole ZIP per connector wrote
-the package's size to disk and flushed it for every push (2.6 ms of CPU a 2 MB push), and
-kept keep_packages + 1 copies of it per connector (227 GB for 10,000 connectors of a 2 MB
-package, est.). A build with nothing shared, one kept by an earlier version, or one on a file system
-without hard links is a plain `<sha256>.zip`.
+build's own bytes (its settings, manifest and their central records) and a hard link to each
+block it shares with other builds, kept once under `packages/_blocks/<sha256>`: the runs of
+published files every connector of a publish has in common, and their central records (with
+the offsets they have where the run starts the ZIP; the layout says how far to move them).
+A block's link count is its reference count: the last kept build to let go of it removes it.
+Keeping a whole ZIP per connector wrote the package's size to disk and flushed it for every
+push (2.6 ms of CPU a 2 MB push), and kept keep_packages + 1 copies of it per connector (227 GB
+for 10,000 connectors of a 2 MB package, est.). A build with nothing shared, one kept by an
+earlier version, or one on a file system without hard links is a plain `<sha256>.zip`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from sfsync.errors import StateError, UsageError
 from sfsync.files import write_atomically
+from sfsync.package.zipwrite import SharedPiece, move_central
 from sfsync.state.kept_layout import KeptPart, decode_layout, encode_layout, plan_parts
 from sfsync.state.store import make_state_directory
 
@@ -72,16 +74,16 @@ class PackageArchive:
         connector: str,
         sha256: str,
         data: bytes | Sequence[bytes],
-        shared: Mapping[int, str] | None = None,
+        shared: Sequence[SharedPiece] = (),
     ) -> Path:
         """Given a connector, a build's hash, its bytes (or the pieces they join from) and the
-        hash of each piece other builds share (by index), keep them (atomically, 0600); a
-        build kept already is left as it is. Return where it is kept.
+        pieces other builds share, keep them (atomically, 0600); a build kept already is left
+        as it is. Return where it is kept.
 
         Raise StateError naming the path if the disk refuses.
         """
         pieces = (data,) if isinstance(data, bytes) else tuple(data)
-        parts = plan_parts(pieces, shared or {})
+        parts = plan_parts(pieces, {piece.index: piece for piece in shared})
         try:
             return self._save(connector, sha256, pieces, parts)
         except OSError as error:
@@ -168,10 +170,14 @@ class PackageArchive:
                 if part.block is None:
                     pieces.append(own[offset : offset + part.size])
                     offset += part.size
+                elif part.moved:
+                    pieces.append(move_central((path / part.block).read_bytes(), part.moved))
                 else:
                     pieces.append((path / part.block).read_bytes())
         except OSError as error:
             raise StateError(f"kept build {path} cannot be read: {error.strerror}") from None
+        except ValueError as error:
+            raise StateError(f"kept build {path} is damaged: {error}") from None
         data = b"".join(pieces)
         if hashlib.sha256(data).hexdigest() != sha256:
             raise StateError(f"kept build {path} is damaged: its bytes no longer hash to its name")

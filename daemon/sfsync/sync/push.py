@@ -107,7 +107,7 @@ class Pusher:
         Never raises for a Salesforce or state problem: the outcome says what happened, and
         the store has the push's history either way.
         """
-        self.archive.save(connector.name, built.sha256, built.pieces, dict(built.shared))
+        self.archive.save(connector.name, built.sha256, built.pieces, built.shared)
         push_id = self.store.keep_build_and_begin_push(
             connector.name,
             sha256=built.sha256,

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from sfsync.package.build import (
     BuildOptions,
     build_package,
@@ -25,7 +27,7 @@ from sfsync.package.build import (
 from sfsync.package.limits import PackageLimits
 from sfsync.package.manifest import MANIFEST_NAME, content_hash
 from sfsync.package.read import PublishedPackage, read_zip_bytes
-from sfsync.package.zipwrite import MemberRun, ZipMember
+from sfsync.package.zipwrite import MemberRun, ZipMember, move_central
 
 SETTINGS = b'{"goals": {"rule": "a"},\n  "power": {"fingers": 3, "hold": 2}, "active": true}'
 FILES = {
@@ -232,17 +234,29 @@ def test_connectors_builds_share_the_published_members_bytes():
         assert built.sha256 == hashlib.sha256(b"".join(built.pieces)).hexdigest()
         assert built.size == len(built.data) == sum(len(piece) for piece in built.pieces)
     shared = [piece for piece in one.pieces if any(piece is mine for mine in other.pieces)]
-    assert len(shared) == 2  # the runs before and after the connector's settings.json
-    assert all(piece.startswith(b"PK\x03\x04") for piece in shared)  # local records
-    published = b"".join(shared)
+    # The runs before and after the connector's settings.json, and the first run's central
+    # records (it starts the ZIP, so its offsets are the same in every connector's).
+    assert len(shared) == 3
+    assert [piece[:4] for piece in shared] == [b"PK\x03\x04", b"PK\x03\x04", b"PK\x01\x02"]
+    published = b"".join(shared[:2])
+    shared = shared[:2]
     assert all(path.encode() in published for path in files if path != "settings.json")
-    # The build says which pieces are shared, by their hashes (the ZIP starts with one, whose
-    # hash the build's own continues from).
+    # The build says which pieces are made from shared bytes, by their hashes: the two local
+    # blocks as they are, and the two runs' central records, the second moved behind the
+    # connector's own settings.json, by as much as those take in front of it.
     for built in (one, other):
-        assert [built.pieces[index] for index, _ in built.shared] == shared
-        assert [sha for _, sha in built.shared] == [
-            hashlib.sha256(piece).hexdigest() for piece in shared
+        local, central = built.shared[:2], built.shared[2:]
+        assert [built.pieces[piece.index] for piece in local] == shared
+        assert all(piece.base is built.pieces[piece.index] for piece in local)
+        assert [piece.sha256 for piece in built.shared] == [
+            hashlib.sha256(piece.base).hexdigest() for piece in built.shared
         ]
+        assert [piece.shift for piece in local] == [0, 0]
+        assert central[0].shift == 0
+        assert central[0].base is built.pieces[central[0].index]
+        assert central[1].shift == built.data.index(shared[1])
+        assert move_central(central[1].base, central[1].shift) == built.pieces[central[1].index]
+    assert [piece.sha256 for piece in one.shared] == [piece.sha256 for piece in other.shared]
 
 
 def test_connectors_building_at_once_share_one_layout(monkeypatch):
@@ -273,3 +287,25 @@ def test_connectors_building_at_once_share_one_layout(monkeypatch):
         build_package(package(), options(overrides={"power": {"fingers": index}})).data
         for index in range(8)
     ]
+
+
+def test_central_records_that_cannot_be_moved_are_refused():
+    """Moving central records refuses what is not whole records, and an offset past 32 bits,
+    saying where: a kept block damaged on disk is never turned into a wrong ZIP.
+    """
+    run = MemberRun.of(
+        [ZipMember(name=f"f{n}.txt", crc=n, size=3, compressed=b"abc") for n in range(3)]
+    )
+    assert move_central(run.central, 0) == run.central
+    assert move_central(run.central, 1000) == run.central_at(1000)
+    assert move_central(b"", 5) == b""
+    record = len(run.central) // 3
+    for damaged, reason in (
+        (run.central[:-1], "runs 1 bytes past the end"),
+        (run.central + b"PK\x01", "no central record at byte"),
+        (b"XX" + run.central[2:], "no central record at byte 0"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            move_central(damaged, 7)
+    with pytest.raises(ValueError, match=f"record at byte {record:,} cannot move"):
+        move_central(run.central, 2**32 - 1)  # the first member's offset 0 fits, not the next

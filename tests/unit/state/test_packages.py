@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from sfsync.errors import StateError, UsageError
+from sfsync.package.build import BuildOptions, build_prepared, prepare_package
+from sfsync.package.read import PublishedPackage
+from sfsync.package.zipwrite import SharedPiece
 from sfsync.state import packages
 from sfsync.state.kept_layout import decode_layout, encode_layout, plan_parts
 from sfsync.state.packages import PackageArchive
@@ -67,10 +70,12 @@ def test_missing_build_is_a_state_error(tmp_path: Path) -> None:
         PackageArchive(tmp_path).load(CONNECTOR, "f" * 64)
 
 
-def _shared_build(own: bytes, block: bytes) -> tuple[str, tuple[bytes, ...], dict[int, str]]:
+def _shared_build(
+    own: bytes, block: bytes
+) -> tuple[str, tuple[bytes, ...], tuple[SharedPiece, ...]]:
     pieces = (b"PK\x03\x04" + own, block, b"central " + own, b"end")
     sha = hashlib.sha256(b"".join(pieces)).hexdigest()
-    return sha, pieces, {1: hashlib.sha256(block).hexdigest()}
+    return sha, pieces, (SharedPiece(1, hashlib.sha256(block).hexdigest(), block),)
 
 
 BLOCK = bytes(range(256)) * 400  # 100 KiB: a run of published members
@@ -88,9 +93,9 @@ def test_builds_sharing_a_block_keep_it_once(tmp_path: Path) -> None:
     assert first.name == f"{one[0]}.build"
     assert second.name == f"{other[0]}.build"
     blocks = list((tmp_path / "packages" / "_blocks").iterdir())
-    assert [block.name for block in blocks] == [one[2][1]]
+    assert [block.name for block in blocks] == [one[2][0].sha256]
     assert blocks[0].stat().st_nlink == 3  # its own name and one link per kept build
-    assert (first / one[2][1]).stat().st_ino == blocks[0].stat().st_ino
+    assert (first / one[2][0].sha256).stat().st_ino == blocks[0].stat().st_ino
     assert stat.S_IMODE(blocks[0].stat().st_mode) == 0o600
     assert stat.S_IMODE((first / "layout").stat().st_mode) == 0o600
     assert (first / "layout").stat().st_size < 200  # the build's own bytes, not the block
@@ -114,7 +119,7 @@ def test_a_damaged_kept_build_is_refused(tmp_path: Path) -> None:
     archive = PackageArchive(tmp_path)
     sha, pieces, shared = _shared_build(b"one", BLOCK)
     archive.save(CONNECTOR, sha, pieces, shared)
-    block = tmp_path / "packages" / "_blocks" / shared[1]
+    block = tmp_path / "packages" / "_blocks" / shared[0].sha256
     with block.open("r+b") as stream:  # in place: the kept build's link sees it too
         stream.write(b"X")
     with pytest.raises(StateError, match="is damaged: its bytes no longer hash to its name"):
@@ -151,7 +156,7 @@ def test_a_block_removed_meanwhile_is_written_again(
     """
     archive = PackageArchive(tmp_path)
     sha, pieces, shared = _shared_build(b"one", BLOCK)
-    block = tmp_path / "packages" / "_blocks" / shared[1]
+    block = tmp_path / "packages" / "_blocks" / shared[0].sha256
     link = os.link
     calls = []
 
@@ -192,7 +197,7 @@ def test_leftovers_of_a_crash_are_swept_once_old(tmp_path: Path) -> None:
     orphan.write_bytes(b"no build links me")
     dropping = folder / f".{'d' * 64}.build.1.2.drop"
     dropping.mkdir()
-    os.link(blocks / shared[1], dropping / shared[1])
+    os.link(blocks / shared[0].sha256, dropping / shared[0].sha256)
     young = blocks / ("9" * 64)
     young.write_bytes(b"a save is about to link me")
     old = time.time() - 2 * 3600
@@ -201,15 +206,17 @@ def test_leftovers_of_a_crash_are_swept_once_old(tmp_path: Path) -> None:
 
     archive.prune(CONNECTOR, keep={sha})
     assert sorted(item.name for item in folder.iterdir()) == [kept.name]
-    assert sorted(item.name for item in blocks.iterdir()) == sorted([shared[1], young.name])
-    assert (blocks / shared[1]).stat().st_nlink == 2  # the kept build's link only
+    assert sorted(item.name for item in blocks.iterdir()) == sorted([shared[0].sha256, young.name])
+    assert (blocks / shared[0].sha256).stat().st_nlink == 2  # the kept build's link only
     assert archive.load(CONNECTOR, sha) == b"".join(pieces)
 
 
 def test_layout_round_trip_and_refusals() -> None:
     """A layout reads back as the parts it was written from; a cut or altered one is refused."""
     pieces = (b"own-1", BLOCK, b"own-2", b"own-3", BLOCK[:70000], b"")
-    parts = plan_parts(pieces, {1: "a" * 64, 4: "b" * 64})
+    parts = plan_parts(
+        pieces, {1: SharedPiece(1, "a" * 64, BLOCK), 4: SharedPiece(4, "b" * 64, BLOCK[:70000])}
+    )
     assert [(part.block, part.size) for part in parts] == [
         (None, 5),
         ("a" * 64, len(BLOCK)),
@@ -220,6 +227,15 @@ def test_layout_round_trip_and_refusals() -> None:
     decoded, own = decode_layout(data)
     assert [(part.block, part.size) for part in decoded] == [
         (part.block, part.size) for part in parts
+    ]
+    moved = plan_parts((b"own", BLOCK), {1: SharedPiece(1, "c" * 64, BLOCK, shift=1604)})
+    assert [(part.block, part.moved) for part in moved] == [(None, 0), ("c" * 64, 1604)]
+    assert moved[1].pieces == (BLOCK,)  # the block is kept as made, not as moved
+    layout = b"".join(encode_layout(moved))
+    assert f"block {'c' * 64} {len(BLOCK)} moved 1604\n".encode() in layout
+    assert [(part.block, part.moved) for part in decode_layout(layout)[0]] == [
+        (None, 0),
+        ("c" * 64, 1604),
     ]
     assert own == b"own-1own-2own-3"
     for damaged, reason in (
@@ -277,3 +293,38 @@ def test_a_system_named_blocks_keeps_its_builds_apart_from_the_blocks(tmp_path: 
     assert archive.kept("blocks/sandbox") == [mine[0]]
     assert archive.prune("blocks/sandbox", keep=set()) == [mine[0]]
     assert archive.load(CONNECTOR, theirs[0]) == b"".join(theirs[1])
+
+
+def test_a_real_builds_central_records_are_shared_and_moved_back(tmp_path: Path) -> None:
+    """Builds of one publish with many files keep their central records once, as a block:
+    each build's layout holds only its own few bytes, loads back byte for byte (its records
+    moved behind its own settings), and a damaged block is refused, never pushed.
+    """
+    # Most files sort after settings.json: their run starts further in for a connector
+    # whose settings are longer, so its central records are moved.
+    files = {f"widgets/lib/{n:04d}/module.js": b"x%d" % n for n in range(1200)}
+    files.update({"assets/a.css": b"a{}", "settings.json": b"{}"})
+    prepared = prepare_package(PublishedPackage(files=files, origin="/srv/pub/p.zip"))
+    archive = PackageArchive(tmp_path)
+    builds = {}
+    for connector, overrides in ((CONNECTOR, {}), ("lightning/production", {"x": "y" * 300})):
+        options = BuildOptions(
+            connector=connector, overrides=overrides, source_version="v1", sfsync_version="t"
+        )
+        built = build_prepared(prepared, options)
+        assert any(piece.shift for piece in built.shared)  # the run after settings.json
+        kept = archive.save(connector, built.sha256, built.pieces, built.shared)
+        assert kept.suffix == ".build"
+        assert (kept / "layout").stat().st_size < 4_000  # of a ZIP of about 170 KB
+        builds[connector] = built
+    blocks = sorted((tmp_path / "packages" / "_blocks").iterdir())
+    central = {piece.sha256 for piece in builds[CONNECTOR].shared if piece.shift}
+    assert central <= {block.name for block in blocks}
+    assert all(block.stat().st_nlink == 3 for block in blocks)  # both builds link each
+    for connector, built in builds.items():
+        assert archive.load(connector, built.sha256) == built.data
+    (central_block,) = central
+    with (tmp_path / "packages" / "_blocks" / central_block).open("r+b") as stream:
+        stream.write(b"XX")  # its first record's signature
+    with pytest.raises(StateError, match="is damaged: no central record at byte 0"):
+        archive.load(CONNECTOR, builds[CONNECTOR].sha256)
