@@ -328,3 +328,47 @@ def test_a_real_builds_central_records_are_shared_and_moved_back(tmp_path: Path)
         stream.write(b"XX")  # its first record's signature
     with pytest.raises(StateError, match="is damaged: no central record at byte 0"):
         archive.load(CONNECTOR, builds[CONNECTOR].sha256)
+
+
+def test_a_block_at_the_link_limit_is_copied_and_each_copy_pruned_on_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block with as many links as the file system allows (ext4: 65,000; two here) gets a
+    copy that takes the next builds' links. Every build stays a `.build` and loads back; a copy
+    goes with its last build; with every copy full, a build is kept as a plain ZIP.
+    """
+    link = os.link
+
+    def capped(source: Path, target: Path) -> None:
+        if Path(source).stat().st_nlink >= 3:  # its own name and two builds
+            raise OSError(errno.EMLINK, "Too many links", str(source))
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", capped)
+    archive = PackageArchive(tmp_path)
+    builds = {f"lightning/env{n}": _shared_build(b"own %d" % n, BLOCK) for n in range(5)}
+    for connector, (sha, pieces, shared) in builds.items():
+        assert archive.save(connector, sha, pieces, shared).suffix == ".build"
+    block = next(iter(builds.values()))[2][0].sha256
+    blocks = tmp_path / "packages" / "_blocks"
+    assert sorted(item.name for item in blocks.iterdir()) == [block, f"{block}.1", f"{block}.2"]
+    assert [(blocks / name).stat().st_nlink for name in (block, f"{block}.1", f"{block}.2")] == [
+        3,
+        3,
+        2,
+    ]
+    assert (archive.path("lightning/env2", builds["lightning/env2"][0]) / f"{block}.1").exists()
+    for connector, (sha, pieces, _shared) in builds.items():
+        assert archive.load(connector, sha) == b"".join(pieces)
+
+    for connector in ("lightning/env2", "lightning/env3"):  # the two builds linking copy 1
+        archive.prune(connector, keep=set())
+    assert sorted(item.name for item in blocks.iterdir()) == [block, f"{block}.2"]
+    assert archive.load("lightning/env4", builds["lightning/env4"][0]) == b"".join(
+        builds["lightning/env4"][1]
+    )
+
+    monkeypatch.setattr(packages, "_MAX_BLOCK_COPIES", 1)
+    sha, pieces, shared = _shared_build(b"own 9", BLOCK)
+    assert archive.save("lightning/env9", sha, pieces, shared).suffix == ".zip"
+    assert archive.load("lightning/env9", sha) == b"".join(pieces)
