@@ -23,6 +23,7 @@ import resource
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from sfsync.locks import keyring_lock_path
 from sfsync.tokens.backends import open_backend
 from sfsync.tokens.caching import cached
 from sfsync.tokens.keyring_store import KeyringTokenStore
+from tests.fixtures.daemon_support import Daemon
 from tests.fixtures.site import SFSYNC
 
 LATENCY = 0.1
@@ -46,6 +48,8 @@ CONCURRENCY = 32
 READY_TARGET = 30.0  # seconds, at the largest count
 CLI_TARGET = 10.0  # seconds for an unchanged sync, and for status
 IDLE_CPU_TARGET = 1.0  # percent of one core
+# A /metrics scrape's daemon CPU: 1 % of a core at Prometheus's default scrape interval (1 min).
+SCRAPE_CPU_TARGET = 0.6  # seconds
 RSS_PER_CONNECTOR_TARGET = 10.0  # KB
 CLI_LIMIT = 300.0  # seconds a CLI command may take before it is cut and the limit reported
 # How long the publish may take, per connector (1,800 s at 10,000), before it is cut.
@@ -65,6 +69,7 @@ def measure(mode: Mode, keyring_env: Mapping[str, str]) -> list[Measurement]:
         ("one publish until every org holds it", "publish", "s", None),
         (f"idle CPU over {idle_seconds:g} s", "idle_cpu", "% core", IDLE_CPU_TARGET),
         ("idle RSS", "idle_rss", "MB", None),
+        ("a /metrics scrape, daemon CPU", "scrape", "s", SCRAPE_CPU_TARGET),
         ("an unchanged `sfsync sync`", "sync", "s", CLI_TARGET),
         ("`sfsync status`", "status", "s", CLI_TARGET),
     ):
@@ -183,12 +188,13 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
             _progress(count, f"publish cut at {limit:g} s: {held:,} of {count:,} orgs held it")
             cut = f"cut at {limit:g} s: {held:,} of {count:,} orgs held it; {publish_note}"
             return {
-                **dict.fromkeys(("idle_cpu", "idle_rss", "sync", "status"), math.nan),
+                **dict.fromkeys(("idle_cpu", "idle_rss", "scrape", "sync", "status"), math.nan),
                 "ready": ready,
                 "ready_cpu": ready_cpu,
                 "publish": limit,
                 "notes": dict.fromkeys(
-                    ("idle_cpu", "idle_rss", "sync", "status"), "not measured: publish cut"
+                    ("idle_cpu", "idle_rss", "scrape", "sync", "status"),
+                    "not measured: publish cut",
                 )
                 | {
                     "publish": cut,
@@ -198,6 +204,7 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
         _progress(count, f"every org holds the publish after {spread:.1f} s")
         idle = idle_cost(workspace, daemon, idle_seconds)
         idle_cpu, rss = idle["cpu_percent"], idle["rss_max"]
+        scrape_cpu, scrape_note = _scrape(workspace, daemon)
     finally:
         daemon.stop()
     sync = _timed(workspace, ("sync",), CLI_LIMIT)
@@ -215,17 +222,38 @@ def _run_daemon(workspace: Workspace, count: int, idle_seconds: float) -> dict[s
         "publish": spread,
         "idle_cpu": idle_cpu,
         "idle_rss": rss,
+        "scrape": scrape_cpu,
         "sync": sync.seconds or CLI_LIMIT,
         "status": status.seconds or CLI_LIMIT,
         "notes": {
             "publish": publish_note,
             "idle_rss": f"{ready_rss:.1f} MB at READY",
+            "scrape": scrape_note,
             "sync": _note(sync),
             "status": f"{_note(status)}; a live token refresh for at most "
             f"{LIVE_CHECKS_PER_RUN} connectors (the least recently proven), "
             f"{CHECKS_AT_ONCE} at a time",
         },
     }
+
+
+def _scrape(workspace: Workspace, daemon: Daemon) -> tuple[float, str]:
+    """Fetch /metrics as Prometheus would; return the daemon's CPU for it, and a note with its
+    size and the daemon's RSS after it (a scrape makes the whole text at once).
+    """
+    cpu = cpu_seconds(daemon.process.pid)
+    started = time.monotonic()
+    url = f"http://127.0.0.1:{workspace.port}/metrics"
+    with urllib.request.urlopen(url, timeout=CLI_LIMIT) as answer:
+        body = answer.read()
+    seconds = time.monotonic() - started
+    used = cpu_seconds(daemon.process.pid) - cpu
+    lines = body.count(b"\n")
+    rss = memory_mb(daemon.process.pid)
+    return used, (
+        f"{len(body) / 1e6:.1f} MB, {lines:,} lines in {seconds:.2f} s; "
+        f"daemon RSS after it {rss[0]:.1f} MB (peak {rss[1]:.1f} MB)"
+    )
 
 
 def _wait_published(workspace: Workspace, started: float, limit: float) -> tuple[float | None, int]:

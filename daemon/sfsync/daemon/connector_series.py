@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from prometheus_client import metrics as prometheus_metrics
 from prometheus_client.metrics_core import Metric
@@ -146,6 +146,27 @@ class ConnectorSeries:
             _counter(requests, pair, 0, {"connector": connector, "api": api}, created=created)
         yield from (sync, pushes, size, success, authorized, requests, usage, refresh)
 
+    def exposition(self) -> bytes:
+        """Return what prometheus_client's `generate_latest` writes for these families, made
+        here in one pass: at 10,000 connectors (420,000 lines, 30 MB) its sample objects and
+        per-sample formatting took 4.4-5.4 s of CPU a scrape, and 0.44 s at 1,000.
+        """
+        with self._lock:
+            rows = {connector: array("d", row) for connector, row in self._rows.items()}
+            other_apis = {key: list(value) for key, value in self._other_apis.items()}
+        layout = self._layout
+        text = _Text(rows, created=prometheus_metrics._use_created)  # noqa: SLF001 - its switch
+        sync, pushes, size, success, authorized, requests, usage, refresh = self._families()
+        text.counter(sync, layout.result_slot, "result")
+        text.histogram(pushes, layout)
+        text.gauge(size, layout.gauge_slot["package_bytes"])
+        text.gauge(success, layout.gauge_slot["last_success"])
+        text.gauge(authorized, layout.gauge_slot["authorized"])
+        text.counter(requests, layout.api_slot, "api", others=other_apis)
+        text.gauge(usage, layout.gauge_slot["api_usage"])
+        text.counter(refresh, layout.refresh_slot, "result")
+        return b"".join(text.out)
+
     def _row(self, connector: str) -> array[float]:
         row = self._rows.get(connector)
         if row is None:
@@ -211,3 +232,113 @@ def _histogram(
     family.add_sample(family.name + "_sum", labels, row[layout.push_sum])
     if created:
         family.add_sample(family.name + "_created", labels, since)
+
+
+class _Text:
+    """The text exposition of connector rows, family by family, as `generate_latest` orders
+    it: a family's samples, then its `_created` samples as a gauge family of their own.
+    """
+
+    def __init__(self, rows: Mapping[str, array[float]], *, created: bool) -> None:
+        self.rows = rows
+        self.created = created
+        self.labels = {connector: _escape(connector) for connector in rows}
+        # Each family's text is encoded as soon as it is made: at 10,000 connectors a render
+        # peaks 66 MB over the 30 MB it returns (121 MB holding every line as a string until
+        # the end, 187 MB through prometheus_client's samples).
+        self.out: list[bytes] = []
+
+    def counter(
+        self,
+        family: Metric,
+        slots: Mapping[str, int],
+        label: str,
+        others: Mapping[tuple[str, str], list[float]] | None = None,
+    ) -> None:
+        """Write a counter labelled by connector and `label` (one slot pair per value)."""
+        values: list[str] = []
+        stamps: list[str] = []
+        name = family.name
+        for connector, row in self.rows.items():
+            mine = f'connector="{self.labels[connector]}"'
+            for value, slot in slots.items():
+                since = row[slot + 1]
+                if not math.isnan(since):
+                    # Labels in name order, as the exposition sorts them ("api" < "connector").
+                    pair = _pair(mine, label, _escape(value))
+                    values.append(f"{name}_total{{{pair}}} {_go(row[slot])}\n")
+                    stamps.append(f"{name}_created{{{pair}}} {_go(since)}\n")
+        for (connector, other), (count, since) in (others or {}).items():
+            pair = _pair(f'connector="{_escape(connector)}"', label, _escape(other))
+            values.append(f"{name}_total{{{pair}}} {_go(count)}\n")
+            stamps.append(f"{name}_created{{{pair}}} {_go(since)}\n")
+        self._section(family, f"{name}_total", "counter", values)
+        if self.created and stamps:
+            self._section(family, f"{name}_created", "gauge", stamps)
+
+    def histogram(self, family: Metric, layout: _Layout) -> None:
+        """Write the push time histogram: cumulative buckets, count, sum, then created."""
+        values: list[str] = []
+        stamps: list[str] = []
+        name = family.name
+        for connector, row in self.rows.items():
+            since = row[layout.push_created]
+            if math.isnan(since):
+                continue
+            mine = f'connector="{self.labels[connector]}"'
+            total = 0.0
+            for index, le in enumerate(layout.le):
+                total += row[layout.push_buckets + index]
+                values.append(f'{name}_bucket{{{mine},le="{le}"}} {_go(total)}\n')
+            values.append(f"{name}_count{{{mine}}} {_go(total)}\n")
+            values.append(f"{name}_sum{{{mine}}} {_go(row[layout.push_sum])}\n")
+            stamps.append(f"{name}_created{{{mine}}} {_go(since)}\n")
+        self._section(family, name, "histogram", values)
+        if self.created and stamps:
+            self._section(family, f"{name}_created", "gauge", stamps)
+
+    def gauge(self, family: Metric, slot: int) -> None:
+        """Write a gauge labelled by connector, for the connectors that set it."""
+        name = family.name
+        values = [
+            f'{name}{{connector="{self.labels[connector]}"}} {_go(row[slot])}\n'
+            for connector, row in self.rows.items()
+            if not math.isnan(row[slot])
+        ]
+        self._section(family, name, "gauge", values)
+
+    def _section(self, family: Metric, name: str, kind: str, lines: list[str]) -> None:
+        documentation = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        head = f"# HELP {name} {documentation}\n# TYPE {name} {kind}\n"
+        self.out.append((head + "".join(lines)).encode("utf-8"))
+        lines.clear()
+
+
+def _pair(connector: str, label: str, value: str) -> str:
+    """Given the connector's label, another label and its escaped value, return both in the
+    order the exposition sorts label names.
+    """
+    other = f'{label}="{value}"'
+    return f"{other},{connector}" if label < "connector" else f"{connector},{other}"
+
+
+def _escape(value: str) -> str:
+    """Given a label value, return it escaped as the text exposition writes it."""
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _go(value: float) -> str:
+    """Given a sample's value, return it as the text exposition writes it (prometheus_client's
+    `floatToGoString`, without its checks for what a row cannot hold, for the 140,000
+    timestamps of 10,000 connectors).
+    """
+    if -1e6 < value < 1e6:  # noqa: PLR2004 - below this Go's form is Python's repr
+        return repr(value)
+    if not math.isfinite(value):
+        return floatToGoString(value)  # type: ignore[no-untyped-call,no-any-return]
+    text = repr(value)
+    dot = text.find(".")
+    if value > 0 and dot > 6:  # noqa: PLR2004 - Go writes an exponent past six digits
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return text

@@ -25,9 +25,17 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
-        GCCollector(registry=self.registry)
+        # What comes before and after the connector series in the exposition: `render`
+        # writes those itself (see `ConnectorSeries.exposition`) and lets prometheus_client
+        # write the rest.
+        self._before = CollectorRegistry()
+        self._after = CollectorRegistry()
+        for collector in (
+            ProcessCollector(registry=self._before),
+            PlatformCollector(registry=self._before),
+            GCCollector(registry=self._before),
+        ):
+            self.registry.register(collector)
         # Every series labelled by connector, in one compact collector (registered here, so
         # the exposition keeps the SPEC's order).
         self._connectors = ConnectorSeries(
@@ -41,6 +49,7 @@ class Metrics:
             ["system", "result"],
             registry=self.registry,
         )
+        self._after.register(self.source_checks)
 
     def track_connector(self, connector: str) -> None:
         """Create every sync outcome series of `connector` at 0: a counter first seen at 1
@@ -96,5 +105,11 @@ class Metrics:
         self.source_checks.labels(system, result).inc()
 
     def render(self) -> bytes:
-        """Return the Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)
+        """Return the Prometheus text exposition of every metric: what `generate_latest` of
+        the whole registry gives, with the connector series written in one pass.
+        """
+        return (
+            generate_latest(self._before)
+            + self._connectors.exposition()
+            + generate_latest(self._after)
+        )

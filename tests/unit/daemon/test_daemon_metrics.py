@@ -267,3 +267,52 @@ def test_counters_and_the_histogram_expose_created_and_cumulative_buckets(
     assert sample(metrics, "sfsync_push_seconds_sum", connector=CONNECTOR) == 900.2
     assert sample(metrics, "sfsync_push_seconds_created", connector=CONNECTOR)
     assert sample(metrics, "sfsync_sync_created", connector=CONNECTOR, result="pushed")
+
+
+def _populated(metrics: Metrics) -> None:
+    """Record a bit of everything, for connectors whose names need escaping too."""
+    names = [CONNECTOR, 'odd/"quoted"', "odd/back\\slash", "odd/new\nline", "quiet/env"]
+    for index, name in enumerate(names[:-1]):
+        metrics.track_connector(name)
+        metrics.record_result(name, Result.PUSHED, seconds=0.3 * index, size=5_000_000, now=NOW)
+        metrics.record_request(name, "tooling", ApiUsage(used=index, allowed=15_000))
+        metrics.record_request(name, 'not "an" api', None)  # outside the known APIs
+        metrics.record_refresh(name, "failed" if index % 2 else "ok")
+        metrics.set_authorized(name, authorized=bool(index % 2))
+    metrics.record_result(names[0], Result.FAILED, seconds=4_000_000.0, size=None, now=NOW)
+    metrics.track_connector(names[-1])  # counters at 0, no histogram, no gauges
+    metrics.record_source_check("lightning", "new")
+
+
+@pytest.mark.parametrize("created", [True, False])
+def test_the_connector_series_are_written_as_prometheus_client_writes_them(
+    metrics: Metrics, monkeypatch: pytest.MonkeyPatch, created: bool
+) -> None:
+    """`render` writes the connector series itself (prometheus_client took 4.4-5.4 s of CPU a
+    scrape at 10,000 connectors): byte for byte what `generate_latest` of the whole registry
+    writes, escaping, order, `_created` series (or their absence when disabled) and all.
+    """
+    from prometheus_client import generate_latest  # noqa: PLC0415
+    from prometheus_client import metrics as prometheus_metrics  # noqa: PLC0415
+
+    monkeypatch.setattr(prometheus_metrics, "_use_created", created)
+    _populated(metrics)
+    own = metrics.render().decode().splitlines()
+    reference = generate_latest(metrics.registry).decode().splitlines()
+
+    # The process and garbage collector series move between two calls; the rest may not.
+    def steady(lines: list[str]) -> list[str]:
+        names = [line.split()[2] if line.startswith("#") else line.split()[0] for line in lines]
+        return [
+            line
+            for line, name in zip(lines, names, strict=True)
+            if not name.startswith(("process_", "python_gc_"))
+        ]
+
+    assert steady(own) == steady(reference)
+    assert len(steady(own)) > 100  # every connector family is in it
+    assert len(own) == len(reference)
+    text = "\n".join(own)
+    assert 'connector="odd/\\"quoted\\""' in text
+    assert 'connector="odd/new\\nline"' in text
+    assert 'sfsync_package_bytes{connector="lightning/prod"} 5e+06' in text  # Go's form
