@@ -176,16 +176,17 @@ def move_central(records: bytes, shift: int) -> bytes:
     leave the 32-bit field.
     """
     moved = bytearray(records)
+    fixed = _CENTRAL_HEAD.size + _OFFSET.size  # a record's bytes before its name
     position = 0
     while position < len(moved):
-        if moved[position : position + 4] != b"PK\x01\x02" or position + 46 > len(moved):
+        if moved[position : position + 4] != b"PK\x01\x02" or position + fixed > len(moved):
             raise ValueError(f"no central record at byte {position:,}")
         name, extra, comment = _CENTRAL_LENGTHS.unpack_from(moved, position + _CENTRAL_LENGTHS_AT)
         (offset,) = _OFFSET.unpack_from(moved, position + _CENTRAL_OFFSET_AT)
         if not 0 <= offset + shift <= _MAX_FIELD:
             raise ValueError(f"the central record at byte {position:,} cannot move by {shift:,}")
         _OFFSET.pack_into(moved, position + _CENTRAL_OFFSET_AT, offset + shift)
-        position += _CENTRAL_HEAD.size + _OFFSET.size + name + extra + comment
+        position += fixed + name + extra + comment
     if position != len(moved):
         overrun = position - len(moved)
         raise ValueError(f"the last central record runs {overrun:,} bytes past the end")
