@@ -18,10 +18,9 @@ were made, behind the connector's own entries.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-
-from sfsync.package.zipwrite import SharedPiece
+from typing import Protocol
 
 MAGIC = b"sfsync-kept-build 1\n"
 # A shared piece smaller than this is kept inside the layout file: the file system's block
@@ -30,6 +29,33 @@ MAGIC = b"sfsync-kept-build 1\n"
 MIN_BLOCK_BYTES = 4 * 1024
 _BLOCK_LINE = re.compile(rb"block ([0-9a-f]{64}) (\d+)(?: moved (\d+))?")
 _OWN_LINE = re.compile(rb"own (\d+)")
+
+
+class SharedBytes(Protocol):
+    """A piece of a build made from bytes other builds share: `base` itself, or `base` moved
+    by `shift` (`package.zipwrite.SharedPiece` is one).
+    """
+
+    @property
+    def index(self) -> int:
+        """Where the piece is among the build's pieces."""
+
+    @property
+    def sha256(self) -> str:
+        """The hex SHA-256 of `base`: the block's name."""
+
+    @property
+    def base(self) -> bytes:
+        """The shared bytes, as kept."""
+
+    @property
+    def shift(self) -> int:
+        """How far the piece's records are moved from `base`'s (0: the piece is `base`)."""
+
+
+# Given a block's bytes and how far they were moved, return the build's piece: the archive
+# keeps bytes, and what moving means (a ZIP's central records) is the package's to say.
+MoveRecords = Callable[[bytes, int], bytes]
 
 
 @dataclass(frozen=True)
@@ -43,7 +69,7 @@ class KeptPart:
     moved: int = 0  # added to the offset of each central record in the block (see above)
 
 
-def plan_parts(pieces: Sequence[bytes], shared: Mapping[int, SharedPiece]) -> tuple[KeptPart, ...]:
+def plan_parts(pieces: Sequence[bytes], shared: Mapping[int, SharedBytes]) -> tuple[KeptPart, ...]:
     """Given a build's pieces and what each piece shared with other builds is made from (by
     index), return its parts: each shared piece of at least MIN_BLOCK_BYTES a block, the
     pieces between them joined into one own part.

@@ -25,8 +25,14 @@ from pathlib import Path
 
 from sfsync.errors import StateError, UsageError
 from sfsync.files import write_atomically
-from sfsync.package.zipwrite import SharedPiece, move_central
-from sfsync.state.kept_layout import KeptPart, decode_layout, encode_layout, plan_parts
+from sfsync.state.kept_layout import (
+    KeptPart,
+    MoveRecords,
+    SharedBytes,
+    decode_layout,
+    encode_layout,
+    plan_parts,
+)
 from sfsync.state.store import make_state_directory
 
 _FILE_MODE = 0o600
@@ -46,8 +52,12 @@ _NO_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOT
 class PackageArchive:
     """Kept builds under `packages/` in the state directory (see the module's text)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, move: MoveRecords | None = None) -> None:
+        """Given the state directory and how to move a block's records (what loading a build
+        whose shared records were moved needs: `package.zipwrite.move_central`).
+        """
         self.root = state_dir / "packages"
+        self._move = move
         self.blocks = self.root / "_blocks"  # no system name starts with "_"
         self._swept_at: float | None = None
 
@@ -77,7 +87,7 @@ class PackageArchive:
         connector: str,
         sha256: str,
         data: bytes | Sequence[bytes],
-        shared: Sequence[SharedPiece] = (),
+        shared: Sequence[SharedBytes] = (),
     ) -> Path:
         """Given a connector, a build's hash, its bytes (or the pieces they join from) and the
         pieces other builds share, keep them (atomically, 0600); a build kept already is left
@@ -179,30 +189,35 @@ class PackageArchive:
         try:
             if path.suffix == _ZIP:
                 return path.read_bytes()
-            parts, own = decode_layout((path / _LAYOUT).read_bytes())
+            data = b"".join(self._parts_of(path))
         except OSError as error:
             raise StateError(f"kept build {path} cannot be read: {error.strerror}") from None
         except ValueError as error:
             raise StateError(f"kept build {path} is damaged: {error}") from None
-        pieces: list[bytes] = []
-        offset = 0
-        try:
-            names = {entry.name for entry in _listing(path)}
-            for part in parts:
-                if part.block is None:
-                    pieces.append(own[offset : offset + part.size])
-                    offset += part.size
-                    continue
-                block = (path / _block_link(part.block, names)).read_bytes()
-                pieces.append(move_central(block, part.moved) if part.moved else block)
-        except OSError as error:
-            raise StateError(f"kept build {path} cannot be read: {error.strerror}") from None
-        except ValueError as error:
-            raise StateError(f"kept build {path} is damaged: {error}") from None
-        data = b"".join(pieces)
         if hashlib.sha256(data).hexdigest() != sha256:
             raise StateError(f"kept build {path} is damaged: its bytes no longer hash to its name")
         return data
+
+    def _parts_of(self, path: Path) -> list[bytes]:
+        """Given a kept build's folder, return its parts' bytes in order; raise OSError or
+        ValueError (a damaged layout or block) as reading them does.
+        """
+        parts, own = decode_layout((path / _LAYOUT).read_bytes())
+        names = {entry.name for entry in _listing(path)}
+        pieces: list[bytes] = []
+        offset = 0
+        for part in parts:
+            if part.block is None:
+                pieces.append(own[offset : offset + part.size])
+                offset += part.size
+                continue
+            block = (path / _block_link(part.block, names)).read_bytes()
+            if part.moved:
+                if self._move is None:  # an archive opened to list or prune builds
+                    raise StateError(f"kept build {path}: nothing given to move its records")
+                block = self._move(block, part.moved)
+            pieces.append(block)
+        return pieces
 
     def kept(self, connector: str) -> list[str]:
         """Given a connector, return the hashes of its kept builds."""

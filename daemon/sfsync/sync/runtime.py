@@ -17,6 +17,7 @@ from sfsync.auth_wiring import AuthDeps, auth_deps
 from sfsync.clock import epoch_seconds, utc_now
 from sfsync.config import Connector, LoadedConfig
 from sfsync.package.cache import DirectoryCompressionCache
+from sfsync.package.zipwrite import move_central
 from sfsync.salesforce.retry import RetryPolicy
 from sfsync.salesforce.session import ConnectorSession
 from sfsync.sources.open import open_sources
@@ -105,7 +106,7 @@ def open_runtime(
                     sessions[connector.name] = auth.session(connector)
                 return sessions[connector.name]
 
-        archive = PackageArchive(config.daemon.state_dir)
+        archive = PackageArchive(config.daemon.state_dir, move=move_central)
         pusher = Pusher(
             store=store,
             archive=archive,

@@ -17,6 +17,7 @@ from typing import Literal
 from sfsync.config import Connector
 from sfsync.config.schema import DirSource
 from sfsync.package.build import BuiltPackage
+from sfsync.package.zipwrite import move_central
 from sfsync.salesforce.limits import ApiUsage
 from sfsync.salesforce.retry import RetryPolicy
 from sfsync.salesforce.session import ConnectorSession
@@ -116,7 +117,7 @@ class PushSite:
         self.store = StateStore.open(self.state_dir)
         self.pusher = Pusher(
             store=self.store,
-            archive=PackageArchive(self.state_dir),
+            archive=PackageArchive(self.state_dir, move=move_central),
             clock=self.clock,
             retry=RetryPolicy(attempts=self.attempts),
             keep_packages=self.keep_packages,

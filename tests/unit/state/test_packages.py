@@ -15,7 +15,7 @@ import pytest
 from sfsync.errors import StateError, UsageError
 from sfsync.package.build import BuildOptions, build_prepared, prepare_package
 from sfsync.package.read import PublishedPackage
-from sfsync.package.zipwrite import SharedPiece
+from sfsync.package.zipwrite import SharedPiece, move_central
 from sfsync.state import packages
 from sfsync.state.kept_layout import decode_layout, encode_layout, plan_parts
 from sfsync.state.packages import PackageArchive
@@ -305,7 +305,7 @@ def test_a_real_builds_central_records_are_shared_and_moved_back(tmp_path: Path)
     files = {f"widgets/lib/{n:04d}/module.js": b"x%d" % n for n in range(1200)}
     files.update({"assets/a.css": b"a{}", "settings.json": b"{}"})
     prepared = prepare_package(PublishedPackage(files=files, origin="/srv/pub/p.zip"))
-    archive = PackageArchive(tmp_path)
+    archive = PackageArchive(tmp_path, move=move_central)
     builds = {}
     for connector, overrides in ((CONNECTOR, {}), ("lightning/production", {"x": "y" * 300})):
         options = BuildOptions(
@@ -323,6 +323,9 @@ def test_a_real_builds_central_records_are_shared_and_moved_back(tmp_path: Path)
     assert all(block.stat().st_nlink == 3 for block in blocks)  # both builds link each
     for connector, built in builds.items():
         assert archive.load(connector, built.sha256) == built.data
+    # An archive opened without the package's way to move records (to list or prune) says so.
+    with pytest.raises(StateError, match="nothing given to move its records"):
+        PackageArchive(tmp_path).load(CONNECTOR, builds[CONNECTOR].sha256)
     (central_block,) = central
     with (tmp_path / "packages" / "_blocks" / central_block).open("r+b") as stream:
         stream.write(b"XX")  # its first record's signature
