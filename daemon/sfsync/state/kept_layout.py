@@ -63,8 +63,7 @@ class KeptPart:
     """One part of a kept build: a shared block (by its hash) or bytes of the build's own."""
 
     block: str | None  # SHA-256 hex of a shared block; None for own bytes
-    pieces: tuple[bytes, ...]  # what it joins from: the block's bytes, unmoved (empty when
-    # read back from the layout)
+    pieces: tuple[bytes, ...]  # its bytes, a block's as made (none when read from a layout)
     size: int
     moved: int = 0  # added to the offset of each central record in the block (see above)
 
