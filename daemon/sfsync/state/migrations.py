@@ -90,7 +90,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE connectors ADD COLUMN token_proven_at TEXT
     """,
     # 9: the pushes still 'started', which every start looks for, found without reading the
-    # whole history (0.4 s a million rows with the file cached, seconds more from disk; the
+    # whole history (0.4 s a million rows with the file cached; 3.0 s in an earlier measure; the
     # history grows by every push and is never pruned).
     """
     CREATE INDEX pushes_started ON pushes (id) WHERE outcome = 'started'
